@@ -1,0 +1,96 @@
+/**
+ * Synchronous checks of the constructor's URL and protocol list, in the order
+ * the standard gives them.
+ *
+ * @module
+ */
+
+/**
+ * Parses a WebSocket URL: http(s) becomes ws(s), other schemes and any
+ * fragment are a `SyntaxError`.
+ */
+export function parseWebSocketUrl(input: string, base?: string): URL {
+  let url: URL;
+  try {
+    url = new URL(input, base);
+  } catch {
+    throw new DOMException(
+      `Cannot construct WebSocketStream: invalid URL "${input}"`,
+      "SyntaxError",
+    );
+  }
+  if (url.protocol === "http:") url.protocol = "ws:";
+  else if (url.protocol === "https:") url.protocol = "wss:";
+  if (url.protocol !== "ws:" && url.protocol !== "wss:") {
+    throw new DOMException(
+      `Cannot construct WebSocketStream: URL scheme must be ws, wss, http or https, received "${
+        url.protocol.slice(0, -1)
+      }"`,
+      "SyntaxError",
+    );
+  }
+  // `hash` is "" for both "no fragment" and an empty one ("ws://h/#").
+  if (url.hash !== "" || url.href.endsWith("#")) {
+    throw new DOMException(
+      `Cannot construct WebSocketStream: URL must not have a fragment, received "${url.href}"`,
+      "SyntaxError",
+    );
+  }
+  return url;
+}
+
+const SEPARATORS = new Set('()<>@,;:\\"/[]?={}');
+
+/** Whether `token` may appear in `Sec-WebSocket-Protocol` (RFC 6455 §4.1). */
+export function isProtocolToken(token: string): boolean {
+  if (token === "") return false;
+  for (const char of token) {
+    const code = char.codePointAt(0)!;
+    if (code < 0x21 || code > 0x7e || SEPARATORS.has(char)) return false;
+  }
+  return true;
+}
+
+/**
+ * Reads `options.protocols` as a `sequence<USVString>`: a plain string is a
+ * TypeError.
+ */
+export function toProtocolList(protocols: unknown): string[] {
+  if (protocols === undefined) return [];
+  if (
+    typeof protocols !== "object" || protocols === null ||
+    typeof (protocols as Iterable<unknown>)[Symbol.iterator] !== "function"
+  ) {
+    throw new TypeError(
+      "Cannot construct WebSocketStream: options.protocols must be a sequence of strings",
+    );
+  }
+  return Array.from(
+    protocols as Iterable<unknown>,
+    (protocol) => `${protocol}`.toWellFormed(),
+  );
+}
+
+/**
+ * Refuses invalid subprotocol tokens and case-insensitive repeats with a
+ * SyntaxError.
+ */
+export function validateProtocols(list: readonly string[]): void {
+  const seen = new Set<string>();
+  for (const protocol of list) {
+    if (!isProtocolToken(protocol)) {
+      throw new DOMException(
+        `Cannot construct WebSocketStream: invalid subprotocol "${protocol}"`,
+        "SyntaxError",
+      );
+    }
+    const key = protocol.toLowerCase();
+    if (seen.has(key)) {
+      throw new DOMException(
+        `Cannot construct WebSocketStream: subprotocol "${protocol}" is repeated`,
+        "SyntaxError",
+      );
+    }
+    seen.add(key);
+  }
+}

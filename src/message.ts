@@ -1,0 +1,65 @@
+/**
+ * Conversion between stream chunks and WebSocket messages.
+ *
+ * @module
+ */
+
+/** One WebSocket message: text as a string, binary as bytes. */
+export type Message = string | Uint8Array;
+
+/**
+ * Turns a chunk written to the writable into a message, as the standard's
+ * write steps do: a BufferSource is sent as binary, anything else as text
+ * (ToString, lone surrogates replaced). Resizable and shared buffers are a
+ * TypeError, as in the web-platform-tests. The returned view is not copied:
+ * the socket copies it when the message is handed over, which happens in the
+ * same turn.
+ */
+export function chunkToMessage(chunk: unknown): Message {
+  if (typeof chunk === "string") return chunk.toWellFormed();
+  if (chunk instanceof ArrayBuffer) {
+    refuseUnsendableBuffer(chunk);
+    return new Uint8Array(chunk);
+  }
+  if (ArrayBuffer.isView(chunk)) {
+    refuseUnsendableBuffer(chunk.buffer);
+    return new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+  }
+  if (
+    typeof SharedArrayBuffer === "function" &&
+    chunk instanceof SharedArrayBuffer
+  ) {
+    refuseUnsendableBuffer(chunk);
+  }
+  try {
+    return `${chunk}`.toWellFormed();
+  } catch (cause) {
+    throw new TypeError(
+      "Cannot write to WebSocketStream: chunk cannot be converted to a string",
+      { cause },
+    );
+  }
+}
+
+function refuseUnsendableBuffer(buffer: ArrayBufferLike): void {
+  if (
+    typeof SharedArrayBuffer === "function" &&
+    buffer instanceof SharedArrayBuffer
+  ) {
+    throw new TypeError(
+      "Cannot write to WebSocketStream: chunk is backed by a SharedArrayBuffer",
+    );
+  }
+  if ((buffer as ArrayBuffer).resizable) {
+    throw new TypeError(
+      "Cannot write to WebSocketStream: chunk is backed by a resizable ArrayBuffer",
+    );
+  }
+}
+
+/** The size a message takes in the receive queue, in bytes. */
+export function messageSize(message: Message): number {
+  // A string's UTF-16 length: close to its memory cost, and no O(n) encoding
+  // on the receive path.
+  return typeof message === "string" ? message.length : message.byteLength;
+}

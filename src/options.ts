@@ -1,0 +1,114 @@
+/**
+ * The options both roles share, their defaults and their validation.
+ *
+ * @module
+ */
+
+import { type Role, validateCloseInfo } from "./close_code.ts";
+import type { StreamCoreSettings } from "./stream_core.ts";
+
+/** Options for buffering and closing, taken by the client and the server alike. */
+export interface StreamOptions {
+  /**
+   * A write resolves once the socket's `bufferedAmount` is at most this many
+   * bytes; above it, the write waits for the socket to drain.
+   *
+   * @default {1048576} 1 MiB
+   */
+  writeHighWaterMark?: number;
+  /**
+   * The most bytes of received messages held for a reader that falls behind
+   * (each message also counts 64 bytes of bookkeeping). When a message would
+   * go past it, the connection is closed with `overflowCloseCode`.
+   *
+   * @default {16777216} 16 MiB
+   */
+  receiveLimit?: number;
+  /**
+   * The close code sent when the receive limit is exceeded: 1000 or
+   * 3000-4999 (and, in the server role, the codes a server may send).
+   *
+   * @default {4009}
+   */
+  overflowCloseCode?: number;
+  /**
+   * How long to wait, in milliseconds, for the peer to answer our Close
+   * before dropping the connection and reporting an unclean close (1006).
+   *
+   * @default {5000}
+   */
+  closeTimeout?: number;
+}
+
+/** See {@linkcode StreamOptions.writeHighWaterMark}. */
+export const DEFAULT_WRITE_HIGH_WATER_MARK = 1024 * 1024;
+/** See {@linkcode StreamOptions.receiveLimit}. */
+export const DEFAULT_RECEIVE_LIMIT = 16 * 1024 * 1024;
+/** See {@linkcode StreamOptions.overflowCloseCode}. */
+export const DEFAULT_OVERFLOW_CLOSE_CODE = 4009;
+/** See {@linkcode StreamOptions.closeTimeout}. */
+export const DEFAULT_CLOSE_TIMEOUT = 5000;
+
+/** The validated settings of a stream, plus the send high-water mark. */
+export interface StreamSettings
+  extends Omit<StreamCoreSettings, "offeredProtocols"> {
+  writeHighWaterMark: number;
+}
+
+/** Checks the {@linkcode StreamOptions} and fills in the defaults. */
+export function readStreamOptions(
+  options: StreamOptions,
+  role: Role,
+  what: string,
+): StreamSettings {
+  const overflowCloseCode = options.overflowCloseCode ??
+    DEFAULT_OVERFLOW_CLOSE_CODE;
+  validateCloseInfo(overflowCloseCode, "", role, `${what}: overflowCloseCode`);
+  return {
+    role,
+    writeHighWaterMark: readAmount(
+      options.writeHighWaterMark,
+      DEFAULT_WRITE_HIGH_WATER_MARK,
+      "writeHighWaterMark",
+      what,
+    ),
+    receiveLimit: readAmount(
+      options.receiveLimit,
+      DEFAULT_RECEIVE_LIMIT,
+      "receiveLimit",
+      what,
+    ),
+    overflowCloseCode,
+    closeTimeout: readAmount(
+      options.closeTimeout,
+      DEFAULT_CLOSE_TIMEOUT,
+      "closeTimeout",
+      what,
+      MAX_TIMER_DELAY,
+    ),
+  };
+}
+
+/** The longest delay `setTimeout` honours. */
+const MAX_TIMER_DELAY = 2 ** 31 - 1;
+
+function readAmount(
+  value: unknown,
+  fallback: number,
+  name: string,
+  what: string,
+  max = Infinity,
+): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== "number" || Number.isNaN(value)) {
+    throw new TypeError(
+      `${what}: options.${name} must be a number, received ${typeof value}`,
+    );
+  }
+  if (value < 0 || value > max) {
+    throw new RangeError(
+      `${what}: options.${name} must be between 0 and ${max}, received ${value}`,
+    );
+  }
+  return value;
+}

@@ -1,0 +1,62 @@
+/**
+ * The bounded queue between the socket, which cannot be paused, and the
+ * readable, which is read at the application's pace.
+ *
+ * @module
+ */
+
+import { type Message, messageSize } from "./message.ts";
+
+/**
+ * What each queued message costs beyond its payload, so that a flood of empty
+ * messages is bounded too.
+ */
+export const MESSAGE_OVERHEAD_BYTES = 64;
+
+/** A first-in first-out queue of messages that refuses to grow past a byte limit. */
+export class ReceiveQueue {
+  // Two stacks: amortised O(1) push and shift at any length.
+  #incoming: Message[] = [];
+  #outgoing: Message[] = [];
+  #bytes = 0;
+  readonly #limit: number;
+
+  /** @param limit The most bytes the queue may hold. */
+  constructor(limit: number) {
+    this.#limit = limit;
+  }
+
+  /** How many messages are queued. */
+  get length(): number {
+    return this.#incoming.length + this.#outgoing.length;
+  }
+
+  /** Queues `message`, or returns `false` when it would exceed the limit. */
+  push(message: Message): boolean {
+    const cost = messageSize(message) + MESSAGE_OVERHEAD_BYTES;
+    if (this.#bytes + cost > this.#limit) return false;
+    this.#bytes += cost;
+    this.#incoming.push(message);
+    return true;
+  }
+
+  /** Takes the oldest message, if any. */
+  shift(): Message | undefined {
+    if (this.#outgoing.length === 0) {
+      this.#outgoing = this.#incoming.reverse();
+      this.#incoming = [];
+    }
+    const message = this.#outgoing.pop();
+    if (message !== undefined) {
+      this.#bytes -= messageSize(message) + MESSAGE_OVERHEAD_BYTES;
+    }
+    return message;
+  }
+
+  /** Drops every queued message. */
+  clear(): void {
+    this.#incoming = [];
+    this.#outgoing = [];
+    this.#bytes = 0;
+  }
+}

@@ -1,0 +1,349 @@
+/**
+ * The WebSocketStream state machine over a {@linkcode Transport}: the
+ * promises, the two streams, the bounded receive queue and every way a
+ * connection can end. It knows nothing of sockets, so the client, the server
+ * role and future transports share it.
+ *
+ * @module
+ */
+
+import { type Role, validateCloseInfo } from "./close_code.ts";
+import { chunkToMessage, type Message } from "./message.ts";
+import { ReceiveQueue } from "./receive_queue.ts";
+import type { Transport } from "./transport.ts";
+import {
+  createWebSocketError,
+  isWebSocketError,
+  type WebSocketError,
+} from "./websocket_error.ts";
+
+/** What `opened` resolves with. */
+export interface WebSocketOpenInfo {
+  /** Incoming messages: text as `string`, binary as `Uint8Array`. */
+  readable: ReadableStream<string | Uint8Array>;
+  /** Outgoing messages: strings as text, BufferSources as binary. */
+  writable: WritableStream<unknown>;
+  /** The extensions the server accepted, `""` when none. */
+  extensions: string;
+  /** The subprotocol the server selected, `""` when none. */
+  protocol: string;
+}
+
+/** What `closed` resolves with after a clean close. */
+export interface WebSocketClosedInfo {
+  /** The code of the peer's Close frame; 1005 when it had none. */
+  closeCode: number;
+  /** The reason of the peer's Close frame, `""` when none. */
+  reason: string;
+}
+
+/** The settings a stream core runs with, all already validated. */
+export interface StreamCoreSettings {
+  role: Role;
+  /** Most bytes held for a reader that falls behind. */
+  receiveLimit: number;
+  /** Code sent to the peer when the receive queue overflows. */
+  overflowCloseCode: number;
+  /** How long to wait for the peer's answer to our Close, in ms. */
+  closeTimeout: number;
+  /** Subprotocols the client offered; `undefined` in the server role. */
+  offeredProtocols: readonly string[] | undefined;
+}
+
+type State = "connecting" | "open" | "closing" | "closed";
+
+/** How a connection ended: what `closed` resolves or rejects with. */
+type Ending =
+  | { clean: true; info: WebSocketClosedInfo }
+  | { clean: false; error: unknown };
+
+/** The reason sent with {@linkcode StreamCoreSettings.overflowCloseCode}. */
+export const OVERFLOW_REASON = "Receive queue limit exceeded";
+
+/** One WebSocketStream's state, driven by its transport and its user. */
+export class StreamCore {
+  readonly opened: Promise<WebSocketOpenInfo>;
+  readonly closed: Promise<WebSocketClosedInfo>;
+  readonly #resolveOpened: (info: WebSocketOpenInfo) => void;
+  readonly #rejectOpened: (reason: unknown) => void;
+  readonly #resolveClosed: (info: WebSocketClosedInfo) => void;
+  readonly #rejectClosed: (reason: unknown) => void;
+
+  readonly #transport: Transport;
+  readonly #settings: StreamCoreSettings;
+  #state: State = "connecting";
+  #closeTimer: ReturnType<typeof setTimeout> | undefined;
+
+  readonly #queue: ReceiveQueue;
+  #readableController: ReadableStreamDefaultController<Message> | undefined;
+  /** Set once nothing more will be queued: `null` to close, else the error. */
+  #readableEnd: WebSocketError | null | undefined;
+  #readableDone = false;
+  #overflowError: WebSocketError | undefined;
+
+  #writableController: WritableStreamDefaultController | undefined;
+  #writableError: unknown;
+  #writeInProgress = false;
+
+  constructor(transport: Transport, settings: StreamCoreSettings) {
+    this.#transport = transport;
+    this.#settings = settings;
+    this.#queue = new ReceiveQueue(settings.receiveLimit);
+    const opened = Promise.withResolvers<WebSocketOpenInfo>();
+    const closed = Promise.withResolvers<WebSocketClosedInfo>();
+    this.opened = opened.promise;
+    this.closed = closed.promise;
+    this.#resolveOpened = opened.resolve;
+    this.#rejectOpened = opened.reject;
+    this.#resolveClosed = closed.resolve;
+    this.#rejectClosed = closed.reject;
+    // An application that only reads may never look at these; a rejection
+    // nobody observes must not end a Deno process.
+    this.opened.catch(() => {});
+    this.closed.catch(() => {});
+  }
+
+  /** Which end of the connection this is. */
+  get role(): Role {
+    return this.#settings.role;
+  }
+
+  /** Starts the transport; see {@linkcode Transport.start}. */
+  start(): void {
+    this.#transport.start({
+      open: (protocol, extensions) => this.#onOpen(protocol, extensions),
+      message: (message) => this.#onMessage(message),
+      close: (closeCode, reason, failure) =>
+        this.#onClose(closeCode, reason, failure),
+    });
+  }
+
+  /** Starts the closing handshake with an already validated code and reason. */
+  close(closeCode: number | undefined, reason: string): void {
+    switch (this.#state) {
+      case "connecting":
+        this.#transport.terminate();
+        this.#failHandshake(
+          createWebSocketError(
+            "WebSocketStream was closed before the connection was established",
+            null,
+          ),
+        );
+        return;
+      case "open":
+        this.#state = "closing";
+        this.#transport.close(closeCode, reason);
+        this.#closeTimer = setTimeout(
+          () => this.#onCloseTimeout(),
+          this.#settings.closeTimeout,
+        );
+        return;
+      default:
+        return;
+    }
+  }
+
+  /** Gives up on a handshake in progress, rejecting both promises with `reason`. */
+  abortHandshake(reason: unknown): void {
+    if (this.#state !== "connecting") return;
+    this.#transport.terminate();
+    this.#finish({ clean: false, error: reason }, reason);
+  }
+
+  #onOpen(protocol: string, extensions: string): void {
+    if (this.#state !== "connecting") return;
+    const offered = this.#settings.offeredProtocols;
+    const mismatch = offered === undefined
+      ? undefined
+      : offered.length === 0 && protocol !== ""
+      ? `the server selected subprotocol "${protocol}" although none was offered`
+      : offered.length > 0 && !offered.includes(protocol)
+      ? protocol === ""
+        ? "the server selected no subprotocol from the ones offered"
+        : `the server selected subprotocol "${protocol}", which was not offered`
+      : undefined;
+    if (mismatch !== undefined) {
+      this.#transport.terminate();
+      this.#failHandshake(
+        createWebSocketError(`WebSocket handshake failed: ${mismatch}`, null),
+      );
+      return;
+    }
+    this.#state = "open";
+    const readable = new ReadableStream<Message>({
+      start: (controller) => {
+        this.#readableController = controller;
+      },
+      pull: () => this.#flushReadable(),
+      cancel: (reason) => {
+        this.#readableDone = true;
+        this.#queue.clear();
+        this.#closeUsingReason(reason);
+      },
+    }, { highWaterMark: 1 });
+    const writable = new WritableStream<unknown>({
+      start: (controller) => {
+        this.#writableController = controller;
+      },
+      write: (chunk) => this.#write(chunk),
+      close: async () => {
+        this.close(undefined, "");
+        await this.closed;
+      },
+      abort: (reason) => this.#closeUsingReason(reason),
+    }, { highWaterMark: 1 });
+    this.#resolveOpened({ readable, writable, extensions, protocol });
+  }
+
+  #onMessage(message: Message): void {
+    if (this.#state !== "open" || this.#readableDone) return;
+    const controller = this.#readableController!;
+    if (this.#queue.length === 0 && controller.desiredSize! > 0) {
+      controller.enqueue(message);
+    } else if (!this.#queue.push(message)) {
+      this.#onOverflow();
+    }
+  }
+
+  #onOverflow(): void {
+    const { receiveLimit, overflowCloseCode } = this.#settings;
+    this.#overflowError = createWebSocketError(
+      `WebSocketStream receive queue limit of ${receiveLimit} bytes exceeded: the reader fell behind, so the connection was closed with code ${overflowCloseCode} and later messages were dropped`,
+      overflowCloseCode,
+      OVERFLOW_REASON,
+    );
+    // Messages already queued are still read; the error follows them.
+    this.#readableEnd = this.#overflowError;
+    this.#writableController!.error(this.#overflowError);
+    this.close(overflowCloseCode, OVERFLOW_REASON);
+  }
+
+  #onCloseTimeout(): void {
+    this.#transport.terminate();
+    this.#onClose(
+      null,
+      "",
+      `the peer did not answer the closing handshake within ${this.#settings.closeTimeout} ms`,
+    );
+  }
+
+  #onClose(closeCode: number | null, reason: string, failure: string): void {
+    if (this.#state === "closed") return;
+    if (this.#state === "connecting") {
+      this.#failHandshake(
+        createWebSocketError(
+          failure === "" ? "WebSocket connection failed" : failure,
+          null,
+        ),
+      );
+      return;
+    }
+    let error: WebSocketError | undefined = this.#overflowError;
+    if (error === undefined && closeCode === null) {
+      error = createWebSocketError(
+        `WebSocket connection closed abnormally (1006)${
+          failure === "" ? "" : `: ${failure}`
+        }`,
+        1006,
+      );
+    } else if (error === undefined && this.#writeInProgress) {
+      error = createWebSocketError(
+        `WebSocket connection closed with code ${closeCode} while a message was still being sent`,
+        closeCode,
+        reason,
+      );
+    }
+    const notWritable = new DOMException(
+      this.#writeInProgress
+        ? "The connection closed before the message was sent"
+        : "Cannot write to a closed WebSocketStream",
+      "InvalidStateError",
+    );
+    this.#writableError = error === undefined || this.#writeInProgress
+      ? notWritable
+      : error;
+    this.#readableEnd = error ?? null;
+    this.#finish(
+      error === undefined
+        ? { clean: true, info: { closeCode: closeCode!, reason } }
+        : { clean: false, error },
+    );
+  }
+
+  /** The handshake failed: `opened` gets `error`, `closed` the same with 1006. */
+  #failHandshake(error: WebSocketError): void {
+    this.#finish(
+      { clean: false, error: createWebSocketError(error.message, 1006) },
+      error,
+    );
+  }
+
+  /**
+   * Ends the connection's life: settles the promises still pending and ends
+   * both streams. The only place the state becomes "closed".
+   *
+   * @param openedError What `opened` rejects with if it is still pending.
+   */
+  #finish(ending: Ending, openedError?: unknown): void {
+    const wasConnecting = this.#state === "connecting";
+    this.#state = "closed";
+    clearTimeout(this.#closeTimer);
+    if (wasConnecting) this.#rejectOpened(openedError);
+    if (ending.clean) this.#resolveClosed(ending.info);
+    else this.#rejectClosed(ending.error);
+    this.#writableController?.error(this.#writableError);
+    this.#flushReadable();
+  }
+
+  #flushReadable(): void {
+    const controller = this.#readableController;
+    if (controller === undefined || this.#readableDone) return;
+    while (controller.desiredSize! > 0 && this.#queue.length > 0) {
+      controller.enqueue(this.#queue.shift()!);
+    }
+    if (this.#queue.length === 0 && this.#readableEnd !== undefined) {
+      this.#readableDone = true;
+      if (this.#readableEnd === null) controller.close();
+      else controller.error(this.#readableEnd);
+    }
+  }
+
+  async #write(chunk: unknown): Promise<void> {
+    const message = chunkToMessage(chunk);
+    if (this.#state !== "open") {
+      throw this.#writableError ?? new DOMException(
+        "Cannot write to a WebSocketStream that is closing",
+        "InvalidStateError",
+      );
+    }
+    const room = this.#transport.send(message);
+    if (room === true) return;
+    this.#writeInProgress = true;
+    let sent: boolean;
+    try {
+      sent = await room;
+    } finally {
+      this.#writeInProgress = false;
+    }
+    if (!sent) throw this.#writableError;
+  }
+
+  /** The standard's "close using reason", for `cancel()` and `abort()`. */
+  #closeUsingReason(reason: unknown): void {
+    if (isWebSocketError(reason)) {
+      try {
+        const valid = validateCloseInfo(
+          reason.closeCode ?? undefined,
+          reason.reason,
+          this.#settings.role,
+          "Cannot close WebSocketStream",
+        );
+        this.close(valid.closeCode, valid.reason);
+        return;
+      } catch {
+        // A code this role may not send: fall back to a plain close.
+      }
+    }
+    this.close(undefined, "");
+  }
+}

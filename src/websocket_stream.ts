@@ -1,0 +1,284 @@
+/**
+ * The {@linkcode WebSocketStream} class.
+ *
+ * @module
+ */
+
+import { readCloseInfo, validateCloseInfo } from "./close_code.ts";
+import {
+  parseWebSocketUrl,
+  toProtocolList,
+  validateProtocols,
+} from "./handshake_options.ts";
+import { readStreamOptions, type StreamOptions } from "./options.ts";
+import {
+  StreamCore,
+  type WebSocketClosedInfo,
+  type WebSocketOpenInfo,
+} from "./stream_core.ts";
+import type { WebSocketCloseInfo } from "./websocket_error.ts";
+import { WebSocketTransport } from "./websocket_transport.ts";
+
+/** Options for {@linkcode WebSocketStream}'s constructor. */
+export interface WebSocketStreamOptions extends StreamOptions {
+  /**
+   * Subprotocols to offer, most preferred first. The connection fails unless
+   * the server selects one of them.
+   *
+   * @default {[]}
+   */
+  protocols?: string[];
+  /**
+   * Aborts the opening handshake; `opened` and `closed` then reject with
+   * `signal.reason`. It has no effect once the connection is open.
+   */
+  signal?: AbortSignal;
+  /**
+   * Extra headers for the opening handshake, such as `Authorization`. A Deno
+   * extension that needs Deno 2.5 or later; browsers cannot send headers.
+   *
+   * @default {undefined} no extra headers
+   */
+  headers?: HeadersInit;
+}
+
+const CONSTRUCT = "Cannot construct WebSocketStream";
+
+let adopting: { url: string; core: StreamCore } | undefined;
+
+/**
+ * Wraps a core made elsewhere (the server role) in a {@linkcode WebSocketStream}.
+ */
+export let adopt: (url: string, core: StreamCore) => WebSocketStream;
+
+/**
+ * A WebSocket connection as a pair of web streams, with promises for its
+ * opening and closing: the standard `WebSocketStream` API, built on the
+ * runtime's `WebSocket`.
+ *
+ * Writes resolve only while the socket has room (see `writeHighWaterMark`).
+ * Received messages wait in a queue bounded by `receiveLimit`; a reader that
+ * falls further behind gets a {@linkcode WebSocketError} after the messages
+ * that arrived in time, and the peer gets `overflowCloseCode`.
+ *
+ * @example Sending and receiving
+ * ```ts
+ * import { WebSocketStream } from "@streams/websocket";
+ *
+ * const wss = new WebSocketStream("wss://echo.example/");
+ * const { readable, writable } = await wss.opened;
+ * const writer = writable.getWriter();
+ * await writer.write("hello");
+ * for await (const message of readable) {
+ *   console.log(message);
+ *   break;
+ * }
+ * wss.close({ closeCode: 1000, reason: "done" });
+ * const { closeCode, reason } = await wss.closed;
+ * ```
+ */
+export class WebSocketStream {
+  readonly #url: string;
+  readonly #core: StreamCore;
+
+  static {
+    adopt = (url, core) => {
+      adopting = { url, core };
+      try {
+        return new WebSocketStream(url);
+      } finally {
+        adopting = undefined;
+      }
+    };
+  }
+
+  /**
+   * Starts connecting to `url`. Bad arguments throw at once; anything that
+   * goes wrong on the network rejects `opened` and `closed` instead.
+   *
+   * @param url A `ws:`, `wss:`, `http:` or `https:` URL without a fragment.
+   * @param options Subprotocols, an abort signal, handshake headers and
+   *   buffer limits.
+   * @throws {TypeError} Without a URL, or when an option has the wrong type.
+   * @throws {DOMException} `SyntaxError` for an invalid URL or subprotocol.
+   */
+  constructor(url: string | URL, options: WebSocketStreamOptions = {}) {
+    if (adopting !== undefined) {
+      this.#url = adopting.url;
+      this.#core = adopting.core;
+      return;
+    }
+    if (arguments.length === 0) {
+      throw new TypeError(`${CONSTRUCT}: a URL is required`);
+    }
+    const input = `${url}`.toWellFormed();
+    if (options === null) options = {};
+    if (typeof options !== "object") {
+      throw new TypeError(`${CONSTRUCT}: options must be an object`);
+    }
+    const headers = options.headers === undefined
+      ? undefined
+      : new Headers(options.headers);
+    const { signal } = options;
+    if (signal !== undefined && !(signal instanceof AbortSignal)) {
+      throw new TypeError(
+        `${CONSTRUCT}: options.signal must be an AbortSignal`,
+      );
+    }
+    const protocols = toProtocolList(options.protocols);
+    const settings = readStreamOptions(options, "client", CONSTRUCT);
+    const parsed = parseWebSocketUrl(input, apiBaseUrl());
+    validateProtocols(protocols);
+    if (headers !== undefined) requireHeaderSupport();
+    this.#url = parsed.href;
+    const transport = new WebSocketTransport(
+      () =>
+        headers === undefined
+          ? new WebSocket(this.#url, protocols)
+          // Deno 2.5+ takes an options bag; the DOM typings do not know it.
+          : new (WebSocket as unknown as DenoWebSocketConstructor)(this.#url, {
+            protocols,
+            headers,
+          }),
+      settings.writeHighWaterMark,
+    );
+    this.#core = new StreamCore(transport, {
+      ...settings,
+      offeredProtocols: protocols,
+    });
+    if (signal?.aborted) {
+      this.#core.abortHandshake(signal.reason);
+      return;
+    }
+    this.#core.start();
+    if (signal !== undefined) {
+      const onAbort = () => this.#core.abortHandshake(signal.reason);
+      const forget = () => signal.removeEventListener("abort", onAbort);
+      signal.addEventListener("abort", onAbort, { once: true });
+      this.#core.opened.then(forget, forget);
+    }
+  }
+
+  /**
+   * The URL this stream connects to, after `http:`/`https:` became
+   * `ws:`/`wss:`.
+   *
+   * @example Reading the normalized URL
+   * ```ts
+   * import { WebSocketStream } from "@streams/websocket";
+   *
+   * const wss = new WebSocketStream("http://localhost:8080");
+   * console.log(wss.url); // "ws://localhost:8080/"
+   * wss.close();
+   * ```
+   */
+  get url(): string {
+    return this.#url;
+  }
+
+  /**
+   * Resolves once the connection is open, with the readable and writable
+   * streams and the negotiated subprotocol and extensions; rejects with a
+   * {@linkcode WebSocketError} if it cannot be opened, or with the abort
+   * reason. Marked as handled: ignoring it never ends the process.
+   *
+   * @example Waiting for the connection
+   * ```ts
+   * import { WebSocketStream } from "@streams/websocket";
+   *
+   * const wss = new WebSocketStream("ws://localhost:8080", {
+   *   protocols: ["chat"],
+   * });
+   * const { readable, writable, protocol } = await wss.opened;
+   * console.log(protocol); // "chat"
+   * ```
+   */
+  get opened(): Promise<WebSocketOpenInfo> {
+    return this.#core.opened;
+  }
+
+  /**
+   * Resolves with the peer's close code and reason after a clean close;
+   * rejects with a {@linkcode WebSocketError} after an unclean one (1006 when
+   * no Close frame arrived), or with the abort reason. Marked as handled.
+   *
+   * @example Learning how the connection ended
+   * ```ts
+   * import { WebSocketStream, WebSocketError } from "@streams/websocket";
+   *
+   * const wss = new WebSocketStream("ws://localhost:8080");
+   * try {
+   *   const { closeCode, reason } = await wss.closed;
+   *   console.log("closed cleanly", closeCode, reason);
+   * } catch (error) {
+   *   if (error instanceof WebSocketError) console.log(error.closeCode);
+   * }
+   * ```
+   */
+  get closed(): Promise<WebSocketClosedInfo> {
+    return this.#core.closed;
+  }
+
+  /**
+   * Starts the closing handshake, or abandons the opening one. Without a code
+   * an empty Close frame is sent (the peer sees 1005); a reason alone means
+   * 1000. Does nothing once closing has started, but always validates.
+   *
+   * @param closeInfo The close code (1000 or 3000-4999 for a client) and a
+   *   reason of at most 123 UTF-8 bytes.
+   * @throws {DOMException} `InvalidAccessError` for a code that may not be
+   *   sent, `SyntaxError` for an overlong reason.
+   * @throws {TypeError} When `closeInfo` is not an object.
+   *
+   * @example Closing with a code and reason
+   * ```ts
+   * import { WebSocketStream } from "@streams/websocket";
+   *
+   * const wss = new WebSocketStream("ws://localhost:8080");
+   * await wss.opened;
+   * wss.close({ closeCode: 4000, reason: "bye" });
+   * await wss.closed;
+   * ```
+   */
+  close(closeInfo?: WebSocketCloseInfo): void {
+    const what = "Cannot close WebSocketStream";
+    const read = readCloseInfo(closeInfo, what);
+    const valid = validateCloseInfo(
+      read.closeCode,
+      read.reason,
+      this.#core.role,
+      what,
+    );
+    this.#core.close(valid.closeCode, valid.reason);
+  }
+}
+
+interface DenoWebSocketConstructor {
+  new (
+    url: string,
+    options: { protocols: string[]; headers: Headers },
+  ): WebSocket;
+}
+
+/** The base for relative URLs: the page's or worker's location, if any. */
+function apiBaseUrl(): string | undefined {
+  try {
+    return (globalThis as { location?: { href: string } }).location?.href;
+  } catch {
+    // Deno throws on `location` when run without --location.
+    return undefined;
+  }
+}
+
+function requireHeaderSupport(): void {
+  const version = (globalThis as { Deno?: { version?: { deno?: string } } })
+    .Deno?.version?.deno;
+  const [major = 0, minor = 0] = (version ?? "0.0").split(".").map(Number);
+  if (version === undefined || major < 2 || (major === 2 && minor < 5)) {
+    throw new TypeError(
+      `${CONSTRUCT}: options.headers needs Deno 2.5 or later, running ${
+        version === undefined ? "a runtime other than Deno" : `Deno ${version}`
+      }`,
+    );
+  }
+}
