@@ -34,3 +34,9 @@ export type {
   WebSocketOpenInfo,
 } from "./src/stream_core.ts";
 export type { StreamOptions } from "./src/options.ts";
+export {
+  type ProtocolSelection,
+  upgradeWebSocketStream,
+  type UpgradeWebSocketStreamOptions,
+  type WebSocketStreamUpgrade,
+} from "./src/upgrade_websocket_stream.ts";

@@ -17,6 +17,7 @@ const CLOSED = 3;
 export class WebSocketTransport implements Transport {
   readonly #connect: () => WebSocket;
   readonly #highWaterMark: number;
+  readonly #protocol: string | undefined;
   #socket: WebSocket | undefined;
   readonly #drain = new DrainWaiter();
   #failure = "";
@@ -25,19 +26,26 @@ export class WebSocketTransport implements Transport {
    * @param connect Makes or hands over the socket, connecting or open, when
    *   the transport starts; nothing else may listen to its messages.
    * @param highWaterMark Sends resolve while `bufferedAmount` is at most this.
+   * @param protocol The subprotocol, when it was negotiated outside the
+   *   socket (a server socket's `protocol` is always empty in Deno).
    */
-  constructor(connect: () => WebSocket, highWaterMark: number) {
+  constructor(
+    connect: () => WebSocket,
+    highWaterMark: number,
+    protocol?: string,
+  ) {
     this.#connect = connect;
     this.#highWaterMark = highWaterMark;
+    this.#protocol = protocol;
   }
 
   start(events: TransportEvents): void {
     const socket = this.#connect();
     this.#socket = socket;
     socket.binaryType = "arraybuffer";
-    socket.addEventListener("open", () => {
-      events.open(socket.protocol, socket.extensions);
-    });
+    const open = () =>
+      events.open(this.#protocol ?? socket.protocol, socket.extensions);
+    socket.addEventListener("open", open);
     socket.addEventListener("message", (event) => {
       const { data } = event;
       events.message(
@@ -58,7 +66,7 @@ export class WebSocketTransport implements Transport {
     });
     // A socket handed over by a framework may already be open or closed.
     if (socket.readyState === OPEN) {
-      queueMicrotask(() => events.open(socket.protocol, socket.extensions));
+      queueMicrotask(open);
     } else if (socket.readyState === CLOSED) {
       queueMicrotask(() => events.close(null, "", "The socket was closed"));
     }

@@ -1,0 +1,190 @@
+/**
+ * The server role: upgrade a `Deno.serve` request to a
+ * {@linkcode WebSocketStream}.
+ *
+ * @module
+ */
+
+import { isProtocolToken } from "./handshake_options.ts";
+import { readStreamOptions, type StreamOptions } from "./options.ts";
+import { StreamCore } from "./stream_core.ts";
+import { adopt, type WebSocketStream } from "./websocket_stream.ts";
+import { WebSocketTransport } from "./websocket_transport.ts";
+
+/**
+ * Picks the subprotocol from what the client offered: one name, a preference
+ * list (the first one the client offered wins), or a function of the offered
+ * list that returns one of them or `undefined` for none.
+ */
+export type ProtocolSelection =
+  | string
+  | readonly string[]
+  | ((offered: readonly string[]) => string | undefined);
+
+/** Options for {@linkcode upgradeWebSocketStream}. */
+export interface UpgradeWebSocketStreamOptions extends StreamOptions {
+  /**
+   * The subprotocol to select. When the client offered none of the
+   * candidates, the connection is accepted without a subprotocol, as RFC 6455
+   * says; a client that offered some (every browser, and `WebSocketStream`)
+   * then fails it.
+   *
+   * @default {undefined} no subprotocol
+   */
+  protocol?: ProtocolSelection;
+  /**
+   * The origins allowed to connect, such as `["https://example.com"]`, or a
+   * function of the request's `Origin` header. A request whose `Origin` is
+   * refused gets a 403 response and no upgrade: the defence against
+   * cross-site WebSocket hijacking. Requests without an `Origin` header come
+   * from non-browser clients and are let through by the list form.
+   *
+   * @default {undefined} every origin is allowed
+   */
+  origins?: readonly string[] | ((origin: string | null) => boolean);
+  /**
+   * Seconds without a pong before Deno closes the connection (1001); a ping
+   * goes out at half of it. `0` turns keepalive off. Passed to
+   * `Deno.upgradeWebSocket`.
+   *
+   * @default {30}
+   */
+  idleTimeout?: number;
+}
+
+/**
+ * What {@linkcode upgradeWebSocketStream} returns: the response to send back
+ * and, when the request was upgraded, the stream.
+ */
+export type WebSocketStreamUpgrade =
+  | { response: Response; stream: WebSocketStream }
+  | { response: Response; stream: undefined };
+
+const UPGRADE = "Cannot upgrade to WebSocketStream";
+
+/**
+ * Upgrades a WebSocket handshake request received by `Deno.serve` and returns
+ * the 101 response together with a {@linkcode WebSocketStream} for the
+ * connection: the same `opened`, `closed`, `close()`, streams, errors and
+ * backpressure as the client, and the server's close codes (1001, 1008,
+ * 1011...) besides. No message is lost between the response and the first
+ * read.
+ *
+ * A request that is not a WebSocket upgrade gets a ready `426 Upgrade
+ * Required` response, one from a refused origin a `403 Forbidden`, and no
+ * stream.
+ *
+ * @example An echo server
+ * ```ts
+ * import { upgradeWebSocketStream } from "@streams/websocket";
+ *
+ * export default {
+ *   fetch(request: Request): Response {
+ *     const { response, stream } = upgradeWebSocketStream(request);
+ *     if (stream) {
+ *       stream.opened.then(({ readable, writable }) =>
+ *         readable.pipeTo(writable)
+ *       ).catch(() => {});
+ *     }
+ *     return response;
+ *   },
+ * };
+ * ```
+ *
+ * @param request The request `Deno.serve` passed to its handler.
+ * @param options Subprotocol selection, allowed origins, keepalive and
+ *   buffer limits.
+ * @returns The response to return from the handler, and the stream.
+ * @throws {TypeError} When an option is invalid, or a protocol selector
+ *   returns a subprotocol the client did not offer.
+ */
+export function upgradeWebSocketStream(
+  request: Request,
+  options: UpgradeWebSocketStreamOptions = {},
+): WebSocketStreamUpgrade {
+  const settings = readStreamOptions(options, "server", UPGRADE);
+  if (!isWebSocketUpgrade(request)) {
+    return {
+      response: new Response("Expected a WebSocket upgrade request\n", {
+        status: 426,
+        headers: { "upgrade": "websocket", "connection": "Upgrade" },
+      }),
+      stream: undefined,
+    };
+  }
+  if (!isOriginAllowed(request.headers.get("origin"), options.origins)) {
+    return {
+      response: new Response("Origin not allowed\n", { status: 403 }),
+      stream: undefined,
+    };
+  }
+  const offered = parseProtocolHeader(
+    request.headers.get("sec-websocket-protocol"),
+  );
+  const protocol = selectProtocol(offered, options.protocol);
+  // Deno.upgradeWebSocket splits the offer on ", " only and throws on
+  // "a,b" (as npm's ws sends it), so the header is set here instead.
+  const { socket, response } = Deno.upgradeWebSocket(
+    request,
+    options.idleTimeout === undefined
+      ? {}
+      : { idleTimeout: options.idleTimeout },
+  );
+  if (protocol !== undefined) {
+    response.headers.set("sec-websocket-protocol", protocol);
+  }
+  const core = new StreamCore(
+    new WebSocketTransport(
+      () => socket,
+      settings.writeHighWaterMark,
+      protocol ?? "",
+    ),
+    { ...settings, offeredProtocols: undefined },
+  );
+  core.start();
+  const url = new URL(request.url);
+  url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+  url.hash = "";
+  return { response, stream: adopt(url.href, core) };
+}
+
+function isWebSocketUpgrade(request: Request): boolean {
+  const upgrade = request.headers.get("upgrade") ?? "";
+  return request.method === "GET" &&
+    upgrade.split(",").some((token) =>
+      token.trim().toLowerCase() === "websocket"
+    );
+}
+
+function isOriginAllowed(
+  origin: string | null,
+  allowed: UpgradeWebSocketStreamOptions["origins"],
+): boolean {
+  if (allowed === undefined) return true;
+  if (typeof allowed === "function") return allowed(origin);
+  return origin === null || allowed.includes(origin);
+}
+
+/** Splits a `Sec-WebSocket-Protocol` header, with or without spaces. */
+export function parseProtocolHeader(header: string | null): string[] {
+  if (header === null) return [];
+  return header.split(",").map((token) => token.trim()).filter(isProtocolToken);
+}
+
+function selectProtocol(
+  offered: readonly string[],
+  selection: ProtocolSelection | undefined,
+): string | undefined {
+  if (selection === undefined) return undefined;
+  if (typeof selection === "function") {
+    const chosen = selection(offered);
+    if (chosen !== undefined && !offered.includes(chosen)) {
+      throw new TypeError(
+        `${UPGRADE}: the protocol selector returned "${chosen}", which the client did not offer`,
+      );
+    }
+    return chosen;
+  }
+  const candidates = typeof selection === "string" ? [selection] : selection;
+  return candidates.find((candidate) => offered.includes(candidate));
+}
