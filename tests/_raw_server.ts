@@ -200,7 +200,7 @@ export interface RawServer extends AsyncDisposable {
   readonly port: number;
   /** How many connections were accepted. */
   readonly accepted: number;
-  /** Stops listening and waits for every handler to finish. */
+  /** Stops listening and waits for every handler to finish; idempotent. */
   close(): Promise<void>;
 }
 
@@ -241,11 +241,13 @@ export function startRawServer(
       running.finally(() => handlers.delete(running));
     }
   })();
-  const close = async () => {
-    listener.close();
-    await accepting.catch(() => {});
-    await Promise.all(handlers);
-  };
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    closing ??= (async () => {
+      listener.close();
+      await accepting.catch(() => {});
+      await Promise.all(handlers);
+    })();
   return {
     url: `ws://127.0.0.1:${port}`,
     port,

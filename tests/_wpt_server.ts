@@ -12,7 +12,7 @@ export interface TestServer extends AsyncDisposable {
   /** `ws://127.0.0.1:PORT` */
   readonly url: string;
   readonly port: number;
-  /** Stops the server, waiting for it to finish. */
+  /** Stops the server, waiting for it to finish; idempotent. */
   close(): Promise<void>;
 }
 
@@ -27,9 +27,9 @@ export function serve(
     signal: controller.signal,
     onListen() {},
   }, handler);
-  const close = async () => {
+  const close = () => {
     controller.abort();
-    await server.finished;
+    return server.finished;
   };
   return {
     url: `ws://127.0.0.1:${server.addr.port}`,

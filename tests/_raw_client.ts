@@ -1,0 +1,159 @@
+/**
+ * A WebSocket client written directly over `Deno.connect`, for requests and
+ * behaviour no well-behaved client produces: arbitrary handshake headers
+ * (`Sec-WebSocket-Protocol: a,b`, a foreign `Origin`), plain HTTP requests,
+ * ignoring pings and Close frames, dropping TCP.
+ *
+ * @module
+ */
+
+import { Opcode, RawConnection } from "./_raw_server.ts";
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** The server's answer to a raw handshake. */
+export interface RawHandshake extends Disposable {
+  /** The HTTP status of the response. */
+  readonly status: number;
+  /** The response headers, lower-cased names. */
+  readonly headers: Headers;
+  /**
+   * The connection, for reading the server's frames (unmasked) and closing
+   * TCP; write with {@linkcode writeClientFrame}.
+   */
+  readonly connection: RawConnection;
+}
+
+/**
+ * Sends a WebSocket handshake request (or, with `upgrade: false`, a plain GET)
+ * to `127.0.0.1:port` and reads the response head.
+ */
+export async function rawHandshake(
+  port: number,
+  options: {
+    path?: string;
+    headers?: Record<string, string>;
+    upgrade?: boolean;
+  } = {},
+): Promise<RawHandshake> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  const lines = [
+    `GET ${options.path ?? "/"} HTTP/1.1`,
+    `Host: 127.0.0.1:${port}`,
+    ...(options.upgrade === false ? [] : [
+      "Upgrade: websocket",
+      "Connection: Upgrade",
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+      "Sec-WebSocket-Version: 13",
+    ]),
+    ...Object.entries(options.headers ?? {}).map(([name, value]) =>
+      `${name}: ${value}`
+    ),
+    "",
+    "",
+  ];
+  try {
+    await writeAll(conn, encoder.encode(lines.join("\r\n")));
+    const { head, rest } = await readHead(conn);
+    const [statusLine = "", ...headerLines] = head.split("\r\n");
+    const headers = new Headers();
+    for (const line of headerLines) {
+      const colon = line.indexOf(":");
+      headers.append(line.slice(0, colon).trim(), line.slice(colon + 1).trim());
+    }
+    const connection = new RawConnection(conn, head, rest);
+    return {
+      status: Number(statusLine.split(" ")[1]),
+      headers,
+      connection,
+      [Symbol.dispose]: () => connection.close(),
+    };
+  } catch (error) {
+    conn.close();
+    throw error;
+  }
+}
+
+/** Writes one masked frame, as a client must. */
+export async function writeClientFrame(
+  connection: RawConnection,
+  opcode: number,
+  payload: Uint8Array | string = new Uint8Array(0),
+): Promise<void> {
+  const body = typeof payload === "string" ? encoder.encode(payload) : payload;
+  const length = body.byteLength;
+  const headLength = length < 126 ? 2 : length < 65536 ? 4 : 10;
+  const frame = new Uint8Array(headLength + 4 + length);
+  frame[0] = 0x80 | opcode;
+  if (length < 126) {
+    frame[1] = 0x80 | length;
+  } else if (length < 65536) {
+    frame[1] = 0x80 | 126;
+    new DataView(frame.buffer).setUint16(2, length);
+  } else {
+    frame[1] = 0x80 | 127;
+    new DataView(frame.buffer).setBigUint64(2, BigInt(length));
+  }
+  const mask = crypto.getRandomValues(new Uint8Array(4));
+  frame.set(mask, headLength);
+  for (let i = 0; i < length; i++) {
+    frame[headLength + 4 + i] = body[i]! ^ mask[i % 4]!;
+  }
+  await writeAll(connection.conn, frame);
+}
+
+/** Reads frames until one with `opcode`; `null` if the connection ends first. */
+export async function readUntil(
+  connection: RawConnection,
+  opcode: number,
+): Promise<Uint8Array | null> {
+  while (true) {
+    const frame = await connection.readFrame();
+    if (frame === null) return null;
+    if (frame.opcode === opcode) return frame.payload;
+  }
+}
+
+export { Opcode };
+
+async function readHead(
+  conn: Deno.Conn,
+): Promise<{ head: string; rest: Uint8Array }> {
+  let data = new Uint8Array(0);
+  const chunk = new Uint8Array(8192);
+  while (true) {
+    const end = indexOfBlankLine(data);
+    if (end >= 0) {
+      return {
+        head: decoder.decode(data.subarray(0, end)),
+        rest: data.slice(end + 4),
+      };
+    }
+    const read = await conn.read(chunk);
+    if (read === null) {
+      throw new Error("The server closed the connection before its response");
+    }
+    const joined = new Uint8Array(data.byteLength + read);
+    joined.set(data);
+    joined.set(chunk.subarray(0, read), data.byteLength);
+    data = joined;
+  }
+}
+
+function indexOfBlankLine(data: Uint8Array): number {
+  for (let i = 0; i + 3 < data.byteLength; i++) {
+    if (
+      data[i] === 13 && data[i + 1] === 10 && data[i + 2] === 13 &&
+      data[i + 3] === 10
+    ) return i;
+  }
+  return -1;
+}
+
+async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
+  let written = 0;
+  while (written < data.byteLength) {
+    written += await conn.write(data.subarray(written));
+  }
+}
