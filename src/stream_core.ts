@@ -57,6 +57,9 @@ type Ending =
   | { clean: true; info: WebSocketClosedInfo }
   | { clean: false; error: unknown };
 
+/** As in the standard: the stream itself holds one message; the rest wait in the receive queue. */
+const READABLE_HIGH_WATER_MARK = 1;
+
 /** The reason sent with {@linkcode StreamCoreSettings.overflowCloseCode}. */
 export const OVERFLOW_REASON = "Receive queue limit exceeded";
 
@@ -180,7 +183,7 @@ export class StreamCore {
         this.#queue.clear();
         this.#closeUsingReason(reason);
       },
-    }, { highWaterMark: 1 });
+    }, { highWaterMark: READABLE_HIGH_WATER_MARK });
     const writable = new WritableStream<unknown>({
       start: (controller) => {
         this.#writableController = controller;
@@ -301,10 +304,15 @@ export class StreamCore {
     while (controller.desiredSize! > 0 && this.#queue.length > 0) {
       controller.enqueue(this.#queue.shift()!);
     }
-    if (this.#queue.length === 0 && this.#readableEnd !== undefined) {
+    if (this.#queue.length > 0 || this.#readableEnd === undefined) return;
+    if (this.#readableEnd === null) {
       this.#readableDone = true;
-      if (this.#readableEnd === null) controller.close();
-      else controller.error(this.#readableEnd);
+      controller.close();
+    } else if (controller.desiredSize === READABLE_HIGH_WATER_MARK) {
+      // Erroring discards chunks still in the stream's own queue, so wait
+      // until the reader has taken them; the next pull comes back here.
+      this.#readableDone = true;
+      controller.error(this.#readableEnd);
     }
   }
 

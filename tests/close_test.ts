@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { WebSocketError, WebSocketStream } from "../mod.ts";
-import { domException, settled, webSocketError } from "./_assert.ts";
+import { domException, webSocketError } from "./_assert.ts";
 import {
   Opcode,
   parseClosePayload,

@@ -1,0 +1,156 @@
+import assert from "node:assert/strict";
+import { WebSocketError, WebSocketStream } from "../mod.ts";
+import { webSocketError } from "./_assert.ts";
+import { Opcode, parseClosePayload, startRawServer } from "./_raw_server.ts";
+import { startWptServer } from "./_wpt_server.ts";
+
+Deno.test("RD-01 a fragmented message is delivered once, whole", async () => {
+  await using server = startRawServer(async (connection) => {
+    await connection.writeFrame(Opcode.text, "frag", false);
+    await connection.writeFrame(Opcode.continuation, "men", false);
+    await connection.writeFrame(Opcode.continuation, "ted", true);
+    await connection.sendClose(1000);
+    await connection.readMessage();
+  });
+  const wss = new WebSocketStream(server.url);
+  const { readable } = await wss.opened;
+  assert.deepEqual(await Array.fromAsync(readable), ["fragmented"]);
+  await wss.closed;
+});
+
+Deno.test("RD-02 RD-03 text arrives as string, binary as Uint8Array (empty too)", async () => {
+  await using server = startWptServer();
+  const wss = new WebSocketStream(`${server.url}/echo`);
+  const { readable, writable } = await wss.opened;
+  const writer = writable.getWriter();
+  const reader = readable.getReader();
+  await writer.write("text");
+  await writer.write(new Uint8Array(16).fill(7));
+  await writer.write(new Uint8Array(0));
+  assert.deepEqual(await reader.read(), { value: "text", done: false });
+  const { value: binary } = await reader.read();
+  assert.ok(binary instanceof Uint8Array);
+  assert.equal(binary.constructor, Uint8Array);
+  assert.ok(ArrayBuffer.isView(binary));
+  assert.equal(binary.byteLength, 16);
+  assert.deepEqual([...binary], new Array(16).fill(7));
+  const { value: empty } = await reader.read();
+  assert.ok(empty instanceof Uint8Array);
+  assert.equal(empty.byteLength, 0);
+  wss.close();
+  await wss.closed;
+});
+
+Deno.test("RD-06 an unclean close delivers what arrived, then errors the reader with closed's error", async () => {
+  await using server = startRawServer(async (connection) => {
+    for (const text of ["a", "b", "c"]) {
+      await connection.writeFrame(Opcode.text, text);
+    }
+    connection.close();
+  });
+  const wss = new WebSocketStream(server.url);
+  const { readable } = await wss.opened;
+  const error = await wss.closed.then(
+    () => assert.fail("closed resolved"),
+    (error: unknown) => error,
+  );
+  webSocketError(1006)(error);
+  const reader = readable.getReader();
+  for (const text of ["a", "b", "c"]) {
+    assert.deepEqual(await reader.read(), { value: text, done: false });
+  }
+  await assert.rejects(reader.read(), (e) => e === error);
+});
+
+/** The WPT cancel/abort table: what the peer's echo of our Close says. */
+const closeUsingReasonCases: [string, () => unknown, number, string][] = [
+  ["nothing", () => undefined, 1005, ""],
+  ["a plain object", () => ({ closeCode: 3333, reason: "obsolete" }), 1005, ""],
+  [
+    "a WebSocketError with a code",
+    () => new WebSocketError("", { closeCode: 3333 }),
+    3333,
+    "",
+  ],
+  [
+    "a WebSocketError with a code and reason",
+    () => new WebSocketError("", { closeCode: 3456, reason: "set" }),
+    3456,
+    "set",
+  ],
+  [
+    "a WebSocketError with a reason only",
+    () => new WebSocketError("", { reason: "specified" }),
+    1000,
+    "specified",
+  ],
+  [
+    "a DOMException carrying look-alike properties",
+    () =>
+      Object.assign(new DOMException("yes", "DataCloneError"), {
+        closeCode: 4000,
+        reason: "ignored",
+      }),
+    1005,
+    "",
+  ],
+  [
+    "an object made from WebSocketError.prototype",
+    () => Object.create(WebSocketError.prototype),
+    1005,
+    "",
+  ],
+];
+
+for (const [how, makeReason, closeCode, reason] of closeUsingReasonCases) {
+  Deno.test(`RD-07 RD-08 RD-09 readable.cancel() with ${how} closes with ${closeCode}`, async () => {
+    await using server = startWptServer();
+    const wss = new WebSocketStream(`${server.url}/echo`);
+    const { readable } = await wss.opened;
+    await readable.cancel(makeReason());
+    assert.deepEqual(await wss.closed, { closeCode, reason });
+  });
+
+  Deno.test(`WR-12 writable.abort() with ${how} closes with ${closeCode}`, async () => {
+    await using server = startWptServer();
+    const wss = new WebSocketStream(`${server.url}/echo`);
+    const { writable } = await wss.opened;
+    await writable.abort(makeReason());
+    assert.deepEqual(await wss.closed, { closeCode, reason });
+  });
+}
+
+Deno.test("ERR-10 a WebSocketError whose code cannot be sent falls back to a plain close", async () => {
+  await using server = startWptServer();
+  const failed = new WebSocketStream(`${server.url}/404`);
+  const unsendable = await failed.closed.then(
+    () => assert.fail("closed resolved"),
+    (error: unknown) => error,
+  );
+  webSocketError(1006)(unsendable);
+  const wss = new WebSocketStream(`${server.url}/echo`);
+  const { readable } = await wss.opened;
+  await readable.cancel(unsendable);
+  assert.deepEqual(await wss.closed, { closeCode: 1005, reason: "" });
+});
+
+Deno.test("RD-10 cancel() after the close started resolves and sends nothing more", async () => {
+  const closeFrames: unknown[] = [];
+  await using server = startRawServer(async (connection) => {
+    while (true) {
+      const frame = await connection.readFrame();
+      if (frame === null) return;
+      if (frame.opcode === Opcode.close) {
+        closeFrames.push(parseClosePayload(frame.payload));
+        if (closeFrames.length === 1) await connection.sendClose(3000, "ok");
+      }
+    }
+  });
+  const wss = new WebSocketStream(server.url);
+  const { readable } = await wss.opened;
+  wss.close({ closeCode: 3000, reason: "ok" });
+  await readable.cancel(new WebSocketError("", { closeCode: 3001 }));
+  assert.deepEqual(await wss.closed, { closeCode: 3000, reason: "ok" });
+  await server.close();
+  assert.deepEqual(closeFrames, [{ code: 3000, reason: "ok" }]);
+});
