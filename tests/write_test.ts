@@ -172,9 +172,5 @@ Deno.test("WR-13 a write waiting for room settles when the connection drops", as
   const writer = writable.getWriter();
   const write = writer.write(new Uint8Array(32 * 1024 * 1024));
   await assert.rejects(write, domException("InvalidStateError"));
-  await assert.rejects(
-    wss.closed,
-    (error: unknown) =>
-      error instanceof DOMException && error.name === "WebSocketError",
-  );
+  await assert.rejects(wss.closed, webSocketError(1006));
 });
