@@ -1,0 +1,147 @@
+import assert from "node:assert/strict";
+import { WebSocketError, WebSocketStream } from "../mod.ts";
+import { webSocketError } from "./_assert.ts";
+import { Opcode, parseClosePayload, startRawServer } from "./_raw_server.ts";
+import { startWptServer } from "./_wpt_server.ts";
+
+const MiB = 1024 * 1024;
+
+Deno.test("BP-02 a write of 8 MiB does not resolve before a peer that sleeps 2 s reads it", async () => {
+  let peerStartedReading = 0;
+  await using server = startRawServer(async (connection) => {
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    peerStartedReading = performance.now();
+    await connection.readMessage();
+    await connection.sendClose(1000);
+    await connection.drainUntilEnd();
+  });
+  const wss = new WebSocketStream(server.url);
+  const { writable } = await wss.opened;
+  const writer = writable.getWriter();
+  await writer.write(new Uint8Array(8 * MiB));
+  const resolvedAt = performance.now();
+  assert.ok(peerStartedReading > 0, "the write resolved before the peer read");
+  assert.ok(resolvedAt >= peerStartedReading);
+  assert.deepEqual(await wss.closed, { closeCode: 1000, reason: "" });
+});
+
+Deno.test("BP-03 pipeTo() stops pulling from its source while the peer does not read", async () => {
+  const release = Promise.withResolvers<void>();
+  let received = 0;
+  await using server = startRawServer(async (connection) => {
+    await release.promise;
+    while (true) {
+      const message = await connection.readMessage();
+      if (message === null) return;
+      if (message.opcode === Opcode.close) {
+        await connection.sendClose(1000);
+        return;
+      }
+      received++;
+    }
+  });
+  const wss = new WebSocketStream(server.url, {
+    writeHighWaterMark: 256 * 1024,
+  });
+  const { writable } = await wss.opened;
+  const total = 2000;
+  let pulled = 0;
+  const source = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (pulled === total) {
+        controller.close();
+        return;
+      }
+      pulled++;
+      controller.enqueue(new Uint8Array(64 * 1024));
+    },
+  }, { highWaterMark: 0 });
+  const piping = source.pipeTo(writable);
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  const pulledWhileStalled = pulled;
+  // 2000 x 64 KiB = 125 MiB; far fewer fit in kernel buffers and our mark.
+  assert.ok(
+    pulledWhileStalled < 400,
+    `pulled ${pulledWhileStalled} chunks from the source while the peer was not reading`,
+  );
+  release.resolve();
+  await piping;
+  assert.equal(pulled, total);
+  assert.deepEqual(await wss.closed, { closeCode: 1000, reason: "" });
+  assert.equal(received, total);
+});
+
+Deno.test("BP-01 (documented alternative) a reader that falls behind gets the queued messages, then an overflow error; the peer gets 4009", async () => {
+  let peerClose: unknown;
+  await using server = startRawServer(async (connection) => {
+    for (let i = 0; i < 16; i++) {
+      await connection.writeFrame(Opcode.binary, new Uint8Array(MiB).fill(i));
+    }
+    const frame = await connection.readMessage();
+    peerClose = frame && parseClosePayload(frame.payload);
+    await connection.sendClose(4009);
+  });
+  const receiveLimit = 4 * MiB;
+  const wss = new WebSocketStream(server.url, { receiveLimit });
+  const { readable } = await wss.opened;
+  const error = await wss.closed.then(
+    () => assert.fail("closed resolved"),
+    (error: unknown) => error,
+  );
+  webSocketError(4009, "Receive queue limit exceeded")(error);
+  assert.match((error as WebSocketError).message, /4194304 bytes/);
+  const reader = readable.getReader();
+  const fills: number[] = [];
+  while (true) {
+    const result = await reader.read().catch((e: unknown) => e);
+    if (result === error) break;
+    const { value } = result as ReadableStreamReadResult<Uint8Array>;
+    fills.push(value![0]!);
+  }
+  // One message in the stream, then as many 1 MiB messages as fit in 4 MiB
+  // with their bookkeeping: 0..3, in order, nothing skipped.
+  assert.deepEqual(fills, [0, 1, 2, 3]);
+  assert.deepEqual(peerClose, {
+    code: 4009,
+    reason: "Receive queue limit exceeded",
+  });
+});
+
+Deno.test("BP-01 a reader that keeps up never overflows, whatever the volume", async () => {
+  await using server = startWptServer();
+  const wss = new WebSocketStream(`${server.url}/send-backpressure`, {
+    receiveLimit: 2 * MiB,
+  });
+  const { readable } = await wss.opened;
+  const reader = readable.getReader();
+  assert.equal(((await reader.read()).value as Uint8Array).byteLength, 0);
+  for (let i = 0; i < 16; i++) {
+    assert.equal(((await reader.read()).value as Uint8Array).byteLength, MiB);
+  }
+  const { value: seconds } = await reader.read();
+  assert.equal(typeof seconds, "string");
+  wss.close();
+  assert.deepEqual(await wss.closed, { closeCode: 1005, reason: "" });
+});
+
+Deno.test("receive overflow: the overflow code can be chosen", async () => {
+  let peerClose: unknown;
+  await using server = startRawServer(async (connection) => {
+    for (let i = 0; i < 4; i++) {
+      await connection.writeFrame(Opcode.text, "x".repeat(1000));
+    }
+    const frame = await connection.readMessage();
+    peerClose = frame && parseClosePayload(frame.payload);
+    await connection.sendClose(4321);
+  });
+  const wss = new WebSocketStream(server.url, {
+    receiveLimit: 1500,
+    overflowCloseCode: 4321,
+  });
+  await wss.opened;
+  await assert.rejects(wss.closed, webSocketError(4321));
+  assert.deepEqual(peerClose, {
+    code: 4321,
+    reason: "Receive queue limit exceeded",
+  });
+});
