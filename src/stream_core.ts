@@ -46,8 +46,11 @@ export interface StreamCoreSettings {
   overflowCloseCode: number;
   /** How long to wait for the peer's answer to our Close, in ms. */
   closeTimeout: number;
-  /** Subprotocols the client offered; `undefined` in the server role. */
-  offeredProtocols: readonly string[] | undefined;
+  /**
+   * Checks the server's answer to the opening handshake: returns why the
+   * connection must fail, or `undefined` to accept it.
+   */
+  checkHandshake?: (protocol: string, extensions: string) => string | undefined;
 }
 
 type State = "connecting" | "open" | "closing" | "closed";
@@ -155,16 +158,7 @@ export class StreamCore {
 
   #onOpen(protocol: string, extensions: string): void {
     if (this.#state !== "connecting") return;
-    const offered = this.#settings.offeredProtocols;
-    const mismatch = offered === undefined
-      ? undefined
-      : offered.length === 0 && protocol !== ""
-      ? `the server selected subprotocol "${protocol}" although none was offered`
-      : offered.length > 0 && !offered.includes(protocol)
-      ? protocol === ""
-        ? "the server selected no subprotocol from the ones offered"
-        : `the server selected subprotocol "${protocol}", which was not offered`
-      : undefined;
+    const mismatch = this.#settings.checkHandshake?.(protocol, extensions);
     if (mismatch !== undefined) {
       this.#transport.terminate();
       this.#failHandshake(

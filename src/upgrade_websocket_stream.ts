@@ -139,7 +139,7 @@ export function upgradeWebSocketStream(
       settings.writeHighWaterMark,
       protocol ?? "",
     ),
-    { ...settings, offeredProtocols: undefined },
+    settings,
   );
   core.start();
   const url = new URL(request.url);

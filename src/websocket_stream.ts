@@ -144,7 +144,8 @@ export class WebSocketStream {
     );
     this.#core = new StreamCore(transport, {
       ...settings,
-      offeredProtocols: protocols,
+      checkHandshake: (protocol, extensions) =>
+        checkServerChoice(protocols, protocol, extensions),
     });
     if (signal?.aborted) {
       this.#core.abortHandshake(signal.reason);
@@ -251,6 +252,35 @@ export class WebSocketStream {
     );
     this.#core.close(valid.closeCode, valid.reason);
   }
+}
+
+/**
+ * The checks of the server's handshake answer that JavaScript can make: the
+ * subprotocol must be one we offered (and present if we offered any), and
+ * no extension may appear that was not offered. Deno's `WebSocket` offers
+ * none but accepts any; browsers check extensions themselves.
+ */
+function checkServerChoice(
+  offered: readonly string[],
+  protocol: string,
+  extensions: string,
+): string | undefined {
+  if (offered.length === 0 && protocol !== "") {
+    return `the server selected subprotocol "${protocol}" although none was offered`;
+  }
+  if (offered.length > 0 && !offered.includes(protocol)) {
+    return protocol === ""
+      ? "the server selected no subprotocol from the ones offered"
+      : `the server selected subprotocol "${protocol}", which was not offered`;
+  }
+  if (extensions !== "" && isDeno()) {
+    return `the server accepted extensions "${extensions}", which were not offered`;
+  }
+  return undefined;
+}
+
+function isDeno(): boolean {
+  return typeof (globalThis as { Deno?: unknown }).Deno === "object";
 }
 
 interface DenoWebSocketConstructor {

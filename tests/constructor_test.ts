@@ -317,3 +317,17 @@ Deno.test("options: buffer limits and timeouts are checked", () => {
     domException("InvalidAccessError"),
   );
 });
+
+Deno.test("CTR-20 an extension the client did not offer fails the connection", async () => {
+  await using server = startRawServer(
+    (connection) => connection.drainUntilEnd(),
+    { responseHeaders: ["Sec-WebSocket-Extensions: permessage-deflate"] },
+  );
+  const wss = new WebSocketStream(server.url);
+  await assert.rejects(wss.opened, (error: unknown) => {
+    webSocketError(null)(error);
+    assert.match((error as Error).message, /permessage-deflate/);
+    return true;
+  });
+  await assert.rejects(wss.closed, webSocketError(1006));
+});
