@@ -181,6 +181,13 @@ export class StreamCore {
     const writable = new WritableStream<unknown>({
       start: (controller) => {
         this.#writableController = controller;
+        // abort() waits for the write in flight, which may wait for a peer
+        // that never reads: start closing now so that the write ends.
+        controller.signal.addEventListener(
+          "abort",
+          () => this.#closeUsingReason(controller.signal.reason),
+          { once: true },
+        );
       },
       write: (chunk) => this.#write(chunk),
       close: async () => {
@@ -312,12 +319,7 @@ export class StreamCore {
 
   async #write(chunk: unknown): Promise<void> {
     const message = chunkToMessage(chunk);
-    if (this.#state !== "open") {
-      throw this.#writableError ?? new DOMException(
-        "Cannot write to a WebSocketStream that is closing",
-        "InvalidStateError",
-      );
-    }
+    if (this.#state !== "open") throw this.#notWritable();
     const room = this.#transport.send(message);
     if (room === true) return;
     this.#writeInProgress = true;
@@ -327,7 +329,15 @@ export class StreamCore {
     } finally {
       this.#writeInProgress = false;
     }
-    if (!sent) throw this.#writableError;
+    if (!sent) throw this.#notWritable();
+  }
+
+  /** Why a write cannot be sent: the connection is closing or closed. */
+  #notWritable(): unknown {
+    return this.#writableError ?? new DOMException(
+      "The WebSocketStream is closing: the message was not sent",
+      "InvalidStateError",
+    );
   }
 
   /** The standard's "close using reason", for `cancel()` and `abort()`. */

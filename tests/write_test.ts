@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { WebSocketStream } from "../mod.ts";
+import { WebSocketError, WebSocketStream } from "../mod.ts";
 import { domException, webSocketError } from "./_assert.ts";
 import { Opcode, parseClosePayload, startRawServer } from "./_raw_server.ts";
 import { startWptServer, type TestServer } from "./_wpt_server.ts";
@@ -173,4 +173,33 @@ Deno.test("WR-13 a write waiting for room settles when the connection drops", as
   const write = writer.write(new Uint8Array(32 * 1024 * 1024));
   await assert.rejects(write, domException("InvalidStateError"));
   await assert.rejects(wss.closed, webSocketError(1006));
+});
+
+Deno.test("WR-12 WR-13 abort() while a write waits for a peer that never reads ends the write and closes", async () => {
+  let peerClose: unknown;
+  await using server = startRawServer(async (connection) => {
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    while (true) {
+      const frame = await connection.readFrame();
+      if (frame === null) return;
+      if (frame.opcode === Opcode.close) {
+        peerClose = parseClosePayload(frame.payload);
+        await connection.sendClose(4000, "aborted");
+        return;
+      }
+    }
+  });
+  const wss = new WebSocketStream(server.url, { writeHighWaterMark: 0 });
+  const { writable } = await wss.opened;
+  const writer = writable.getWriter();
+  const write = writer.write(new Uint8Array(32 * 1024 * 1024));
+  const reason = new WebSocketError("stop", {
+    closeCode: 4000,
+    reason: "aborted",
+  });
+  await writer.abort(reason);
+  await assert.rejects(write, domException("InvalidStateError"));
+  await wss.closed.catch(() => {});
+  await server.close();
+  assert.deepEqual(peerClose, { code: 4000, reason: "aborted" });
 });
