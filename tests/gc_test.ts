@@ -1,0 +1,73 @@
+import assert from "node:assert/strict";
+import { WebSocketStream } from "../mod.ts";
+import { domException } from "./_assert.ts";
+import { Opcode, startRawServer } from "./_raw_server.ts";
+import { startWptServer } from "./_wpt_server.ts";
+
+// `deno task test` runs with --v8-flags=--expose-gc.
+const gc = (globalThis as { gc?: () => void }).gc;
+
+function collect(): void {
+  assert.ok(gc, "run with --v8-flags=--expose-gc");
+  for (let i = 0; i < 5; i++) gc();
+}
+
+Deno.test("GC-01 collecting garbage while writes are pending does not crash", async () => {
+  const release = Promise.withResolvers<void>();
+  await using server = startRawServer(() => release.promise);
+  const writes: Promise<unknown>[] = [];
+  await (async () => {
+    const wss = new WebSocketStream(server.url, { writeHighWaterMark: 0 });
+    const { writable } = await wss.opened;
+    const writer = writable.getWriter();
+    for (let i = 0; i < 20; i++) {
+      writes.push(writer.write(new Uint8Array(100_000)).catch((e) => e));
+    }
+  })();
+  collect();
+  release.resolve();
+  const outcomes = await Promise.all(writes);
+  // The peer dropped the connection without reading: every write settled.
+  assert.equal(outcomes.length, 20);
+});
+
+Deno.test("GC-02 after garbage collection a write pending at close still rejects", async () => {
+  await using server = startWptServer();
+  const { pending } = await (async () => {
+    const wss = new WebSocketStream(`${server.url}/echo_exit`);
+    const { writable } = await wss.opened;
+    const writer = writable.getWriter();
+    await writer.write("Goodbye");
+    return { pending: writer.write(new Uint8Array(8 * 1024 * 1024)) };
+  })();
+  collect();
+  await assert.rejects(pending, domException("InvalidStateError"));
+});
+
+Deno.test("GC-03 a connection nobody references keeps delivering", async () => {
+  const received: string[] = [];
+  const done = Promise.withResolvers<void>();
+  await using server = startRawServer(async (connection) => {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    for (const text of ["one", "two"]) {
+      await connection.writeFrame(Opcode.text, text);
+    }
+    await connection.sendClose(1000);
+    await connection.readMessage();
+  });
+  (() => {
+    new WebSocketStream(server.url).opened.then(({ readable }) =>
+      readable.pipeTo(
+        new WritableStream({
+          write: (message) => {
+            received.push(message as string);
+          },
+          close: () => done.resolve(),
+        }),
+      )
+    );
+  })();
+  collect();
+  await done.promise;
+  assert.deepEqual(received, ["one", "two"]);
+});
