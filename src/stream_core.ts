@@ -79,6 +79,7 @@ export class StreamCore {
   readonly #settings: StreamCoreSettings;
   #state: State = "connecting";
   #closeTimer: ReturnType<typeof setTimeout> | undefined;
+  #pendingClose: { closeCode: number | undefined; reason: string } | undefined;
 
   readonly #queue: ReceiveQueue;
   #readableController: ReadableStreamDefaultController<Message> | undefined;
@@ -128,6 +129,11 @@ export class StreamCore {
   close(closeCode: number | undefined, reason: string): void {
     switch (this.#state) {
       case "connecting":
+        if (this.#settings.role === "server") {
+          // A server cannot take back its 101 response: close once open.
+          this.#pendingClose = { closeCode, reason };
+          return;
+        }
         this.#transport.terminate();
         this.#failHandshake(
           createWebSocketError(
@@ -197,6 +203,9 @@ export class StreamCore {
       abort: (reason) => this.#closeUsingReason(reason),
     }, { highWaterMark: 1 });
     this.#resolveOpened({ readable, writable, extensions, protocol });
+    if (this.#pendingClose !== undefined) {
+      this.close(this.#pendingClose.closeCode, this.#pendingClose.reason);
+    }
   }
 
   #onMessage(message: Message): void {
