@@ -8,6 +8,7 @@
 import { isProtocolToken } from "./handshake_options.ts";
 import { readStreamOptions, type StreamOptions } from "./options.ts";
 import { StreamCore } from "./stream_core.ts";
+import type { Transport } from "./transport.ts";
 import { adopt, type WebSocketStream } from "./websocket_stream.ts";
 import { WebSocketTransport } from "./websocket_transport.ts";
 
@@ -42,6 +43,16 @@ export interface UpgradeWebSocketStreamOptions extends StreamOptions {
    * @default {undefined} every origin is allowed
    */
   origins?: readonly string[] | ((origin: string | null) => boolean);
+  /**
+   * The `signal` given to `Deno.serve`: when it aborts, the stream closes with
+   * 1001 "Server shutting down" before Deno drops the connection, so both
+   * ends see a clean 1001. (Deno's own shutdown sends a Close with the
+   * reserved code 1005, which clients report as an abnormal 1006, and reports
+   * 1005 to the server's socket.)
+   *
+   * @default {undefined}
+   */
+  signal?: AbortSignal;
   /**
    * Seconds without a pong before Deno closes the connection (1001); a ping
    * goes out at half of it. `0` turns keepalive off. Passed to
@@ -133,19 +144,56 @@ export function upgradeWebSocketStream(
   if (protocol !== undefined) {
     response.headers.set("sec-websocket-protocol", protocol);
   }
+  const transport = new WebSocketTransport(
+    () => socket,
+    settings.writeHighWaterMark,
+    protocol ?? "",
+  );
+  const { signal } = options;
   const core = new StreamCore(
-    new WebSocketTransport(
-      () => socket,
-      settings.writeHighWaterMark,
-      protocol ?? "",
-    ),
+    signal === undefined ? transport : reportShutdown(transport, signal),
     settings,
   );
   core.start();
+  if (signal !== undefined) closeOnShutdown(core, signal);
   const url = new URL(request.url);
   url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
   url.hash = "";
   return { response, stream: adopt(url.href, core) };
+}
+
+/** The reason sent with 1001 when the server shuts down. */
+export const SHUTDOWN_REASON = "Server shutting down";
+
+function closeOnShutdown(core: StreamCore, signal: AbortSignal): void {
+  const shutDown = () => core.close(1001, SHUTDOWN_REASON);
+  if (signal.aborted) {
+    shutDown();
+    return;
+  }
+  signal.addEventListener("abort", shutDown, { once: true });
+  const forget = () => signal.removeEventListener("abort", shutDown);
+  core.closed.then(forget, forget);
+}
+
+/**
+ * Deno reports 1005 for every socket its shutdown tears down, even after our
+ * 1001 went out and was answered; report the 1001 the peer was sent.
+ */
+function reportShutdown(transport: Transport, signal: AbortSignal): Transport {
+  return {
+    start: (events) =>
+      transport.start({
+        ...events,
+        close: (closeCode, reason, failure) =>
+          signal.aborted && closeCode === 1005
+            ? events.close(1001, SHUTDOWN_REASON, failure)
+            : events.close(closeCode, reason, failure),
+      }),
+    send: (message) => transport.send(message),
+    close: (closeCode, reason) => transport.close(closeCode, reason),
+    terminate: () => transport.terminate(),
+  };
 }
 
 function isWebSocketUpgrade(request: Request): boolean {

@@ -23,6 +23,8 @@ export interface RawHandshake extends Disposable {
    * TCP; write with {@linkcode writeClientFrame}.
    */
   readonly connection: RawConnection;
+  /** Writes one masked frame, as a client must. */
+  writeFrame(opcode: number, payload?: Uint8Array | string): Promise<void>;
 }
 
 /**
@@ -67,6 +69,8 @@ export async function rawHandshake(
       status: Number(statusLine.split(" ")[1]),
       headers,
       connection,
+      writeFrame: (opcode, payload) =>
+        writeClientFrame(connection, opcode, payload),
       [Symbol.dispose]: () => connection.close(),
     };
   } catch (error) {
@@ -81,6 +85,14 @@ export async function writeClientFrame(
   opcode: number,
   payload: Uint8Array | string = new Uint8Array(0),
 ): Promise<void> {
+  await writeAll(connection.conn, encodeClientFrame(opcode, payload));
+}
+
+/** Encodes one masked frame, for tests that batch several in one write. */
+export function encodeClientFrame(
+  opcode: number,
+  payload: Uint8Array | string = new Uint8Array(0),
+): Uint8Array {
   const body = typeof payload === "string" ? encoder.encode(payload) : payload;
   const length = body.byteLength;
   const headLength = length < 126 ? 2 : length < 65536 ? 4 : 10;
@@ -100,7 +112,7 @@ export async function writeClientFrame(
   for (let i = 0; i < length; i++) {
     frame[headLength + 4 + i] = body[i]! ^ mask[i % 4]!;
   }
-  await writeAll(connection.conn, frame);
+  return frame;
 }
 
 /** Reads frames until one with `opcode`; `null` if the connection ends first. */

@@ -13,8 +13,8 @@ import {
 } from "../mod.ts";
 import { serve, type TestServer } from "./_wpt_server.ts";
 
-/** A running server of {@linkcode WebSocketStream}s. */
-export interface StreamServer extends TestServer {
+/** The streams a {@linkcode streamHandler} upgraded, and what it answered. */
+export interface StreamAcceptor {
   /** The next upgraded stream, in the order the requests arrived. */
   accept(): Promise<WebSocketStream>;
   /** Errors `upgradeWebSocketStream` threw; each request got a 500. */
@@ -23,20 +23,26 @@ export interface StreamServer extends TestServer {
   readonly statuses: number[];
 }
 
+/** A running server of {@linkcode WebSocketStream}s. */
+export interface StreamServer extends TestServer, StreamAcceptor {}
+
+/** Options for every request, or a function of the request. */
+export type OptionsFor =
+  | UpgradeWebSocketStreamOptions
+  | ((request: Request) => UpgradeWebSocketStreamOptions);
+
 /**
- * Serves `upgradeWebSocketStream(request, options)` on an ephemeral loopback
- * port. `options` may be a function of the request, for per-path settings.
+ * A `Deno.serve` handler calling `upgradeWebSocketStream(request, options)`,
+ * for servers a test starts itself.
  */
-export function startStreamServer(
-  options:
-    | UpgradeWebSocketStreamOptions
-    | ((request: Request) => UpgradeWebSocketStreamOptions) = {},
-): StreamServer {
+export function streamHandler(
+  options: OptionsFor = {},
+): StreamAcceptor & { handler: (request: Request) => Response } {
   const ready: WebSocketStream[] = [];
   const waiting: PromiseWithResolvers<WebSocketStream>[] = [];
   const errors: unknown[] = [];
   const statuses: number[] = [];
-  const server = serve((request) => {
+  const handler = (request: Request): Response => {
     let upgrade;
     try {
       upgrade = upgradeWebSocketStream(
@@ -55,9 +61,9 @@ export function startStreamServer(
       else next.resolve(upgrade.stream);
     }
     return upgrade.response;
-  });
+  };
   return {
-    ...server,
+    handler,
     errors,
     statuses,
     accept() {
@@ -68,6 +74,15 @@ export function startStreamServer(
       return next.promise;
     },
   };
+}
+
+/**
+ * Serves `upgradeWebSocketStream(request, options)` on an ephemeral loopback
+ * port.
+ */
+export function startStreamServer(options: OptionsFor = {}): StreamServer {
+  const { handler, ...acceptor } = streamHandler(options);
+  return { ...serve(handler), ...acceptor };
 }
 
 /** Echoes every message back until the connection ends. */
