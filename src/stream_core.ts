@@ -8,7 +8,7 @@
  */
 
 import { type Role, validateCloseInfo } from "./close_code.ts";
-import { chunkToMessage, type Message } from "./message.ts";
+import { chunkToMessage, type Message, messageSize } from "./message.ts";
 import { ReceiveQueue } from "./receive_queue.ts";
 import type { Transport } from "./transport.ts";
 import {
@@ -87,6 +87,7 @@ export class StreamCore {
   #readableEnd: WebSocketError | null | undefined;
   #readableDone = false;
   #overflowError: WebSocketError | undefined;
+  #discardedBytes = 0;
 
   #writableController: WritableStreamDefaultController | undefined;
   #writableError: unknown;
@@ -209,6 +210,10 @@ export class StreamCore {
   }
 
   #onMessage(message: Message): void {
+    if (this.#overflowError !== undefined) {
+      this.#discardAfterOverflow(message);
+      return;
+    }
     if (this.#state !== "open" || this.#readableDone) return;
     const controller = this.#readableController!;
     if (this.#queue.length === 0 && controller.desiredSize! > 0) {
@@ -229,6 +234,26 @@ export class StreamCore {
     this.#readableEnd = this.#overflowError;
     this.#writableController!.error(this.#overflowError);
     this.close(overflowCloseCode, OVERFLOW_REASON);
+  }
+
+  /**
+   * A peer that has not seen our Close yet keeps sending; each message is
+   * garbage until it does. Once it has sent another receive limit's worth,
+   * stop waiting for its Close so that memory stays bounded.
+   */
+  #discardAfterOverflow(message: Message): void {
+    this.#discardedBytes += messageSize(message);
+    if (
+      this.#state === "closing" &&
+      this.#discardedBytes > this.#settings.receiveLimit
+    ) {
+      this.#transport.terminate();
+      this.#onClose(
+        null,
+        "",
+        "the peer kept sending after the receive queue overflowed",
+      );
+    }
   }
 
   #onCloseTimeout(): void {
@@ -326,11 +351,15 @@ export class StreamCore {
     }
   }
 
-  async #write(chunk: unknown): Promise<void> {
+  /** Resolves at once while the transport has room: no promise to settle. */
+  #write(chunk: unknown): Promise<void> | undefined {
     const message = chunkToMessage(chunk);
     if (this.#state !== "open") throw this.#notWritable();
     const room = this.#transport.send(message);
-    if (room === true) return;
+    return room === true ? undefined : this.#waitForRoom(room);
+  }
+
+  async #waitForRoom(room: Promise<boolean>): Promise<void> {
     this.#writeInProgress = true;
     let sent: boolean;
     try {
