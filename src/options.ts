@@ -19,7 +19,8 @@ export interface StreamOptions {
   /**
    * The most bytes of received messages held for a reader that falls behind
    * (each message also counts 64 bytes of bookkeeping). When a message would
-   * go past it, the connection is closed with `overflowCloseCode`.
+   * go past it, the connection is closed with `overflowCloseCode`; a peer
+   * that goes on sending as much again before answering is cut off.
    *
    * @default {16777216} 16 MiB
    */
