@@ -45,9 +45,29 @@ async function helpersGone(profile: string): Promise<void> {
   throw new Error(`Chromium helper processes still run for ${profile}`);
 }
 
+/** Our module as one script a browser can import. */
+async function bundleModule(): Promise<string> {
+  const { stdout, stderr, success } = await new Deno.Command(Deno.execPath(), {
+    args: ["bundle", "--quiet", new URL("../mod.ts", import.meta.url).pathname],
+    env: { NO_COLOR: "1" },
+  }).output();
+  const decoder = new TextDecoder();
+  assert.ok(success, decoder.decode(stderr));
+  return decoder.decode(stdout);
+}
+
 Deno.test("Chromium's native WebSocketStream: echo (incl. 4 MiB), subprotocol and close codes both ways against our server", async () => {
+  await runPage("native");
+});
+
+Deno.test("our WebSocketStream in a browser (Chromium, bundled mod.ts): the same scenarios pass", async () => {
+  await runPage("ours");
+});
+
+async function runPage(impl: "native" | "ours"): Promise<void> {
   await requireChromium();
   const script = await Deno.readTextFile(PAGE);
+  const module = impl === "ours" ? await bundleModule() : "";
   const results = Promise.withResolvers<unknown>();
   const serverClosed: Promise<WebSocketClosedInfo>[] = [];
   const streams = streamHandler({ protocol: ["chat"] });
@@ -65,6 +85,10 @@ Deno.test("Chromium's native WebSocketStream: echo (incl. 4 MiB), subprotocol an
         );
       case "/page.js":
         return new Response(script, {
+          headers: { "content-type": "text/javascript; charset=utf-8" },
+        });
+      case "/mod.js":
+        return new Response(module, {
           headers: { "content-type": "text/javascript; charset=utf-8" },
         });
       case "/results":
@@ -101,7 +125,7 @@ Deno.test("Chromium's native WebSocketStream: echo (incl. 4 MiB), subprotocol an
       "--disable-sync",
       "--no-zygote",
       `--user-data-dir=${profile}`,
-      server.url.replace("ws:", "http:") + "/",
+      `${server.url.replace("ws:", "http:")}/?impl=${impl}`,
     ],
     stdin: "null",
     stdout: "null",
@@ -127,6 +151,7 @@ Deno.test("Chromium's native WebSocketStream: echo (incl. 4 MiB), subprotocol an
     assert.deepEqual(outcome, {
       ok: true,
       results: {
+        impl,
         text: "chromium ✓",
         binary: [1, 2, 3, 255],
         large: true,
@@ -154,4 +179,4 @@ Deno.test("Chromium's native WebSocketStream: echo (incl. 4 MiB), subprotocol an
     await helpersGone(profile);
     await Deno.remove(profile, { recursive: true });
   }
-});
+}

@@ -1,5 +1,12 @@
-// Runs in Chromium: its native WebSocketStream against our server, then POSTs
-// what it saw to /results. Served by tests/interop_chromium_test.ts.
+// Runs in Chromium against our server, then POSTs what it saw to /results:
+// with Chromium's native WebSocketStream, or with ours (`?impl=ours`, bundled
+// from mod.ts) to show it runs unchanged in a browser. Served by
+// tests/interop_chromium_test.ts.
+
+const WebSocketStream = new URLSearchParams(location.search).get("impl") ===
+    "ours"
+  ? (await import("/mod.js")).WebSocketStream
+  : globalThis.WebSocketStream;
 
 const base = `ws://${location.host}/ws`;
 const LARGE = 4 * 1024 * 1024;
@@ -19,7 +26,9 @@ async function closedResult(wss) {
 }
 
 async function run() {
-  const results = {};
+  const results = {
+    impl: WebSocketStream === globalThis.WebSocketStream ? "native" : "ours",
+  };
   const echo = new WebSocketStream(`${base}/echo`);
   const { readable, writable } = await echo.opened;
   const writer = writable.getWriter();
