@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { WebSocketError, WebSocketStream } from "../mod.ts";
+import { type WebSocketError, WebSocketStream } from "../mod.ts";
 import { webSocketError } from "./_assert.ts";
 import { Opcode, parseClosePayload, startRawServer } from "./_raw_server.ts";
 import { startWptServer } from "./_wpt_server.ts";
