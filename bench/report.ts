@@ -1,0 +1,344 @@
+/**
+ * The benchmark's outputs: the tables printed and written to results.md, and
+ * the chart in results.svg, drawn by hand as SVG text.
+ *
+ * @module
+ */
+
+import type { Machine } from "./machine.ts";
+import {
+  type CaseResult,
+  median,
+  type TargetResult,
+  total,
+  variantOf,
+  type VariantResult,
+} from "./targets.ts";
+
+/** Everything one run measured. */
+export interface Report {
+  machine: Machine;
+  command: string;
+  date: string;
+  reps: number;
+  quick: boolean;
+  durationSeconds: number;
+  targets: TargetResult[];
+  cases: CaseResult[];
+}
+
+interface Metric {
+  key: string;
+  label: string;
+  /** Divide by this for display (1024 ** 2 shows bytes as MiB). */
+  scale: number;
+  digits: number;
+  /** Summed over the runs instead of their median. */
+  sum?: boolean;
+}
+
+const MIB = 1024 * 1024;
+
+const METRICS: Record<string, Metric[]> = {
+  echo: [
+    { key: "messagesPerSecond", label: "messages/s", scale: 1, digits: 0 },
+    {
+      key: "cpuMicrosPerMessage",
+      label: "client CPU µs/message",
+      scale: 1,
+      digits: 2,
+    },
+  ],
+  upload: [
+    { key: "megabytesPerSecond", label: "MB/s", scale: 1, digits: 0 },
+    { key: "peakRss", label: "client peak RSS MiB", scale: MIB, digits: 0 },
+  ],
+  download: [
+    { key: "peakRss", label: "client peak RSS MiB", scale: MIB, digits: 0 },
+    { key: "bytesRead", label: "MiB read", scale: MIB, digits: 1 },
+    {
+      key: "overflow",
+      label: "runs ended by receive-limit overflow",
+      scale: 1,
+      digits: 0,
+      sum: true,
+    },
+  ],
+  handshakes: [
+    {
+      key: "connectionsPerSecond",
+      label: "connections/s",
+      scale: 1,
+      digits: 0,
+    },
+    {
+      key: "unclean",
+      label: "unclean closes, all runs",
+      scale: 1,
+      digits: 0,
+      sum: true,
+    },
+  ],
+  idle: [
+    {
+      key: "rssPerConnection",
+      label: "server RSS KiB/connection",
+      scale: 1024,
+      digits: 2,
+    },
+    {
+      key: "heapPerConnection",
+      label: "server JS heap KiB/connection",
+      scale: 1024,
+      digits: 2,
+    },
+    {
+      key: "externalPerConnection",
+      label: "server external KiB/connection",
+      scale: 1024,
+      digits: 2,
+    },
+  ],
+};
+
+function value(result: VariantResult | undefined, metric: Metric) {
+  if (result === undefined) return undefined;
+  return (metric.sum ? total(result, metric.key) : median(result, metric.key)) /
+    metric.scale;
+}
+
+function format(number: number | undefined, digits: number): string {
+  if (number === undefined || Number.isNaN(number)) return "–";
+  return number.toLocaleString("en-US", {
+    minimumFractionDigits: digits,
+    maximumFractionDigits: digits,
+  });
+}
+
+function ratio(a: number | undefined, b: number | undefined): string {
+  if (a === undefined || b === undefined || b === 0) return "–";
+  return `${format(a / b, 2)}x`;
+}
+
+/** A Markdown table with padded columns, readable as plain text too. */
+function table(headers: string[], rows: string[][]): string {
+  const widths = headers.map((header, i) =>
+    Math.max(header.length, ...rows.map((row) => row[i]!.length))
+  );
+  const line = (cells: string[]) =>
+    `| ${cells.map((cell, i) => cell.padEnd(widths[i]!)).join(" | ")} |`;
+  return [
+    line(headers),
+    // The separator row deno fmt writes, so a formatted file stays put.
+    line(widths.map((width) => "-".repeat(width))),
+    ...rows.map(line),
+  ].join("\n");
+}
+
+function targetValue(target: TargetResult, figure: number | undefined) {
+  if (figure === undefined) return "–";
+  const digits = target.unit === "closes" ? 0 : target.unit === "MiB" ? 0 : 2;
+  const unit = target.unit === "x" ? "x" : ` ${target.unit}`;
+  return `${format(figure, digits)}${unit}`;
+}
+
+function targetsTable(report: Report): string {
+  return table(
+    ["Target", "Ours", "Deno WebSocketStream", "Target", "Met"],
+    report.targets.map((target) => [
+      target.label,
+      targetValue(target, target.ours),
+      targetValue(target, target.native),
+      `${target.kind === "min" ? "≥" : "≤"} ${
+        targetValue(target, target.target)
+      }`,
+      target.met ? "yes" : "**no**",
+    ]),
+  );
+}
+
+function figuresTable(report: Report): string {
+  const rows: string[][] = [];
+  for (const result of report.cases) {
+    const plain = variantOf(result, "plain");
+    const ours = variantOf(result, "ours");
+    const native = variantOf(result, "native");
+    for (const metric of METRICS[result.workload] ?? []) {
+      const [p, o, n] = [plain, ours, native].map((v) => value(v, metric));
+      rows.push([
+        result.title,
+        metric.label,
+        format(p, metric.digits),
+        format(o, metric.digits),
+        format(n, metric.digits),
+        metric.sum ? "–" : ratio(o, p),
+        metric.sum ? "–" : ratio(n, p),
+      ]);
+    }
+  }
+  return table([
+    "Workload",
+    "Metric",
+    "plain WebSocket",
+    "ours",
+    "Deno WebSocketStream",
+    "ours/plain",
+    "native/plain",
+  ], rows);
+}
+
+function uploadTable(report: Report): string | undefined {
+  const upload = report.cases.find((result) => result.id === "upload");
+  const plain = variantOf(upload, "plain");
+  if (upload === undefined || plain === undefined) return undefined;
+  const plainRate = median(plain, "megabytesPerSecond");
+  return table(
+    [
+      "Upload variant",
+      "MB/s",
+      "vs plain",
+      "peak RSS MiB",
+      "timers",
+      "port turns",
+      "ms blocked in write()",
+    ],
+    upload.variants.map((entry) => {
+      const rate = median(entry, "megabytesPerSecond");
+      return [
+        entry.variant.label,
+        format(rate, 0),
+        `${format(rate / plainRate, 2)}x`,
+        format(median(entry, "peakRss") / MIB, 0),
+        format(median(entry, "timers"), 0),
+        format(median(entry, "turns"), 0),
+        format(median(entry, "writeWaitMs"), 0),
+      ];
+    }),
+  );
+}
+
+function machineLine(report: Report): string {
+  const { machine } = report;
+  return `${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB, ${machine.os}; Deno ${machine.deno} (V8 ${machine.v8}). Medians of ${report.reps} runs, each in a fresh process; ${
+    report.quick ? "quick sizes" : "full sizes"
+  }; run took ${format(report.durationSeconds, 0)} s.`;
+}
+
+/** The tables, for the terminal. */
+export function renderTable(report: Report): string {
+  return [
+    machineLine(report),
+    "",
+    targetsTable(report),
+    "",
+    figuresTable(report),
+    "",
+    uploadTable(report) ?? "",
+  ].join("\n");
+}
+
+/** results.md: the tables with the machine and the command, for the README. */
+export function renderMarkdown(report: Report): string {
+  const upload = uploadTable(report);
+  return [
+    "<!-- Generated by `deno task bench`; do not edit. -->",
+    "",
+    `Command: \`${report.command}\`. ${machineLine(report)}`,
+    "",
+    "Targets (ratios compare medians from the same run):",
+    "",
+    targetsTable(report),
+    "",
+    "All figures:",
+    "",
+    figuresTable(report),
+    ...(upload === undefined ? [] : [
+      "",
+      "Upload by send wake-up strategy and `writeHighWaterMark`:",
+      "",
+      upload,
+    ]),
+    "",
+  ].join("\n");
+}
+
+function escapeXml(text: string): string {
+  return text.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(
+    ">",
+    "&gt;",
+  );
+}
+
+/**
+ * results.svg: one row per target, each on its own scale, with ours, Deno's
+ * native WebSocketStream and the target line.
+ */
+export function renderSvg(report: Report): string {
+  const width = 820;
+  const rowHeight = 40;
+  const top = 70;
+  const barX = 380;
+  const barWidth = 330;
+  const height = top + report.targets.length * rowHeight + 20;
+  const parts = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`,
+    `<rect width="${width}" height="${height}" fill="#fff"/>`,
+    `<text x="10" y="20" font-size="15" font-weight="bold">@streams/websocket against its targets (medians, one run)</text>`,
+    `<text x="10" y="38" fill="#555">${
+      escapeXml(
+        `${report.machine.cpu}, ${report.machine.cores} cores; Deno ${report.machine.deno}; ${report.reps} runs each`,
+      )
+    }</text>`,
+    `<rect x="10" y="48" width="12" height="10" fill="#2e7d32"/><text x="26" y="57">ours, target met</text>`,
+    `<rect x="130" y="48" width="12" height="10" fill="#c62828"/><text x="146" y="57">ours, target missed</text>`,
+    `<rect x="270" y="50" width="12" height="6" fill="#9e9e9e"/><text x="286" y="57">Deno WebSocketStream</text>`,
+    `<line x1="440" y1="46" x2="440" y2="60" stroke="#000" stroke-dasharray="3,2"/><text x="446" y="57">target</text>`,
+  ];
+  report.targets.forEach((target, row) => {
+    const y = top + row * rowHeight;
+    const scale = Math.max(
+          target.ours,
+          target.native ?? 0,
+          target.target,
+          target.unit === "closes" ? 1 : 0,
+        ) * 1.15 || 1;
+    const x = (figure: number) =>
+      barX + Math.max(0, Math.min(figure / scale, 1)) * barWidth;
+    parts.push(
+      `<text x="10" y="${y + 16}">${escapeXml(target.label)}</text>`,
+      `<rect x="${barX}" y="${y + 4}" width="${
+        x(target.ours) - barX
+      }" height="14" fill="${target.met ? "#2e7d32" : "#c62828"}"/>`,
+      `<text x="${x(target.ours) + 4}" y="${y + 15}">${
+        escapeXml(targetValue(target, target.ours))
+      }</text>`,
+    );
+    if (target.native !== undefined) {
+      parts.push(
+        `<rect x="${barX}" y="${y + 20}" width="${
+          x(target.native) - barX
+        }" height="8" fill="#9e9e9e"/>`,
+        `<text x="${x(target.native) + 4}" y="${
+          y + 29
+        }" fill="#666" font-size="10">${
+          escapeXml(targetValue(target, target.native))
+        }</text>`,
+      );
+    }
+    const tx = x(target.target);
+    parts.push(
+      `<line x1="${tx}" y1="${y}" x2="${tx}" y2="${
+        y + 32
+      }" stroke="#000" stroke-dasharray="3,2"/>`,
+      `<text x="${width - 10}" y="${y + 16}" text-anchor="end" fill="#333">${
+        escapeXml(
+          `${target.kind === "min" ? "≥" : "≤"} ${
+            targetValue(target, target.target)
+          }`,
+        )
+      }</text>`,
+    );
+  });
+  parts.push("</svg>", "");
+  return parts.join("\n");
+}

@@ -1,0 +1,293 @@
+/**
+ * `deno task bench`: ours against Deno's plain `WebSocket` and Deno's native
+ * `WebSocketStream`, side by side in one run. A separate server process
+ * serves every client workload; each measurement runs in a fresh client
+ * process; every figure is the median of `--reps` runs, and ratios compare
+ * medians from this run only.
+ *
+ * Flags:
+ * - `--reps=N` (default 3) runs per measurement.
+ * - `--quick` cuts every workload down, for trying the script out; the
+ *   default sizes are the issue's (256 MiB transfers, 200 handshakes,
+ *   1,000 idle connections).
+ * - `--only=ID,ID` runs only the cases whose id starts with one of these.
+ * - `--out=DIR` (default `bench/`) where results.json, results.md and
+ *   results.svg go.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import type { ClientKind } from "./client.ts";
+import { type CaseResult, evaluateTargets, type Variant } from "./targets.ts";
+import { renderMarkdown, renderSvg, renderTable } from "./report.ts";
+import type { Machine } from "./machine.ts";
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: {
+    reps: { type: "string", default: "3" },
+    quick: { type: "boolean", default: false },
+    only: { type: "string" },
+    out: { type: "string" },
+  },
+});
+const reps = Number(values.reps);
+const quick = values.quick;
+const only = values.only?.split(",");
+const outDir = values.out === undefined
+  ? new URL("./", import.meta.url)
+  : new URL(`${values.out.replace(/\/?$/, "/")}`, `file://${Deno.cwd()}/`);
+
+const MIB = 1024 * 1024;
+const KIB = 1024;
+const TRANSFER = quick ? 32 * MIB : 256 * MIB;
+/** Past this a client process is stuck, not slow. */
+const CLIENT_TIMEOUT_MS = 180_000;
+
+const plain: Variant = {
+  id: "plain",
+  label: "plain WebSocket",
+  client: "plain",
+};
+const ours: Variant = { id: "ours", label: "ours", client: "ours" };
+const native: Variant = {
+  id: "native",
+  label: "Deno WebSocketStream",
+  client: "native",
+};
+/** The upload variants that compare write high-water marks. */
+function highWaterMarkVariants(): Variant[] {
+  return [256 * KIB, 4 * MIB].map((hwm) => ({
+    id: `ours-${hwm / KIB}k`,
+    label: `ours, writeHighWaterMark ${hwm / KIB} KiB`,
+    client: "ours",
+    args: [`--hwm=${hwm}`],
+  }));
+}
+
+interface Case {
+  id: string;
+  title: string;
+  workload: string;
+  args: string[];
+  variants: Variant[];
+  /** Idle-connection cases start their own server in this mode per run. */
+  serverModes?: boolean;
+}
+
+const echo = (
+  id: string,
+  title: string,
+  args: string[],
+  count: number,
+): Case => ({
+  id,
+  title,
+  workload: "echo",
+  args: [...args, `--count=${count}`, `--warmup=${Math.ceil(count / 10)}`],
+  variants: [plain, ours, native],
+});
+
+const cases: Case[] = [
+  echo("echo-64-w1", "Echo 64 B text, window 1", [
+    "--size=64",
+    "--text",
+    "--window=1",
+  ], quick ? 1000 : 10_000),
+  echo("echo-64-w64", "Echo 64 B text, window 64", [
+    "--size=64",
+    "--text",
+    "--window=64",
+  ], quick ? 10_000 : 100_000),
+  // Nagle's algorithm costs these ~44 ms each; see the README.
+  echo("echo-16k-w1", "Echo 16 KiB binary, window 1", [
+    "--size=16384",
+    "--window=1",
+  ], quick ? 10 : 40),
+  echo("echo-16k-w64", "Echo 16 KiB binary, window 64", [
+    "--size=16384",
+    "--window=64",
+  ], quick ? 5000 : 40_000),
+  {
+    id: "upload",
+    title: `Upload ${TRANSFER / MIB} MiB in 64 KiB messages`,
+    workload: "upload",
+    args: ["--size=65536", `--bytes=${TRANSFER}`],
+    variants: [plain, ours, native, ...highWaterMarkVariants()],
+  },
+  {
+    id: "download",
+    title: `Download ${TRANSFER / MIB} MiB, reader at 20 MB/s`,
+    workload: "download",
+    args: ["--size=65536", `--bytes=${TRANSFER}`, "--rate=20000000"],
+    variants: [plain, ours, native],
+  },
+  {
+    id: "handshakes",
+    title: "Sequential open/close handshakes",
+    workload: "handshakes",
+    args: [`--count=${quick ? 50 : 200}`, "--warmup=20"],
+    variants: [plain, ours, native],
+  },
+  {
+    id: "idle",
+    title: `Server: ${quick ? 200 : 1000} idle connections`,
+    workload: "idle",
+    args: [`--count=${quick ? 200 : 1000}`, "--warmup=50"],
+    variants: [
+      { id: "plain", label: "Deno.upgradeWebSocket", client: "plain" },
+      { id: "ours", label: "upgradeWebSocketStream", client: "plain" },
+    ],
+    serverModes: true,
+  },
+];
+
+/** A server process that exits when its stdin closes. */
+interface Server {
+  url: string;
+  stop(): Promise<void>;
+}
+
+async function startServer(mode: ClientKind): Promise<Server> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-net=127.0.0.1",
+      "--allow-read",
+      "--v8-flags=--expose-gc",
+      new URL("./server.ts", import.meta.url).pathname,
+      `--mode=${mode === "ours" ? "ours" : "plain"}`,
+    ],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  while (!text.includes("\n")) {
+    const { value, done } = await lines.read();
+    if (done) throw new Error("The bench server exited before listening");
+    text += value;
+  }
+  lines.releaseLock();
+  child.stdout.cancel().catch(() => {});
+  const { port } = JSON.parse(text) as { port: number };
+  return {
+    url: `ws://127.0.0.1:${port}`,
+    stop: async () => {
+      await child.stdin.close();
+      await child.status;
+    },
+  };
+}
+
+async function measure(
+  testCase: Case,
+  variant: Variant,
+  url: string,
+): Promise<Record<string, unknown>> {
+  // Deno grants /proc/self/status (the kernel's peak RSS) and /proc/cpuinfo
+  // only to --allow-all.
+  const flags = ["--allow-all"];
+  if (variant.client === "native") flags.push("--unstable-net");
+  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      ...flags,
+      new URL("./client.ts", import.meta.url).pathname,
+      `--client=${variant.client}`,
+      `--workload=${testCase.workload}`,
+      `--url=${url}`,
+      ...testCase.args,
+      ...variant.args ?? [],
+    ],
+    stdout: "piped",
+    stderr: "piped",
+    signal: AbortSignal.timeout(CLIENT_TIMEOUT_MS),
+  }).output();
+  const decoder = new TextDecoder();
+  if (code !== 0) {
+    throw new Error(
+      `${testCase.id} / ${variant.id} failed with exit code ${code}:\n${
+        decoder.decode(stderr)
+      }`,
+    );
+  }
+  return JSON.parse(decoder.decode(stdout).trim().split("\n").at(-1)!);
+}
+
+const selected = cases.filter((testCase) =>
+  only === undefined || only.some((prefix) => testCase.id.startsWith(prefix))
+);
+const results: CaseResult[] = selected.map((testCase) => ({
+  id: testCase.id,
+  title: testCase.title,
+  workload: testCase.workload,
+  variants: testCase.variants.map((variant) => ({ variant, samples: [] })),
+}));
+
+const started = performance.now();
+const server = await startServer("plain");
+try {
+  for (let rep = 0; rep < reps; rep++) {
+    for (const [index, testCase] of selected.entries()) {
+      // Rotating the order spreads any drift of the shared machine or server
+      // over every variant instead of always favouring the first.
+      const order = testCase.variants.map((_, i) =>
+        (i + rep) % testCase.variants.length
+      );
+      for (const i of order) {
+        const variant = testCase.variants[i]!;
+        let sample: Record<string, unknown>;
+        if (testCase.serverModes) {
+          const own = await startServer(variant.id as ClientKind);
+          try {
+            sample = await measure(testCase, variant, own.url);
+          } finally {
+            await own.stop();
+          }
+        } else {
+          sample = await measure(testCase, variant, server.url);
+        }
+        results[index]!.variants[i]!.samples.push(sample);
+        const seconds = ((performance.now() - started) / 1000).toFixed(0);
+        console.error(
+          `[${seconds}s] rep ${rep + 1}/${reps} ${testCase.id} ${variant.id}`,
+        );
+      }
+    }
+  }
+} finally {
+  await server.stop();
+}
+
+const targets = evaluateTargets(results);
+const machine = await measure(
+  { id: "machine", title: "", workload: "machine", args: [], variants: [] },
+  plain,
+  "",
+);
+const report = {
+  machine: machine as unknown as Machine,
+  command: `deno task bench${
+    Deno.args.length ? ` ${Deno.args.join(" ")}` : ""
+  }`,
+  date: new Date().toISOString(),
+  reps,
+  quick,
+  durationSeconds: (performance.now() - started) / 1000,
+  targets,
+  cases: results,
+};
+console.log(renderTable(report));
+await Deno.mkdir(outDir, { recursive: true });
+await Deno.writeTextFile(
+  new URL("results.json", outDir),
+  JSON.stringify(report, null, 2) + "\n",
+);
+await Deno.writeTextFile(new URL("results.md", outDir), renderMarkdown(report));
+await Deno.writeTextFile(new URL("results.svg", outDir), renderSvg(report));
+console.error(
+  `Wrote results.json, results.md and results.svg to ${outDir.pathname}`,
+);
