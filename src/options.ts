@@ -19,8 +19,7 @@ export interface StreamOptions {
   /**
    * The most bytes of received messages held for a reader that falls behind
    * (each message also counts 64 bytes of bookkeeping). When a message would
-   * go past it, the connection is closed with `overflowCloseCode`; a peer
-   * that goes on sending as much again before answering is cut off.
+   * go past it, the connection is closed with `overflowCloseCode`.
    *
    * @default {16777216} 16 MiB
    */

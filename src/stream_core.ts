@@ -8,7 +8,7 @@
  */
 
 import { type Role, validateCloseInfo } from "./close_code.ts";
-import { chunkToMessage, type Message, messageSize } from "./message.ts";
+import { chunkToMessage, type Message } from "./message.ts";
 import { ReceiveQueue } from "./receive_queue.ts";
 import type { Transport } from "./transport.ts";
 import {
@@ -87,7 +87,6 @@ export class StreamCore {
   #readableEnd: WebSocketError | null | undefined;
   #readableDone = false;
   #overflowError: WebSocketError | undefined;
-  #discardedBytes = 0;
 
   #writableController: WritableStreamDefaultController | undefined;
   #writableError: unknown;
@@ -121,8 +120,8 @@ export class StreamCore {
     this.#transport.start({
       open: (protocol, extensions) => this.#onOpen(protocol, extensions),
       message: (message) => this.#onMessage(message),
-      close: (closeCode, reason, failure) =>
-        this.#onClose(closeCode, reason, failure),
+      close: (closeCode, reason, failure, wasClean) =>
+        this.#onClose(closeCode, reason, failure, wasClean),
     });
   }
 
@@ -210,10 +209,6 @@ export class StreamCore {
   }
 
   #onMessage(message: Message): void {
-    if (this.#overflowError !== undefined) {
-      this.#discardAfterOverflow(message);
-      return;
-    }
     if (this.#state !== "open" || this.#readableDone) return;
     const controller = this.#readableController!;
     if (this.#queue.length === 0 && controller.desiredSize! > 0) {
@@ -236,26 +231,6 @@ export class StreamCore {
     this.close(overflowCloseCode, OVERFLOW_REASON);
   }
 
-  /**
-   * A peer that has not seen our Close yet keeps sending; each message is
-   * garbage until it does. Once it has sent another receive limit's worth,
-   * stop waiting for its Close so that memory stays bounded.
-   */
-  #discardAfterOverflow(message: Message): void {
-    this.#discardedBytes += messageSize(message);
-    if (
-      this.#state === "closing" &&
-      this.#discardedBytes > this.#settings.receiveLimit
-    ) {
-      this.#transport.terminate();
-      this.#onClose(
-        null,
-        "",
-        "the peer kept sending after the receive queue overflowed",
-      );
-    }
-  }
-
   #onCloseTimeout(): void {
     this.#transport.terminate();
     this.#onClose(
@@ -265,7 +240,12 @@ export class StreamCore {
     );
   }
 
-  #onClose(closeCode: number | null, reason: string, failure: string): void {
+  #onClose(
+    closeCode: number | null,
+    reason: string,
+    failure: string,
+    wasClean = false,
+  ): void {
     if (this.#state === "closed") return;
     if (this.#state === "connecting") {
       this.#failHandshake(
@@ -283,6 +263,14 @@ export class StreamCore {
           failure === "" ? "" : `: ${failure}`
         }`,
         1006,
+      );
+    } else if (error === undefined && !wasClean) {
+      error = createWebSocketError(
+        `WebSocket connection closed uncleanly with code ${closeCode}${
+          reason === "" ? "" : `: ${reason}`
+        }`,
+        closeCode,
+        reason,
       );
     } else if (error === undefined && this.#writeInProgress) {
       error = createWebSocketError(

@@ -22,8 +22,15 @@ export interface TransportEvents {
    *   or `null` when no Close frame arrived (an abnormal close, 1006).
    * @param reason The reason in the peer's Close frame.
    * @param failure Why the connection failed, when the transport knows.
+   * @param wasClean Whether the closing handshake completed: a Close frame
+   *   may have arrived on a connection that still ended badly.
    */
-  close(closeCode: number | null, reason: string, failure: string): void;
+  close(
+    closeCode: number | null,
+    reason: string,
+    failure: string,
+    wasClean: boolean,
+  ): void;
 }
 
 /** A message-oriented, bidirectional connection. */

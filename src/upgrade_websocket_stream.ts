@@ -185,10 +185,10 @@ function reportShutdown(transport: Transport, signal: AbortSignal): Transport {
     start: (events) =>
       transport.start({
         ...events,
-        close: (closeCode, reason, failure) =>
+        close: (closeCode, reason, failure, wasClean) =>
           signal.aborted && closeCode === 1005
-            ? events.close(1001, SHUTDOWN_REASON, failure)
-            : events.close(closeCode, reason, failure),
+            ? events.close(1001, SHUTDOWN_REASON, failure, wasClean)
+            : events.close(closeCode, reason, failure, wasClean),
       }),
     send: (message) => transport.send(message),
     close: (closeCode, reason) => transport.close(closeCode, reason),

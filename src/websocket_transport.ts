@@ -64,13 +64,15 @@ export class WebSocketTransport implements Transport {
       const closeCode = event.code === 0 || event.code === 1006
         ? null
         : event.code;
-      events.close(closeCode, event.reason, this.#failure);
+      events.close(closeCode, event.reason, this.#failure, event.wasClean);
     });
     // A socket handed over by a framework may already be open or closed.
     if (socket.readyState === OPEN) {
       queueMicrotask(open);
     } else if (socket.readyState === CLOSED) {
-      queueMicrotask(() => events.close(null, "", "The socket was closed"));
+      queueMicrotask(() =>
+        events.close(null, "", "the socket was already closed", false)
+      );
     }
   }
 
