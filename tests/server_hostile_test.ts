@@ -1,0 +1,280 @@
+/**
+ * The server role against hostile clients: malformed or foreign handshakes,
+ * cross-site origins, oversized messages and clients that never read. Each
+ * gets the documented response or close code, and a bystander connection on
+ * the same server keeps working throughout.
+ */
+
+import assert from "node:assert/strict";
+import { WebSocketStream } from "../mod.ts";
+import { Opcode, parseClosePayload } from "./_raw_server.ts";
+import { rawHandshake, writeClientFrame } from "./_raw_client.ts";
+import { echo, startStreamServer } from "./_stream_server.ts";
+import {
+  assertDOMException,
+  assertWebSocketError,
+  fulfilmentWithin,
+  rawRequest,
+  rejectionWithin,
+  settleWithin,
+} from "./_faults.ts";
+import type { UpgradeWebSocketStreamOptions } from "../mod.ts";
+
+const BOUND_MS = 5000;
+const MiB = 1024 * 1024;
+
+/**
+ * A server whose first connection is an echoing bystander; the test gets
+ * the streams of later connections from `accept()`.
+ */
+async function serverWithBystander(options: UpgradeWebSocketStreamOptions) {
+  const server = startStreamServer(options);
+  const bystander = new WebSocketStream(server.url);
+  echo(await server.accept());
+  const { readable, writable } = await bystander.opened;
+  const reader = readable.getReader();
+  const writer = writable.getWriter();
+  let round = 0;
+  /** Asserts that the bystander still gets its echo. */
+  const assertAlive = async () => {
+    const message = `still here ${round++}`;
+    await writer.write(message);
+    const { value } = await fulfilmentWithin(reader.read(), BOUND_MS, "echo");
+    assert.equal(value, message, "the bystander connection is unaffected");
+  };
+  await assertAlive();
+  return {
+    server,
+    assertAlive,
+    async [Symbol.asyncDispose]() {
+      bystander.close();
+      await settleWithin(bystander.closed, BOUND_MS, "bystander closed");
+      await server.close();
+    },
+  };
+}
+
+const HOST = "Host: 127.0.0.1";
+const KEY = "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==";
+const VERSION = "Sec-WebSocket-Version: 13";
+const UPGRADE = ["Upgrade: websocket", "Connection: Upgrade"];
+
+/** Requests that are not a WebSocket upgrade: a 426 and no stream. */
+const notUpgrades: [string, string[]][] = [
+  ["a plain GET", ["GET / HTTP/1.1", HOST]],
+  ["Upgrade: h2c", [
+    "GET / HTTP/1.1",
+    HOST,
+    "Upgrade: h2c",
+    "Connection: Upgrade",
+    KEY,
+    VERSION,
+  ]],
+  ["an empty Upgrade header", [
+    "GET / HTTP/1.1",
+    HOST,
+    "Upgrade:",
+    "Connection: Upgrade",
+    KEY,
+    VERSION,
+  ]],
+];
+
+for (const [what, lines] of notUpgrades) {
+  Deno.test(`server hostile: ${what} gets 426 Upgrade Required, and others are unaffected`, async () => {
+    await using context = await serverWithBystander({});
+    const { status, head } = await rawRequest(context.server.port, lines);
+    assert.equal(status, 426);
+    assert.match(head, /^upgrade: websocket$/im);
+    await context.assertAlive();
+  });
+}
+
+/**
+ * Upgrade requests Deno.upgradeWebSocket itself refuses: it throws a
+ * TypeError, which upgradeWebSocketStream lets through (the test server
+ * turns it into a 500).
+ */
+const brokenUpgrades: [string, string[], RegExp][] = [
+  [
+    "no Sec-WebSocket-Key",
+    ["GET / HTTP/1.1", HOST, ...UPGRADE, VERSION],
+    /sec-websocket-key/i,
+  ],
+  ["no Connection: Upgrade", [
+    "GET / HTTP/1.1",
+    HOST,
+    "Upgrade: websocket",
+    KEY,
+    VERSION,
+  ], /connection/i],
+];
+
+for (const [what, lines, message] of brokenUpgrades) {
+  Deno.test(`server hostile: an upgrade with ${what} throws TypeError (500), and others are unaffected`, async () => {
+    await using context = await serverWithBystander({});
+    const { status } = await rawRequest(context.server.port, lines);
+    assert.equal(status, 500);
+    const [error] = context.server.errors;
+    assert.ok(error instanceof TypeError, `expected TypeError, got ${error}`);
+    assert.match(error.message, message);
+    await context.assertAlive();
+  });
+}
+
+Deno.test("server hostile: cross-site and malformed Origins get 403 and no upgrade; the allowed one is upgraded", async () => {
+  await using context = await serverWithBystander({
+    origins: ["https://app.example"],
+  });
+  for (
+    const origin of [
+      "https://evil.example",
+      "https://app.example.evil.example",
+      "https://APP.example",
+      "https://app.example/",
+      "http://app.example",
+      "null",
+    ]
+  ) {
+    using handshake = await rawHandshake(context.server.port, {
+      headers: { origin },
+    });
+    assert.equal(handshake.status, 403, origin);
+  }
+  using allowed = await rawHandshake(context.server.port, {
+    headers: { origin: "https://app.example" },
+  });
+  assert.equal(allowed.status, 101);
+  const stream = await context.server.accept();
+  await stream.opened;
+  await context.assertAlive();
+  allowed.connection.close();
+  await settleWithin(stream.closed, BOUND_MS, "closed");
+});
+
+Deno.test("server hostile: a client announcing a 64 MiB frame is dropped (Deno's frame limit), others are unaffected", async () => {
+  await using context = await serverWithBystander({});
+  using handshake = await rawHandshake(context.server.port);
+  const stream = await context.server.accept();
+  const { readable } = await stream.opened;
+  await handshake.connection.conn.write(
+    new Uint8Array([0x82, 0x80 | 127, 0, 0, 0, 0, 4, 0, 0, 0, 1, 2, 3, 4]),
+  );
+  const error = await rejectionWithin(stream.closed, BOUND_MS, "closed");
+  assertWebSocketError(error, 1006, /Frame too large/);
+  assert.equal(
+    await rejectionWithin(readable.getReader().read(), BOUND_MS, "read"),
+    error,
+  );
+  assert.equal(await handshake.connection.readFrame(), null, "TCP dropped");
+  await context.assertAlive();
+});
+
+Deno.test("server hostile: messages beyond receiveLimit from a client are refused with the overflowCloseCode, others are unaffected", async () => {
+  await using context = await serverWithBystander({
+    receiveLimit: 1.5 * MiB,
+    overflowCloseCode: 1009,
+  });
+  using handshake = await rawHandshake(context.server.port);
+  const stream = await context.server.accept();
+  // The first message fills the readable's one slot, the second the queue,
+  // the third overflows it. Nothing may follow: Deno drops a connection
+  // whose peer sends data after our Close (see server_test.ts).
+  for (let i = 0; i < 3; i++) {
+    await writeClientFrame(
+      handshake.connection,
+      Opcode.binary,
+      new Uint8Array(MiB),
+    );
+  }
+  const close = await handshake.connection.readMessage();
+  assert.equal(close?.opcode, Opcode.close);
+  assert.deepEqual(parseClosePayload(close!.payload), {
+    code: 1009,
+    reason: "Receive queue limit exceeded",
+  });
+  await writeClientFrame(handshake.connection, Opcode.close, close!.payload);
+  const { readable } = await stream.opened;
+  const reader = readable.getReader();
+  assert.equal((await reader.read()).value?.length, MiB);
+  assert.equal((await reader.read()).value?.length, MiB);
+  const error = await rejectionWithin(reader.read(), BOUND_MS, "read");
+  assertWebSocketError(error, 1009, /limit of 1572864 bytes exceeded/);
+  assert.equal(await rejectionWithin(stream.closed, BOUND_MS, "closed"), error);
+  await context.assertAlive();
+});
+
+Deno.test("server hostile: a client that never reads stalls only its own writes; close() then drops it after closeTimeout", async () => {
+  await using context = await serverWithBystander({
+    writeHighWaterMark: 64 * 1024,
+    closeTimeout: 300,
+  });
+  using _handshake = await rawHandshake(context.server.port);
+  const stream = await context.server.accept();
+  const { writable } = await stream.opened;
+  const writer = writable.getWriter();
+  let written = 0;
+  let stalled: Promise<void> | undefined;
+  // Write until a write stays pending: the client's and the kernel's
+  // buffers are full. Bounded: 64 MiB at most.
+  while (written < 1024) {
+    const write = writer.write(new Uint8Array(64 * 1024));
+    const settled = await settleWithin(
+      Promise.race([
+        write.then(() => true),
+        new Promise((r) => setTimeout(r, 200, false)),
+      ]),
+      BOUND_MS,
+      "write",
+    );
+    if (settled.status === "fulfilled" && settled.value === false) {
+      stalled = write;
+      break;
+    }
+    written++;
+  }
+  assert.ok(stalled !== undefined, `${written} writes of 64 KiB all resolved`);
+  await context.assertAlive();
+  stream.close({ closeCode: 1008, reason: "not reading" });
+  assertDOMException(
+    await rejectionWithin(stalled, BOUND_MS, "stalled write"),
+    "InvalidStateError",
+  );
+  assertWebSocketError(
+    await rejectionWithin(stream.closed, BOUND_MS, "closed"),
+    1006,
+    /did not answer the closing handshake within 300 ms/,
+  );
+  await context.assertAlive();
+});
+
+Deno.test("server hostile: a POST with upgrade headers is refused by Deno's HTTP layer with 400, and others are unaffected", async () => {
+  await using context = await serverWithBystander({});
+  const { status } = await rawRequest(context.server.port, [
+    "POST / HTTP/1.1",
+    HOST,
+    ...UPGRADE,
+    KEY,
+    VERSION,
+    "Content-Length: 0",
+  ]);
+  assert.equal(status, 400);
+  assert.deepEqual(context.server.statuses, [101], "the handler never saw it");
+  await context.assertAlive();
+});
+
+Deno.test("Deno limitation: an upgrade with Sec-WebSocket-Version 8 is accepted (RFC 6455 §4.4 asks for a 426)", async () => {
+  await using context = await serverWithBystander({});
+  const { status } = await rawRequest(context.server.port, [
+    "GET / HTTP/1.1",
+    HOST,
+    ...UPGRADE,
+    KEY,
+    "Sec-WebSocket-Version: 8",
+  ]);
+  assert.equal(status, 101);
+  // rawRequest has closed the connection by now.
+  const stream = await context.server.accept();
+  await settleWithin(stream.closed, BOUND_MS, "closed");
+  await context.assertAlive();
+});
