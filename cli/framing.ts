@@ -1,0 +1,63 @@
+/**
+ * Turning stdin into messages and messages into stdout bytes, in line mode
+ * and in binary mode.
+ *
+ * @module
+ */
+
+/** One WebSocket message as the streams carry it. */
+export type Message = string | Uint8Array;
+
+/**
+ * The longest line line mode holds while waiting for its newline: past it the
+ * input is not lines, and buffering it would make memory grow with the input.
+ */
+export const MAX_LINE_LENGTH = 16 * 1024 * 1024;
+
+const encoder = new TextEncoder();
+
+/**
+ * Splits UTF-8 text into lines without their `\n` (or `\r\n`), one message
+ * each. A last line without a newline is sent too.
+ */
+export function linesToMessages(): ReadableWritablePair<string, Uint8Array> {
+  let pending = "";
+  const splitter = new TransformStream<string, string>({
+    transform(text, controller) {
+      const lines = (pending + text).split("\n");
+      pending = lines.pop()!;
+      if (pending.length > MAX_LINE_LENGTH) {
+        throw new RangeError(
+          `stdin has a line longer than ${MAX_LINE_LENGTH} characters; use --binary for data that is not lines`,
+        );
+      }
+      for (const line of lines) controller.enqueue(stripCarriageReturn(line));
+    },
+    flush(controller) {
+      if (pending !== "") controller.enqueue(stripCarriageReturn(pending));
+    },
+  });
+  const decoder = new TextDecoderStream();
+  return {
+    writable: decoder.writable,
+    readable: decoder.readable.pipeThrough(splitter),
+  };
+}
+
+function stripCarriageReturn(line: string): string {
+  return line.endsWith("\r") ? line.slice(0, -1) : line;
+}
+
+/** Turns a received message into the bytes printed for it. */
+export function messageToBytes(message: Message, binary: boolean): Uint8Array {
+  if (typeof message !== "string") return message;
+  return encoder.encode(binary ? message : `${message}\n`);
+}
+
+/**
+ * The size of a message for progress figures: bytes for binary, UTF-16 code
+ * units for text (the same for ASCII, and no encoding on the hot path).
+ */
+export function messageSize(message: Message): number {
+  return typeof message === "string" ? message.length : message.byteLength;
+}

@@ -1,0 +1,82 @@
+/**
+ * What the tool reads and writes, as one object, so that it runs the same on
+ * the process's standard streams and in a test.
+ *
+ * @module
+ */
+
+/** The standard streams and the stop signal the tool runs with. */
+export interface CliIo {
+  /** Read for messages to send. */
+  stdin: ReadableStream<Uint8Array>;
+  /** Received messages are written here; it is never closed. */
+  stdout: WritableStream<Uint8Array>;
+  /** Writes diagnostics. */
+  stderr: (text: string) => void;
+  /** Whether stderr is a terminal, which turns progress figures on. */
+  stderrIsTerminal: boolean;
+  /**
+   * Asks the run to end: connections are closed with the close code and the
+   * server stops.
+   */
+  signal?: AbortSignal;
+}
+
+const encoder = new TextEncoder();
+
+/** The process's standard streams, and `signal` to stop. */
+export function denoIo(signal: AbortSignal): CliIo {
+  return {
+    stdin: Deno.stdin.readable,
+    stdout: Deno.stdout.writable,
+    stderr: (text) => {
+      // Synchronous, so diagnostics keep their order and are out before exit.
+      let bytes = encoder.encode(text);
+      while (bytes.byteLength > 0) {
+        bytes = bytes.subarray(Deno.stderr.writeSync(bytes));
+      }
+    },
+    stderrIsTerminal: Deno.stderr.isTerminal(),
+    signal,
+  };
+}
+
+/** Diagnostics on stderr, filtered by `--quiet` and `--verbose`. */
+export class Reporter {
+  readonly #write: (text: string) => void;
+  readonly #quiet: boolean;
+  readonly #verbose: boolean;
+
+  /**
+   * @param write Writes to stderr.
+   * @param level What to print: `quiet` only failures, `verbose` everything.
+   */
+  constructor(
+    write: (text: string) => void,
+    level: { quiet: boolean; verbose: boolean },
+  ) {
+    this.#write = write;
+    this.#quiet = level.quiet;
+    this.#verbose = level.verbose;
+  }
+
+  /** Why the run failed: always printed. */
+  error(line: string): void {
+    this.#write(`${line}\n`);
+  }
+
+  /** Status worth knowing, such as the address listened on. */
+  info(line: string): void {
+    if (!this.#quiet) this.#write(`${line}\n`);
+  }
+
+  /** Handshake details and close codes, with `--verbose`. */
+  detail(line: string): void {
+    if (this.#verbose) this.#write(`${line}\n`);
+  }
+}
+
+/** An error's message, for a one-line report. */
+export function describeError(error: unknown): string {
+  return error instanceof Error ? error.message : `${error}`;
+}

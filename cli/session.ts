@@ -1,0 +1,189 @@
+/**
+ * One connection's life in the tool: input piped to the writable, the
+ * readable piped to output, and the close with the user's code.
+ *
+ * @module
+ */
+
+import type { WebSocketOpenInfo, WebSocketStream } from "../mod.ts";
+import { WebSocketError } from "../mod.ts";
+import { type Counter, countMessages } from "./progress.ts";
+import { linesToMessages, type Message, messageToBytes } from "./framing.ts";
+import { describeError } from "./io.ts";
+
+/** The close code and reason the user chose for the closes the tool starts. */
+export interface CloseChoice {
+  closeCode: number;
+  closeReason: string;
+}
+
+/** How a connection ended. */
+export interface ConnectionEnd {
+  /** Whether the closing handshake completed. */
+  clean: boolean;
+  /** The peer's close code; `null` when there is none (1006). */
+  closeCode: number | null;
+  reason: string;
+  /** For an unclean close, what went wrong. */
+  message: string;
+}
+
+/** How a connection ended, as the tool reports it. */
+export interface SessionEnd extends ConnectionEnd {
+  /** Whether the input reached its end during this connection. */
+  inputEnded: boolean;
+  /** A failure of stdin or stdout, which ended the connection. */
+  localError: string | undefined;
+}
+
+/** Options of {@linkcode runSession}. */
+export interface SessionOptions extends CloseChoice {
+  /**
+   * After the input ends, how long to wait without a message arriving before
+   * closing, in ms: messages that arrive after our Close are dropped.
+   */
+  lingerMs: number;
+  /** Print messages raw instead of one text message per line. */
+  binary: boolean;
+  /** Counts the messages written to `output`. */
+  received: Counter;
+  /**
+   * Whether `input` outlives the connection (the server's stdin, fed to one
+   * client after another); it is then released, not cancelled.
+   */
+  shareInput: boolean;
+  /** Closes the connection when aborted. */
+  stop: AbortSignal | undefined;
+}
+
+/**
+ * Stdin as messages: one text message per line, or one binary message per
+ * chunk read; each is counted in `sent` as it is taken.
+ */
+export function inputMessages(
+  stdin: ReadableStream<Uint8Array>,
+  binary: boolean,
+  sent: Counter,
+): ReadableStream<Message> {
+  const framed: ReadableStream<Message> = binary
+    ? stdin
+    : stdin.pipeThrough(linesToMessages());
+  return framed.pipeThrough(countMessages(sent));
+}
+
+/**
+ * Pipes `input` (if any) to the connection and the connection to `output`,
+ * with backpressure both ways, until the connection ends. The end of `input`
+ * closes the connection with the chosen code, as does `options.stop`.
+ */
+export async function runSession(
+  stream: WebSocketStream,
+  open: WebSocketOpenInfo,
+  input: ReadableStream<Message> | undefined,
+  output: WritableStream<Uint8Array>,
+  options: SessionOptions,
+): Promise<SessionEnd> {
+  const close = () =>
+    stream.close({
+      closeCode: options.closeCode,
+      reason: options.closeReason,
+    });
+  let inputEnded = false;
+  let localError: string | undefined;
+  let lingerTimer: ReturnType<typeof setTimeout> | undefined;
+  const closeWhenQuiet = () => {
+    clearTimeout(lingerTimer);
+    lingerTimer = setTimeout(close, options.lingerMs);
+  };
+  const stopInput = new AbortController();
+  const upload = input?.pipeTo(open.writable, {
+    preventClose: true,
+    preventAbort: true,
+    preventCancel: options.shareInput,
+    signal: stopInput.signal,
+  }).then(() => {
+    inputEnded = true;
+    if (options.lingerMs > 0) closeWhenQuiet();
+    else close();
+  }, (error) => {
+    // A closed connection errors the writable with a DOMException; anything
+    // else came from stdin.
+    if (!(error instanceof DOMException)) {
+      localError ??= `stdin: ${describeError(error)}`;
+    }
+    close();
+  });
+
+  const writer = output.getWriter();
+  const onOutputError = (error: unknown) => {
+    localError ??= `stdout: ${describeError(error)}`;
+    close();
+  };
+  let lastWrite: Promise<void> = Promise.resolve();
+  const download = open.readable.pipeTo(
+    new WritableStream<Message>({
+      async write(message) {
+        options.received.add(message);
+        if (inputEnded && options.lingerMs > 0) closeWhenQuiet();
+        // Waiting for `ready` rather than for the write itself keeps the
+        // next message queued behind the one being written: half the round
+        // trips, and still bounded by stdout's high-water mark.
+        await writer.ready;
+        lastWrite = writer.write(messageToBytes(message, options.binary));
+        lastWrite.catch(onOutputError);
+      },
+    }),
+  ).catch(() => {
+    // How the connection ended is told by `closed`.
+  }).then(() => lastWrite.catch(() => {})).finally(() => writer.releaseLock());
+
+  options.stop?.addEventListener("abort", close, { once: true });
+  const end = await connectionEnd(stream);
+  clearTimeout(lingerTimer);
+  options.stop?.removeEventListener("abort", close);
+  stopInput.abort();
+  await Promise.all([upload, download]);
+  return { ...end, inputEnded, localError };
+}
+
+/** Waits for the connection to end, cleanly or not. */
+export async function connectionEnd(
+  stream: WebSocketStream,
+): Promise<ConnectionEnd> {
+  try {
+    const { closeCode, reason } = await stream.closed;
+    return { clean: true, closeCode, reason, message: "" };
+  } catch (error) {
+    return error instanceof WebSocketError
+      ? {
+        clean: false,
+        closeCode: error.closeCode,
+        reason: error.reason,
+        message: error.message,
+      }
+      : {
+        clean: false,
+        closeCode: null,
+        reason: "",
+        message: describeError(error),
+      };
+  }
+}
+
+/** `1000 "bye"`, or `1006` without a reason. */
+export function formatClose(closeCode: number | null, reason: string): string {
+  const code = closeCode === null ? "no close code" : `${closeCode}`;
+  return reason === "" ? code : `${code} ${JSON.stringify(reason)}`;
+}
+
+/**
+ * The line to print for how a connection ended: `closed: 1000 "bye"` or
+ * `closed uncleanly: 1006: ...`.
+ */
+export function describeEnd(end: ConnectionEnd): string {
+  return end.clean
+    ? `closed: ${formatClose(end.closeCode, end.reason)}`
+    : `closed uncleanly: ${
+      formatClose(end.closeCode, end.reason)
+    }: ${end.message}`;
+}
