@@ -5,6 +5,8 @@
  * @module
  */
 
+import { startChildServer } from "./_child_server.ts";
+
 /** A process's memory and descriptor figures, in bytes and counts. */
 export interface ProcessFigures {
   rss: number;
@@ -121,45 +123,23 @@ export interface ServerStats extends ProcessFigures {
 
 /** Starts `_load_server.ts` with `args` and waits for its port. */
 export async function startLoadServer(args: string[]): Promise<LoadServer> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-net=127.0.0.1",
-      "--allow-read",
-      "--v8-flags=--expose-gc",
-      new URL("./_load_server.ts", import.meta.url).pathname,
-      ...args,
-    ],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let text = "";
-  while (!text.includes("\n")) {
-    const { value, done } = await lines.read();
-    if (done) throw new Error("The load server exited before listening");
-    text += value;
-  }
-  lines.releaseLock();
-  child.stdout.cancel().catch(() => {});
-  const { port } = JSON.parse(text) as { port: number };
+  const server = await startChildServer(
+    new URL("./_load_server.ts", import.meta.url),
+    args,
+  );
   return {
-    url: `ws://127.0.0.1:${port}`,
-    pid: child.pid,
+    url: server.url,
+    pid: server.pid,
     stats: async () => {
-      const response = await fetch(`http://127.0.0.1:${port}/stats`);
+      const response = await fetch(`http://127.0.0.1:${server.port}/stats`);
       const figures = await response.json();
       return {
         ...figures,
-        fds: await openFds(child.pid),
-        peakRss: await peakRssOf(child.pid),
+        fds: await openFds(server.pid),
+        peakRss: await peakRssOf(server.pid),
       } as ServerStats;
     },
-    stop: async () => {
-      await child.stdin.close();
-      await child.status;
-    },
+    stop: server.stop,
   };
 }
 

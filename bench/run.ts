@@ -22,6 +22,7 @@ import type { ClientKind } from "./client.ts";
 import { type CaseResult, evaluateTargets, type Variant } from "./targets.ts";
 import { renderMarkdown, renderSvg, renderTable } from "./report.ts";
 import type { Machine } from "./machine.ts";
+import { type ChildServer, startChildServer } from "./_child_server.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -143,43 +144,10 @@ const cases: Case[] = [
   },
 ];
 
-/** A server process that exits when its stdin closes. */
-interface Server {
-  url: string;
-  stop(): Promise<void>;
-}
-
-async function startServer(mode: ClientKind): Promise<Server> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-net=127.0.0.1",
-      "--allow-read",
-      "--v8-flags=--expose-gc",
-      new URL("./server.ts", import.meta.url).pathname,
-      `--mode=${mode === "ours" ? "ours" : "plain"}`,
-    ],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let text = "";
-  while (!text.includes("\n")) {
-    const { value, done } = await lines.read();
-    if (done) throw new Error("The bench server exited before listening");
-    text += value;
-  }
-  lines.releaseLock();
-  child.stdout.cancel().catch(() => {});
-  const { port } = JSON.parse(text) as { port: number };
-  return {
-    url: `ws://127.0.0.1:${port}`,
-    stop: async () => {
-      await child.stdin.close();
-      await child.status;
-    },
-  };
+function startServer(mode: ClientKind): Promise<ChildServer> {
+  return startChildServer(new URL("./server.ts", import.meta.url), [
+    `--mode=${mode === "ours" ? "ours" : "plain"}`,
+  ]);
 }
 
 async function measure(

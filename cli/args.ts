@@ -6,7 +6,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { WebSocketError } from "../mod.ts";
+import { validateCloseInfo } from "../src/close_code.ts";
 
 /** How a run of the tool ended, as its exit status. */
 export const ExitStatus = {
@@ -135,21 +135,6 @@ const OPTIONS = {
 
 const DEFAULT_LINGER_MS = 1000;
 
-/** Codes a server may send besides 1000 and 3000-4999 (RFC 6455 §7.4.1). */
-const SERVER_CLOSE_CODES = new Set([
-  1001,
-  1002,
-  1003,
-  1007,
-  1008,
-  1009,
-  1010,
-  1011,
-  1012,
-  1013,
-  1014,
-]);
-
 /**
  * Parses the arguments after the program name.
  *
@@ -271,18 +256,15 @@ function readHeaders(lines: readonly string[]): Headers {
 }
 
 function checkCloseInfo(code: number, reason: string, server: boolean): void {
-  if (server && SERVER_CLOSE_CODES.has(code)) {
-    // WebSocketError holds clients' rules; it checks the reason alone here.
-    code = 1000;
-  }
   try {
-    new WebSocketError("", { closeCode: code, reason });
-  } catch (error) {
-    throw new UsageError(
-      `invalid --close-code/--close-reason: ${
-        error instanceof Error ? error.message : error
-      }`,
+    validateCloseInfo(
+      code,
+      reason,
+      server ? "server" : "client",
+      "invalid --close-code/--close-reason",
     );
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : `${error}`);
   }
 }
 

@@ -8,6 +8,7 @@
 
 import assert from "node:assert/strict";
 import { WebSocketError } from "../mod.ts";
+import { DenoProcess, type Finished } from "./_subprocess.ts";
 
 /** How a promise settled. */
 export type Settled<T> =
@@ -105,51 +106,40 @@ export interface ChildEchoServer extends AsyncDisposable {
   /** Kills the process with SIGKILL: every connection drops at once. */
   kill(): void;
   /** Waits for the process to exit (killing it first if still running). */
-  close(): Promise<Deno.CommandStatus>;
+  close(): Promise<Finished>;
 }
 
 /**
- * Starts `tests/_echo_server_main.ts` in a child process and waits for it to
- * report its port.
+ * Starts `examples/echo_server.ts` in a child process on a free port and
+ * waits for it to print its URL.
  */
 export async function startChildEchoServer(): Promise<ChildEchoServer> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-net=127.0.0.1",
-      new URL("./_echo_server_main.ts", import.meta.url).pathname,
-    ],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let text = "";
-  while (!text.includes("\n")) {
-    const { value, done } = await lines.read();
-    if (done) break;
-    text += value;
-  }
-  // The rest of stdout is not needed; cancelling it closes the pipe.
-  await lines.cancel();
-  const port = Number(/^listening (\d+)$/m.exec(text)?.[1]);
-  let exited = false;
-  const status = child.status.finally(() => exited = true);
-  const kill = () => {
-    if (!exited) child.kill("SIGKILL");
-  };
-  if (!Number.isInteger(port)) {
-    kill();
-    await status;
-    throw new Error(`The echo server child did not report a port: "${text}"`);
+  const child = new DenoProcess([
+    "run",
+    "--allow-net=127.0.0.1",
+    "examples/echo_server.ts",
+    "0",
+  ]);
+  let url: string;
+  try {
+    [url] = await child.waitForStdout(/ws:\/\/127\.0\.0\.1:\d+/);
+  } catch (error) {
+    await child[Symbol.asyncDispose]();
+    throw error;
   }
   const close = async () => {
-    kill();
-    return await status;
+    await child[Symbol.asyncDispose]();
+    return await child.finished();
   };
   return {
-    url: `ws://127.0.0.1:${port}`,
-    kill,
+    url,
+    kill: () => {
+      try {
+        child.kill("SIGKILL");
+      } catch {
+        // It already exited.
+      }
+    },
     close,
     [Symbol.asyncDispose]: async () => {
       await close();

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { concat } from "./_bytes.ts";
 const GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -319,14 +320,4 @@ async function writeAll(conn: Deno.TcpConn, data: Uint8Array): Promise<void> {
   while (written < data.byteLength) {
     written += await conn.write(data.subarray(written));
   }
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((sum, p) => sum + p.byteLength, 0));
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.byteLength;
-  }
-  return out;
 }

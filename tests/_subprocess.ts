@@ -5,6 +5,8 @@
  * @module
  */
 
+import { concat } from "./_bytes.ts";
+
 /** The repository root, where `cli.ts` and `examples/` live. */
 export const ROOT: URL = new URL("../", import.meta.url);
 
@@ -154,19 +156,6 @@ export class DenoProcess implements AsyncDisposable {
     }
     await this.finished();
   }
-}
-
-/** Joins byte chunks into one array. */
-export function concat(chunks: readonly Uint8Array[]): Uint8Array {
-  const all = new Uint8Array(
-    chunks.reduce((sum, chunk) => sum + chunk.byteLength, 0),
-  );
-  let offset = 0;
-  for (const chunk of chunks) {
-    all.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return all;
 }
 
 /** Runs `deno <args>` with `stdin` as its whole input, until it exits. */

@@ -11,7 +11,8 @@ import { WebSocket as WsClient } from "ws";
 import { main } from "../cli.ts";
 import { serve } from "./_wpt_server.ts";
 import { startRawServer } from "./_raw_server.ts";
-import { concat, DenoProcess, runDeno } from "./_subprocess.ts";
+import { concat } from "./_bytes.ts";
+import { DenoProcess, runDeno } from "./_subprocess.ts";
 
 const CLI = ["run", "-A", "cli.ts"];
 const LISTENING = /listening on ws:\/\/127\.0\.0\.1:(\d+)\//;

@@ -6,6 +6,7 @@ import {
 } from "../mod.ts";
 import { delay, domException, settled, webSocketError } from "./_assert.ts";
 import { encodeClientFrame, rawHandshake, readUntil } from "./_raw_client.ts";
+import { concat } from "./_bytes.ts";
 import { closePayload, Opcode, parseClosePayload } from "./_raw_server.ts";
 import {
   echo,
@@ -577,13 +578,3 @@ Deno.test({
     }
   },
 });
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((sum, p) => sum + p.byteLength, 0));
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.byteLength;
-  }
-  return out;
-}
