@@ -7,7 +7,22 @@
 import { type Role, validateCloseInfo } from "./close_code.ts";
 import type { StreamCoreSettings } from "./stream_core.ts";
 
-/** Options for buffering and closing, taken by the client and the server alike. */
+/**
+ * Options for buffering and closing, taken by the client and the server alike.
+ *
+ * @example A client that tolerates a slow reader and closes quickly
+ * ```ts
+ * import { WebSocketStream } from "@streams/websocket";
+ *
+ * const wss = new WebSocketStream("ws://localhost:8080/", {
+ *   receiveLimit: 64 * 1024 * 1024,
+ *   writeHighWaterMark: 256 * 1024,
+ *   closeTimeout: 1000,
+ *   signal: AbortSignal.abort(),
+ * });
+ * await wss.closed.catch(() => {});
+ * ```
+ */
 export interface StreamOptions {
   /**
    * A write resolves once the socket's `bufferedAmount` is at most this many

@@ -17,7 +17,18 @@ import {
   type WebSocketError,
 } from "./websocket_error.ts";
 
-/** What `opened` resolves with. */
+/**
+ * What `opened` resolves with.
+ *
+ * @example Using the opened connection
+ * ```ts
+ * import type { WebSocketOpenInfo } from "@streams/websocket";
+ *
+ * async function echo({ readable, writable }: WebSocketOpenInfo) {
+ *   await readable.pipeTo(writable);
+ * }
+ * ```
+ */
 export interface WebSocketOpenInfo {
   /** Incoming messages: text as `string`, binary as `Uint8Array`. */
   readable: ReadableStream<string | Uint8Array>;
@@ -29,7 +40,18 @@ export interface WebSocketOpenInfo {
   protocol: string;
 }
 
-/** What `closed` resolves with after a clean close. */
+/**
+ * What `closed` resolves with after a clean close.
+ *
+ * @example Logging how a connection ended
+ * ```ts
+ * import type { WebSocketClosedInfo } from "@streams/websocket";
+ *
+ * function log({ closeCode, reason }: WebSocketClosedInfo) {
+ *   console.log(`closed with ${closeCode} ${reason}`);
+ * }
+ * ```
+ */
 export interface WebSocketClosedInfo {
   /** The code of the peer's Close frame; 1005 when it had none. */
   closeCode: number;

@@ -16,13 +16,41 @@ import { WebSocketTransport } from "./websocket_transport.ts";
  * Picks the subprotocol from what the client offered: one name, a preference
  * list (the first one the client offered wins), or a function of the offered
  * list that returns one of them or `undefined` for none.
+ *
+ * @example Preferring the newest version the client speaks
+ * ```ts
+ * import type { ProtocolSelection } from "@streams/websocket";
+ *
+ * const newest: ProtocolSelection = (offered) =>
+ *   offered.filter((name) => name.startsWith("chat.v")).sort().at(-1);
+ * ```
  */
 export type ProtocolSelection =
   | string
   | readonly string[]
   | ((offered: readonly string[]) => string | undefined);
 
-/** Options for {@linkcode upgradeWebSocketStream}. */
+/**
+ * Options for {@linkcode upgradeWebSocketStream}.
+ *
+ * @example A server for one site, with keepalive and graceful shutdown
+ * ```ts
+ * import { upgradeWebSocketStream } from "@streams/websocket";
+ *
+ * const controller = new AbortController();
+ * Deno.serve({ signal: controller.signal }, (request) => {
+ *   const { response, stream } = upgradeWebSocketStream(request, {
+ *     protocol: ["chat.v2", "chat.v1"],
+ *     origins: ["https://example.com"],
+ *     idleTimeout: 60,
+ *     signal: controller.signal,
+ *   });
+ *   stream?.opened.then(({ readable, writable }) => readable.pipeTo(writable))
+ *     .catch(() => {});
+ *   return response;
+ * });
+ * ```
+ */
 export interface UpgradeWebSocketStreamOptions extends StreamOptions {
   /**
    * The subprotocol to select. When the client offered none of the
@@ -66,6 +94,19 @@ export interface UpgradeWebSocketStreamOptions extends StreamOptions {
 /**
  * What {@linkcode upgradeWebSocketStream} returns: the response to send back
  * and, when the request was upgraded, the stream.
+ *
+ * @example Returning the response whether or not the request was upgraded
+ * ```ts
+ * import { upgradeWebSocketStream } from "@streams/websocket";
+ *
+ * function handler(request: Request): Response {
+ *   const { response, stream } = upgradeWebSocketStream(request);
+ *   if (stream === undefined) return response; // 426 or 403
+ *   stream.opened.then(({ writable }) => writable.getWriter().write("hi"))
+ *     .catch(() => {});
+ *   return response;
+ * }
+ * ```
  */
 export type WebSocketStreamUpgrade =
   | { response: Response; stream: WebSocketStream }
@@ -108,6 +149,10 @@ const UPGRADE = "Cannot upgrade to WebSocketStream";
  * @returns The response to return from the handler, and the stream.
  * @throws {TypeError} When an option is invalid, or a protocol selector
  *   returns a subprotocol the client did not offer.
+ * @throws {RangeError} When a size or timeout option is negative or too
+ *   large.
+ * @throws {DOMException} `InvalidAccessError` for an `overflowCloseCode` a
+ *   server may not send.
  */
 export function upgradeWebSocketStream(
   request: Request,

@@ -6,7 +6,17 @@
 
 import { readCloseInfo, validateCloseInfo } from "./close_code.ts";
 
-/** The close code and reason that go with a {@linkcode WebSocketError}. */
+/**
+ * The close code and reason that go with a {@linkcode WebSocketError}, and
+ * that `WebSocketStream.close()` takes.
+ *
+ * @example Closing with a code and reason
+ * ```ts
+ * import type { WebSocketCloseInfo } from "@streams/websocket";
+ *
+ * const info: WebSocketCloseInfo = { closeCode: 4000, reason: "done" };
+ * ```
+ */
 export interface WebSocketCloseInfo {
   /**
    * The close code: 1000 or 3000-4999 when sent from JavaScript.

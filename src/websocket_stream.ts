@@ -19,7 +19,20 @@ import {
 import type { WebSocketCloseInfo } from "./websocket_error.ts";
 import { WebSocketTransport } from "./websocket_transport.ts";
 
-/** Options for {@linkcode WebSocketStream}'s constructor. */
+/**
+ * Options for {@linkcode WebSocketStream}'s constructor.
+ *
+ * @example Offering subprotocols, sending a token and bounding the handshake
+ * ```ts
+ * import { WebSocketStream } from "@streams/websocket";
+ *
+ * const wss = new WebSocketStream("wss://example.com/chat", {
+ *   protocols: ["chat.v2", "chat.v1"],
+ *   headers: { authorization: "Bearer secret" },
+ *   signal: AbortSignal.timeout(5000),
+ * });
+ * ```
+ */
 export interface WebSocketStreamOptions extends StreamOptions {
   /**
    * Subprotocols to offer, most preferred first. The connection fails unless
@@ -100,7 +113,10 @@ export class WebSocketStream {
    * @param options Subprotocols, an abort signal, handshake headers and
    *   buffer limits.
    * @throws {TypeError} Without a URL, or when an option has the wrong type.
-   * @throws {DOMException} `SyntaxError` for an invalid URL or subprotocol.
+   * @throws {RangeError} When a size or timeout option is negative or too
+   *   large.
+   * @throws {DOMException} `SyntaxError` for an invalid URL or subprotocol,
+   *   `InvalidAccessError` for an `overflowCloseCode` a client may not send.
    */
   constructor(url: string | URL, options: WebSocketStreamOptions = {}) {
     if (adopting !== undefined) {
