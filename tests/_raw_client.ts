@@ -7,7 +7,7 @@
  * @module
  */
 
-import { Opcode, RawConnection } from "./_raw_server.ts";
+import { Opcode, RawConnection, readHead, writeAll } from "./_raw_server.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -57,7 +57,11 @@ export async function rawHandshake(
   ];
   try {
     await writeAll(conn, encoder.encode(lines.join("\r\n")));
-    const { head, rest } = await readHead(conn);
+    const response = await readHead(conn);
+    if (response === null) {
+      throw new Error("The server closed the connection before its response");
+    }
+    const { head, rest } = response;
     const [statusLine = "", ...headerLines] = head.split("\r\n");
     const headers = new Headers();
     for (const line of headerLines) {
@@ -128,44 +132,3 @@ export async function readUntil(
 }
 
 export { Opcode };
-
-async function readHead(
-  conn: Deno.Conn,
-): Promise<{ head: string; rest: Uint8Array }> {
-  let data = new Uint8Array(0);
-  const chunk = new Uint8Array(8192);
-  while (true) {
-    const end = indexOfBlankLine(data);
-    if (end >= 0) {
-      return {
-        head: decoder.decode(data.subarray(0, end)),
-        rest: data.slice(end + 4),
-      };
-    }
-    const read = await conn.read(chunk);
-    if (read === null) {
-      throw new Error("The server closed the connection before its response");
-    }
-    const joined = new Uint8Array(data.byteLength + read);
-    joined.set(data);
-    joined.set(chunk.subarray(0, read), data.byteLength);
-    data = joined;
-  }
-}
-
-function indexOfBlankLine(data: Uint8Array): number {
-  for (let i = 0; i + 3 < data.byteLength; i++) {
-    if (
-      data[i] === 13 && data[i + 1] === 10 && data[i + 2] === 13 &&
-      data[i + 3] === 10
-    ) return i;
-  }
-  return -1;
-}
-
-async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
-  let written = 0;
-  while (written < data.byteLength) {
-    written += await conn.write(data.subarray(written));
-  }
-}

@@ -224,10 +224,10 @@ export function startRawServer(
       conn.close();
       return;
     }
-    const response = options.respond?.(head.request) ??
-      await acceptResponse(head.request, options.responseHeaders ?? []);
+    const response = options.respond?.(head.head) ??
+      await acceptResponse(head.head, options.responseHeaders ?? []);
     await writeAll(conn, encoder.encode(response));
-    const connection = new RawConnection(conn, head.request, head.rest);
+    const connection = new RawConnection(conn, head.head, head.rest);
     try {
       await handler(connection);
     } finally {
@@ -281,16 +281,20 @@ async function acceptResponse(
   ].join("\r\n");
 }
 
-async function readHead(
-  conn: Deno.TcpConn,
-): Promise<{ request: string; rest: Uint8Array } | null> {
+/**
+ * Reads an HTTP head (request or response) up to its blank line; `null` if
+ * the connection ends first.
+ */
+export async function readHead(
+  conn: Deno.Conn,
+): Promise<{ head: string; rest: Uint8Array } | null> {
   let data: Uint8Array = new Uint8Array(0);
   const chunk = new Uint8Array(8192);
   while (true) {
     const end = findHeadEnd(data);
     if (end >= 0) {
       return {
-        request: decoder.decode(data.subarray(0, end)),
+        head: decoder.decode(data.subarray(0, end)),
         rest: data.slice(end + 4),
       };
     }
@@ -315,7 +319,11 @@ function findHeadEnd(data: Uint8Array): number {
   return -1;
 }
 
-async function writeAll(conn: Deno.TcpConn, data: Uint8Array): Promise<void> {
+/** Writes all of `data`. */
+export async function writeAll(
+  conn: Deno.Conn,
+  data: Uint8Array,
+): Promise<void> {
   let written = 0;
   while (written < data.byteLength) {
     written += await conn.write(data.subarray(written));
