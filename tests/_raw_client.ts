@@ -10,7 +10,6 @@
 import { Opcode, RawConnection, readHead, writeAll } from "./_raw_server.ts";
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder();
 
 /** The server's answer to a raw handshake. */
 export interface RawHandshake extends Disposable {
