@@ -15,9 +15,10 @@ export const MESSAGE_OVERHEAD_BYTES = 64;
 
 /** A first-in first-out queue of messages that refuses to grow past a byte limit. */
 export class ReceiveQueue {
-  // Two stacks: amortised O(1) push and shift at any length.
-  #incoming: Message[] = [];
-  #outgoing: Message[] = [];
+  // Two stacks: amortised O(1) push and shift at any length. Made on first
+  // use, as most connections are read as fast as messages arrive.
+  #incoming: Message[] | undefined;
+  #outgoing: Message[] | undefined;
   #bytes = 0;
   readonly #limit: number;
 
@@ -28,7 +29,7 @@ export class ReceiveQueue {
 
   /** How many messages are queued. */
   get length(): number {
-    return this.#incoming.length + this.#outgoing.length;
+    return (this.#incoming?.length ?? 0) + (this.#outgoing?.length ?? 0);
   }
 
   /** Queues `message`, or returns `false` when it would exceed the limit. */
@@ -36,17 +37,17 @@ export class ReceiveQueue {
     const cost = messageSize(message) + MESSAGE_OVERHEAD_BYTES;
     if (this.#bytes + cost > this.#limit) return false;
     this.#bytes += cost;
-    this.#incoming.push(message);
+    (this.#incoming ??= []).push(message);
     return true;
   }
 
   /** Takes the oldest message, if any. */
   shift(): Message | undefined {
-    if (this.#outgoing.length === 0) {
-      this.#outgoing = this.#incoming.reverse();
-      this.#incoming = [];
+    if (!this.#outgoing?.length) {
+      this.#outgoing = this.#incoming?.reverse();
+      this.#incoming = undefined;
     }
-    const message = this.#outgoing.pop();
+    const message = this.#outgoing?.pop();
     if (message !== undefined) {
       this.#bytes -= messageSize(message) + MESSAGE_OVERHEAD_BYTES;
     }
@@ -55,8 +56,8 @@ export class ReceiveQueue {
 
   /** Drops every queued message. */
   clear(): void {
-    this.#incoming = [];
-    this.#outgoing = [];
+    this.#incoming = undefined;
+    this.#outgoing = undefined;
     this.#bytes = 0;
   }
 }

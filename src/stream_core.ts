@@ -8,9 +8,10 @@
  */
 
 import { type Role, validateCloseInfo } from "./close_code.ts";
+import { LazyPromise } from "./lazy_promise.ts";
 import { chunkToMessage, type Message } from "./message.ts";
 import { ReceiveQueue } from "./receive_queue.ts";
-import type { Transport } from "./transport.ts";
+import type { Transport, TransportEvents } from "./transport.ts";
 import {
   createWebSocketError,
   isWebSocketError,
@@ -89,13 +90,9 @@ const READABLE_HIGH_WATER_MARK = 1;
 export const OVERFLOW_REASON = "Receive queue limit exceeded";
 
 /** One WebSocketStream's state, driven by its transport and its user. */
-export class StreamCore {
-  readonly opened: Promise<WebSocketOpenInfo>;
-  readonly closed: Promise<WebSocketClosedInfo>;
-  readonly #resolveOpened: (info: WebSocketOpenInfo) => void;
-  readonly #rejectOpened: (reason: unknown) => void;
-  readonly #resolveClosed: (info: WebSocketClosedInfo) => void;
-  readonly #rejectClosed: (reason: unknown) => void;
+export class StreamCore implements TransportEvents {
+  readonly #opened = new LazyPromise<WebSocketOpenInfo>();
+  readonly #closed = new LazyPromise<WebSocketClosedInfo>();
 
   readonly #transport: Transport;
   readonly #settings: StreamCoreSettings;
@@ -118,18 +115,16 @@ export class StreamCore {
     this.#transport = transport;
     this.#settings = settings;
     this.#queue = new ReceiveQueue(settings.receiveLimit);
-    const opened = Promise.withResolvers<WebSocketOpenInfo>();
-    const closed = Promise.withResolvers<WebSocketClosedInfo>();
-    this.opened = opened.promise;
-    this.closed = closed.promise;
-    this.#resolveOpened = opened.resolve;
-    this.#rejectOpened = opened.reject;
-    this.#resolveClosed = closed.resolve;
-    this.#rejectClosed = closed.reject;
-    // An application that only reads may never look at these; a rejection
-    // nobody observes must not end a Deno process.
-    this.opened.catch(() => {});
-    this.closed.catch(() => {});
+  }
+
+  /** See `WebSocketStream.opened`. */
+  get opened(): Promise<WebSocketOpenInfo> {
+    return this.#opened.promise;
+  }
+
+  /** See `WebSocketStream.closed`. */
+  get closed(): Promise<WebSocketClosedInfo> {
+    return this.#closed.promise;
   }
 
   /** Which end of the connection this is. */
@@ -137,14 +132,52 @@ export class StreamCore {
     return this.#settings.role;
   }
 
+  // The readable's source and the writable's sink are classes, not object
+  // literals of arrow functions, so that a connection carries no closures.
+  // They are declared here to reach the core's private state.
+  static readonly #Source = class implements UnderlyingDefaultSource<Message> {
+    readonly #core: StreamCore;
+    constructor(core: StreamCore) {
+      this.#core = core;
+    }
+    start(controller: ReadableStreamDefaultController<Message>): void {
+      this.#core.#readableController = controller;
+    }
+    pull(): void {
+      this.#core.#flushReadable();
+    }
+    cancel(reason: unknown): void {
+      const core = this.#core;
+      core.#readableDone = true;
+      core.#queue.clear();
+      core.#closeUsingReason(reason);
+    }
+  };
+
+  static readonly #Sink = class implements UnderlyingSink<unknown> {
+    readonly #core: StreamCore;
+    constructor(core: StreamCore) {
+      this.#core = core;
+    }
+    start(controller: WritableStreamDefaultController): void {
+      this.#core.#writableController = controller;
+    }
+    write(chunk: unknown): Promise<void> | undefined {
+      return this.#core.#write(chunk);
+    }
+    async close(): Promise<void> {
+      this.#core.close(undefined, "");
+      await this.#core.closed;
+    }
+    abort(reason: unknown): void {
+      this.#core.#closeUsingReason(reason);
+    }
+  };
+
   /** Starts the transport; see {@linkcode Transport.start}. */
   start(): void {
-    this.#transport.start({
-      open: (protocol, extensions) => this.#onOpen(protocol, extensions),
-      message: (message) => this.#onMessage(message),
-      close: (closeCode, reason, failure, wasClean) =>
-        this.#onClose(closeCode, reason, failure, wasClean),
-    });
+    // The core takes the transport's events itself: no closures per connection.
+    this.#transport.start(this);
   }
 
   /** Starts the closing handshake with an already validated code and reason. */
@@ -184,7 +217,8 @@ export class StreamCore {
     this.#finish({ clean: false, error: reason }, reason);
   }
 
-  #onOpen(protocol: string, extensions: string): void {
+  /** See {@linkcode TransportEvents.onOpen}. */
+  onOpen(protocol: string, extensions: string): void {
     if (this.#state !== "connecting") return;
     const mismatch = this.#settings.checkHandshake?.(protocol, extensions);
     if (mismatch !== undefined) {
@@ -195,42 +229,22 @@ export class StreamCore {
       return;
     }
     this.#state = "open";
-    const readable = new ReadableStream<Message>({
-      start: (controller) => {
-        this.#readableController = controller;
-      },
-      pull: () => this.#flushReadable(),
-      cancel: (reason) => {
-        this.#readableDone = true;
-        this.#queue.clear();
-        this.#closeUsingReason(reason);
-      },
-    }, { highWaterMark: READABLE_HIGH_WATER_MARK });
-    const writable = new WritableStream<unknown>({
-      start: (controller) => {
-        this.#writableController = controller;
-        // abort() waits for the write in flight, which may wait for a peer
-        // that never reads: start closing now so that the write ends.
-        controller.signal.addEventListener(
-          "abort",
-          () => this.#closeUsingReason(controller.signal.reason),
-          { once: true },
-        );
-      },
-      write: (chunk) => this.#write(chunk),
-      close: async () => {
-        this.close(undefined, "");
-        await this.closed;
-      },
-      abort: (reason) => this.#closeUsingReason(reason),
-    }, { highWaterMark: 1 });
-    this.#resolveOpened({ readable, writable, extensions, protocol });
+    const readable = new ReadableStream<Message>(
+      new StreamCore.#Source(this),
+      { highWaterMark: READABLE_HIGH_WATER_MARK },
+    );
+    const writable = new WritableStream<unknown>(
+      new StreamCore.#Sink(this),
+      { highWaterMark: 1 },
+    );
+    this.#opened.resolve({ readable, writable, extensions, protocol });
     if (this.#pendingClose !== undefined) {
       this.close(this.#pendingClose.closeCode, this.#pendingClose.reason);
     }
   }
 
-  #onMessage(message: Message): void {
+  /** See {@linkcode TransportEvents.onMessage}. */
+  onMessage(message: Message): void {
     if (this.#state !== "open" || this.#readableDone) return;
     const controller = this.#readableController!;
     if (this.#queue.length === 0 && controller.desiredSize! > 0) {
@@ -255,14 +269,15 @@ export class StreamCore {
 
   #onCloseTimeout(): void {
     this.#transport.terminate();
-    this.#onClose(
+    this.onClose(
       null,
       "",
       `the peer did not answer the closing handshake within ${this.#settings.closeTimeout} ms`,
     );
   }
 
-  #onClose(
+  /** See {@linkcode TransportEvents.onClose}. */
+  onClose(
     closeCode: number | null,
     reason: string,
     failure: string,
@@ -336,9 +351,9 @@ export class StreamCore {
     const wasConnecting = this.#state === "connecting";
     this.#state = "closed";
     clearTimeout(this.#closeTimer);
-    if (wasConnecting) this.#rejectOpened(openedError);
-    if (ending.clean) this.#resolveClosed(ending.info);
-    else this.#rejectClosed(ending.error);
+    if (wasConnecting) this.#opened.reject(openedError);
+    if (ending.clean) this.#closed.resolve(ending.info);
+    else this.#closed.reject(ending.error);
     this.#writableController?.error(this.#writableError);
     this.#flushReadable();
   }
@@ -371,11 +386,18 @@ export class StreamCore {
 
   async #waitForRoom(room: Promise<boolean>): Promise<void> {
     this.#writeInProgress = true;
+    // abort() waits for the write in flight, which may wait for a peer that
+    // never reads: start closing at once so that the write ends. Listening
+    // only while a write waits keeps idle connections small.
+    const { signal } = this.#writableController!;
+    const onAbort = () => this.#closeUsingReason(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
     let sent: boolean;
     try {
       sent = await room;
     } finally {
       this.#writeInProgress = false;
+      signal.removeEventListener("abort", onAbort);
     }
     if (!sent) throw this.#notWritable();
   }

@@ -12,9 +12,9 @@ import type { Message } from "./message.ts";
 /** What a transport reports to the stream core. Each is called at most as described. */
 export interface TransportEvents {
   /** The opening handshake succeeded. Called at most once, before any message. */
-  open(protocol: string, extensions: string): void;
+  onOpen(protocol: string, extensions: string): void;
   /** A whole message arrived. */
-  message(message: Message): void;
+  onMessage(message: Message): void;
   /**
    * The connection is over. Called exactly once, last.
    *
@@ -25,7 +25,7 @@ export interface TransportEvents {
    * @param wasClean Whether the closing handshake completed: a Close frame
    *   may have arrived on a connection that still ended badly.
    */
-  close(
+  onClose(
     closeCode: number | null,
     reason: string,
     failure: string,

@@ -190,7 +190,7 @@ export function upgradeWebSocketStream(
     response.headers.set("sec-websocket-protocol", protocol);
   }
   const transport = new WebSocketTransport(
-    () => socket,
+    socket,
     settings.writeHighWaterMark,
     protocol ?? "",
   );
@@ -229,11 +229,12 @@ function reportShutdown(transport: Transport, signal: AbortSignal): Transport {
   return {
     start: (events) =>
       transport.start({
-        ...events,
-        close: (closeCode, reason, failure, wasClean) =>
+        onOpen: (protocol, extensions) => events.onOpen(protocol, extensions),
+        onMessage: (message) => events.onMessage(message),
+        onClose: (closeCode, reason, failure, wasClean) =>
           signal.aborted && closeCode === 1005
-            ? events.close(1001, SHUTDOWN_REASON, failure, wasClean)
-            : events.close(closeCode, reason, failure, wasClean),
+            ? events.onClose(1001, SHUTDOWN_REASON, failure, wasClean)
+            : events.onClose(closeCode, reason, failure, wasClean),
       }),
     send: (message) => transport.send(message),
     close: (closeCode, reason) => transport.close(closeCode, reason),

@@ -15,24 +15,26 @@ const CLOSED = 3;
 
 /** Adapts a `WebSocket` to the {@linkcode Transport} interface. */
 export class WebSocketTransport implements Transport {
-  readonly #connect: () => WebSocket;
+  readonly #connect: WebSocket | (() => WebSocket);
   readonly #highWaterMark: number;
   readonly #protocol: string | undefined;
   #socket: WebSocket | undefined;
-  readonly #drain = new DrainWaiter();
+  #events: TransportEvents | undefined;
+  /** Made by the first send that must wait: most connections never do. */
+  #drain: DrainWaiter | undefined;
   #failure = "";
   /** An upper bound of the socket's `bufferedAmount`. */
   #bufferedAtMost = 0;
 
   /**
-   * @param connect Makes or hands over the socket, connecting or open, when
-   *   the transport starts; nothing else may listen to its messages.
+   * @param connect The socket, connecting or open, or a function that makes
+   *   it when the transport starts; nothing else may listen to its messages.
    * @param highWaterMark Sends resolve while `bufferedAmount` is at most this.
    * @param protocol The subprotocol, when it was negotiated outside the
    *   socket (a server socket's `protocol` is always empty in Deno).
    */
   constructor(
-    connect: () => WebSocket,
+    connect: WebSocket | (() => WebSocket),
     highWaterMark: number,
     protocol?: string,
   ) {
@@ -42,38 +44,57 @@ export class WebSocketTransport implements Transport {
   }
 
   start(events: TransportEvents): void {
-    const socket = this.#connect();
+    const connect = this.#connect;
+    const socket = typeof connect === "function" ? connect() : connect;
     this.#socket = socket;
+    this.#events = events;
     socket.binaryType = "arraybuffer";
-    const open = () =>
-      events.open(this.#protocol ?? socket.protocol, socket.extensions);
-    socket.addEventListener("open", open);
-    socket.addEventListener("message", (event) => {
-      const { data } = event;
-      events.message(
-        typeof data === "string" ? data : new Uint8Array(data as ArrayBuffer),
-      );
-    });
-    socket.addEventListener("error", (event) => {
-      if (event instanceof ErrorEvent) this.#failure = event.message;
-    });
-    socket.addEventListener("close", (event) => {
-      this.#drain.stop();
-      // Browsers report a connection that ended without a Close frame as 1006;
-      // Deno's error path reports code 0.
-      const closeCode = event.code === 0 || event.code === 1006
-        ? null
-        : event.code;
-      events.close(closeCode, event.reason, this.#failure, event.wasClean);
-    });
+    // The transport is the listener itself: no closures per connection.
+    socket.addEventListener("open", this, { once: true });
+    socket.addEventListener("message", this);
+    socket.addEventListener("error", this);
+    socket.addEventListener("close", this);
     // A socket handed over by a framework may already be open or closed.
     if (socket.readyState === OPEN) {
-      queueMicrotask(open);
+      queueMicrotask(() => this.#onOpen());
     } else if (socket.readyState === CLOSED) {
       queueMicrotask(() =>
-        events.close(null, "", "the socket was already closed", false)
+        events.onClose(null, "", "the socket was already closed", false)
       );
     }
+  }
+
+  /** Receives the socket's events; see `EventListenerObject`. */
+  handleEvent(event: Event): void {
+    switch (event.type) {
+      case "open":
+        this.#onOpen();
+        return;
+      case "message": {
+        const { data } = event as MessageEvent;
+        this.#events!.onMessage(
+          typeof data === "string" ? data : new Uint8Array(data as ArrayBuffer),
+        );
+        return;
+      }
+      case "error":
+        if (event instanceof ErrorEvent) this.#failure = event.message;
+        return;
+      case "close": {
+        const { code, reason, wasClean } = event as CloseEvent;
+        this.#drain?.stop();
+        // Browsers report a connection that ended without a Close frame as
+        // 1006; Deno's error path reports code 0.
+        const closeCode = code === 0 || code === 1006 ? null : code;
+        this.#events!.onClose(closeCode, reason, this.#failure, wasClean);
+        return;
+      }
+    }
+  }
+
+  #onOpen(): void {
+    const socket = this.#socket!;
+    this.#events!.onOpen(this.#protocol ?? socket.protocol, socket.extensions);
   }
 
   send(message: Message): true | Promise<boolean> {
@@ -88,6 +109,7 @@ export class WebSocketTransport implements Transport {
     if (this.#bufferedAtMost <= this.#highWaterMark) return true;
     this.#bufferedAtMost = socket.bufferedAmount;
     if (this.#bufferedAtMost <= this.#highWaterMark) return true;
+    this.#drain ??= new DrainWaiter();
     return this.#drain.wait(socket, this.#highWaterMark).then((room) => {
       this.#bufferedAtMost = socket.bufferedAmount;
       return room;
@@ -100,7 +122,7 @@ export class WebSocketTransport implements Transport {
   }
 
   terminate(): void {
-    this.#drain.stop();
+    this.#drain?.stop();
     const socket = this.#socket;
     if (socket === undefined) return;
     if (socket.readyState === CONNECTING || !dropDenoSocket(socket)) {
