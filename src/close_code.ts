@@ -23,6 +23,7 @@ const encoder = new TextEncoder();
  * Codes RFC 6455 lets an endpoint put in a Close frame, beyond 1000 and the
  * 3000-4999 range open to applications. Clients are held to the WebSocket
  * API's rule (1000 or 3000-4999); a server may also say why it is going away.
+ * 1010 (an extension the server did not negotiate) is a client's code only.
  */
 const SERVER_ONLY_CODES = new Set([
   1001,
@@ -31,7 +32,6 @@ const SERVER_ONLY_CODES = new Set([
   1007,
   1008,
   1009,
-  1010,
   1011,
   1012,
   1013,
@@ -102,7 +102,7 @@ export function validateCloseInfo(
   if (closeCode !== undefined && !isSendableCloseCode(closeCode, role)) {
     const allowed = role === "client"
       ? "1000 or between 3000 and 4999"
-      : "1000, 1001-1003, 1007-1014 or between 3000 and 4999";
+      : "1000, 1001-1003, 1007-1009, 1011-1014 or between 3000 and 4999";
     throw new DOMException(
       `${what}: close code must be ${allowed}, received ${closeCode}`,
       "InvalidAccessError",

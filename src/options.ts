@@ -56,17 +56,17 @@ export interface StreamOptions {
 }
 
 /** See {@linkcode StreamOptions.writeHighWaterMark}. */
-export const DEFAULT_WRITE_HIGH_WATER_MARK = 1024 * 1024;
+const DEFAULT_WRITE_HIGH_WATER_MARK = 1024 * 1024;
 /** See {@linkcode StreamOptions.receiveLimit}. */
-export const DEFAULT_RECEIVE_LIMIT = 16 * 1024 * 1024;
+const DEFAULT_RECEIVE_LIMIT = 16 * 1024 * 1024;
 /** See {@linkcode StreamOptions.overflowCloseCode}. */
-export const DEFAULT_OVERFLOW_CLOSE_CODE = 4009;
+const DEFAULT_OVERFLOW_CLOSE_CODE = 4009;
 /** See {@linkcode StreamOptions.closeTimeout}. */
-export const DEFAULT_CLOSE_TIMEOUT = 5000;
+const DEFAULT_CLOSE_TIMEOUT = 5000;
 
 /** The validated settings of a stream, plus the send high-water mark. */
 export interface StreamSettings
-  extends Omit<StreamCoreSettings, "offeredProtocols"> {
+  extends Omit<StreamCoreSettings, "checkHandshake"> {
   writeHighWaterMark: number;
 }
 
@@ -107,7 +107,8 @@ export function readStreamOptions(
 /** The longest delay `setTimeout` honours. */
 const MAX_TIMER_DELAY = 2 ** 31 - 1;
 
-function readAmount(
+/** Reads a non-negative number option, `fallback` when absent. */
+export function readAmount(
   value: unknown,
   fallback: number,
   name: string,

@@ -11,7 +11,7 @@ import { type Message, messageSize } from "./message.ts";
  * What each queued message costs beyond its payload, so that a flood of empty
  * messages is bounded too.
  */
-export const MESSAGE_OVERHEAD_BYTES = 64;
+const MESSAGE_OVERHEAD_BYTES = 64;
 
 /** A first-in first-out queue of messages that refuses to grow past a byte limit. */
 export class ReceiveQueue {

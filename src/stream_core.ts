@@ -87,7 +87,7 @@ type Ending =
 const READABLE_HIGH_WATER_MARK = 1;
 
 /** The reason sent with {@linkcode StreamCoreSettings.overflowCloseCode}. */
-export const OVERFLOW_REASON = "Receive queue limit exceeded";
+const OVERFLOW_REASON = "Receive queue limit exceeded";
 
 /** One WebSocketStream's state, driven by its transport and its user. */
 export class StreamCore implements TransportEvents {

@@ -48,7 +48,7 @@ export interface Transport {
    * the connection ended first (the message may not have been sent).
    */
   send(message: Message): true | Promise<boolean>;
-  /** Starts the closing handshake (an empty Close frame without a code). */
+  /** Starts the closing handshake; without a code, an empty Close frame. */
   close(closeCode: number | undefined, reason: string): void;
   /**
    * Drops the connection, or the attempt to make one, without finishing any

@@ -6,7 +6,11 @@
  */
 
 import { isProtocolToken } from "./handshake_options.ts";
-import { readStreamOptions, type StreamOptions } from "./options.ts";
+import {
+  readAmount,
+  readStreamOptions,
+  type StreamOptions,
+} from "./options.ts";
 import { StreamCore } from "./stream_core.ts";
 import type { Transport } from "./transport.ts";
 import { adopt, type WebSocketStream } from "./websocket_stream.ts";
@@ -123,8 +127,10 @@ const UPGRADE = "Cannot upgrade to WebSocketStream";
  * read.
  *
  * A request that is not a WebSocket upgrade gets a ready `426 Upgrade
- * Required` response, one from a refused origin a `403 Forbidden`, and no
- * stream.
+ * Required` response, a malformed handshake (not GET, no `Connection:
+ * Upgrade` or `Sec-WebSocket-Key`) a `400 Bad Request`, a WebSocket version
+ * other than 13 a `426` naming 13, one from a refused origin a `403
+ * Forbidden`; none of them gets a stream.
  *
  * @example An echo server
  * ```ts
@@ -159,33 +165,41 @@ export function upgradeWebSocketStream(
   options: UpgradeWebSocketStreamOptions = {},
 ): WebSocketStreamUpgrade {
   const settings = readStreamOptions(options, "server", UPGRADE);
-  if (!isWebSocketUpgrade(request)) {
-    return {
-      response: new Response("Expected a WebSocket upgrade request\n", {
-        status: 426,
-        headers: { "upgrade": "websocket", "connection": "Upgrade" },
-      }),
-      stream: undefined,
-    };
+  const { signal, origins, protocol: selection } = options;
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    throw new TypeError(`${UPGRADE}: options.signal must be an AbortSignal`);
   }
-  if (!isOriginAllowed(request.headers.get("origin"), options.origins)) {
-    return {
-      response: new Response("Origin not allowed\n", { status: 403 }),
-      stream: undefined,
-    };
+  if (
+    origins !== undefined && typeof origins !== "function" &&
+    !Array.isArray(origins)
+  ) {
+    throw new TypeError(
+      `${UPGRADE}: options.origins must be an array of origins or a function`,
+    );
   }
+  if (
+    selection !== undefined && typeof selection !== "string" &&
+    typeof selection !== "function" && !Array.isArray(selection)
+  ) {
+    throw new TypeError(
+      `${UPGRADE}: options.protocol must be a string, an array of strings or a function`,
+    );
+  }
+  const idleTimeout = readAmount(
+    options.idleTimeout,
+    DEFAULT_IDLE_TIMEOUT,
+    "idleTimeout",
+    UPGRADE,
+  );
+  const refusal = refuseUpgrade(request, origins);
+  if (refusal !== undefined) return { response: refusal, stream: undefined };
   const offered = parseProtocolHeader(
     request.headers.get("sec-websocket-protocol"),
   );
-  const protocol = selectProtocol(offered, options.protocol);
+  const protocol = selectProtocol(offered, selection);
   // Deno.upgradeWebSocket splits the offer on ", " only and throws on
   // "a,b" (as npm's ws sends it), so the header is set here instead.
-  const { socket, response } = Deno.upgradeWebSocket(
-    request,
-    options.idleTimeout === undefined
-      ? {}
-      : { idleTimeout: options.idleTimeout },
-  );
+  const { socket, response } = Deno.upgradeWebSocket(request, { idleTimeout });
   if (protocol !== undefined) {
     response.headers.set("sec-websocket-protocol", protocol);
   }
@@ -194,7 +208,6 @@ export function upgradeWebSocketStream(
     settings.writeHighWaterMark,
     protocol ?? "",
   );
-  const { signal } = options;
   const core = new StreamCore(
     signal === undefined ? transport : reportShutdown(transport, signal),
     settings,
@@ -203,12 +216,59 @@ export function upgradeWebSocketStream(
   if (signal !== undefined) closeOnShutdown(core, signal);
   const url = new URL(request.url);
   url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
-  url.hash = "";
   return { response, stream: adopt(url.href, core) };
 }
 
+/** Deno's own default for `idleTimeout`, in seconds. */
+const DEFAULT_IDLE_TIMEOUT = 30;
+
+/**
+ * The ready response for a request that must not be upgraded, or `undefined`
+ * to upgrade it. Deno.upgradeWebSocket would throw on a malformed handshake;
+ * a client deserves an HTTP answer instead.
+ */
+function refuseUpgrade(
+  request: Request,
+  origins: UpgradeWebSocketStreamOptions["origins"],
+): Response | undefined {
+  const { headers } = request;
+  if (!hasToken(headers.get("upgrade"), "websocket")) {
+    return new Response("Expected a WebSocket upgrade request\n", {
+      status: 426,
+      headers: { "upgrade": "websocket", "connection": "Upgrade" },
+    });
+  }
+  if (
+    request.method !== "GET" ||
+    !hasToken(headers.get("connection"), "upgrade") ||
+    !headers.get("sec-websocket-key")
+  ) {
+    return new Response(
+      "Malformed WebSocket upgrade request: it needs GET, Connection: Upgrade and Sec-WebSocket-Key\n",
+      { status: 400 },
+    );
+  }
+  if (headers.get("sec-websocket-version") !== "13") {
+    return new Response("Unsupported WebSocket version: 13 is required\n", {
+      status: 426,
+      headers: { "sec-websocket-version": "13" },
+    });
+  }
+  if (!isOriginAllowed(headers.get("origin"), origins)) {
+    return new Response("Origin not allowed\n", { status: 403 });
+  }
+  return undefined;
+}
+
+/** Whether a comma-separated header holds `token`, case-insensitively. */
+function hasToken(header: string | null, token: string): boolean {
+  return (header ?? "").split(",").some((value) =>
+    value.trim().toLowerCase() === token
+  );
+}
+
 /** The reason sent with 1001 when the server shuts down. */
-export const SHUTDOWN_REASON = "Server shutting down";
+const SHUTDOWN_REASON = "Server shutting down";
 
 function closeOnShutdown(core: StreamCore, signal: AbortSignal): void {
   const shutDown = () => core.close(1001, SHUTDOWN_REASON);
@@ -242,14 +302,6 @@ function reportShutdown(transport: Transport, signal: AbortSignal): Transport {
   };
 }
 
-function isWebSocketUpgrade(request: Request): boolean {
-  const upgrade = request.headers.get("upgrade") ?? "";
-  return request.method === "GET" &&
-    upgrade.split(",").some((token) =>
-      token.trim().toLowerCase() === "websocket"
-    );
-}
-
 function isOriginAllowed(
   origin: string | null,
   allowed: UpgradeWebSocketStreamOptions["origins"],
@@ -260,7 +312,7 @@ function isOriginAllowed(
 }
 
 /** Splits a `Sec-WebSocket-Protocol` header, with or without spaces. */
-export function parseProtocolHeader(header: string | null): string[] {
+function parseProtocolHeader(header: string | null): string[] {
   if (header === null) return [];
   return header.split(",").map((token) => token.trim()).filter(isProtocolToken);
 }

@@ -19,7 +19,8 @@ import { readCloseInfo, validateCloseInfo } from "./close_code.ts";
  */
 export interface WebSocketCloseInfo {
   /**
-   * The close code: 1000 or 3000-4999 when sent from JavaScript.
+   * The close code: 1000 or 3000-4999 when sent from JavaScript (a server
+   * stream's `close()` also takes the codes a server may send).
    * A non-empty `reason` without a code means 1000.
    */
   closeCode?: number;

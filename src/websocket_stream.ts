@@ -44,6 +44,8 @@ export interface WebSocketStreamOptions extends StreamOptions {
   /**
    * Aborts the opening handshake; `opened` and `closed` then reject with
    * `signal.reason`. It has no effect once the connection is open.
+   *
+   * @default {undefined}
    */
   signal?: AbortSignal;
   /**
