@@ -5,8 +5,6 @@
  * @module
  */
 
-const MIB = 1024 * 1024;
-
 /**
  * The process's peak resident set size in bytes: the kernel's high-water mark
  * (`VmHWM`), which catches a peak no sampler would. Falls back to the current
@@ -46,11 +44,6 @@ export function cpuMicros(): number {
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   const ticks = Number(fields[11]) + Number(fields[12]);
   return ticks * 1e6 / CLOCK_TICKS_PER_SECOND;
-}
-
-/** Bytes as MiB, for printing. */
-export function toMiB(bytes: number): number {
-  return bytes / MIB;
 }
 
 /** Resolves after `ms` milliseconds. */

@@ -7,6 +7,7 @@
 
 import { parseArgs } from "node:util";
 import { validateCloseInfo } from "../src/close_code.ts";
+import { parseWebSocketUrl } from "../src/handshake_options.ts";
 
 /** How a run of the tool ended, as its exit status. */
 export const ExitStatus = {
@@ -224,18 +225,11 @@ export function parseCommand(args: readonly string[]): Command {
 }
 
 function readUrl(text: string): string {
-  let url: URL;
   try {
-    url = new URL(text);
-  } catch {
-    throw new UsageError(`invalid URL "${text}"`);
+    return parseWebSocketUrl(text).href;
+  } catch (error) {
+    throw new UsageError((error as Error).message);
   }
-  if (!["ws:", "wss:", "http:", "https:"].includes(url.protocol)) {
-    throw new UsageError(
-      `URL scheme must be ws, wss, http or https, received "${text}"`,
-    );
-  }
-  return url.href;
 }
 
 function readHeaders(lines: readonly string[]): Headers {

@@ -5,14 +5,13 @@
  * @module
  */
 
-/** One WebSocket message as the streams carry it. */
-export type Message = string | Uint8Array;
+import type { Message } from "../src/message.ts";
 
 /**
  * The longest line line mode holds while waiting for its newline: past it the
  * input is not lines, and buffering it would make memory grow with the input.
  */
-export const MAX_LINE_LENGTH = 16 * 1024 * 1024;
+const MAX_LINE_LENGTH = 16 * 1024 * 1024;
 
 const encoder = new TextEncoder();
 
@@ -52,12 +51,4 @@ function stripCarriageReturn(line: string): string {
 export function messageToBytes(message: Message, binary: boolean): Uint8Array {
   if (typeof message !== "string") return message;
   return encoder.encode(binary ? message : `${message}\n`);
-}
-
-/**
- * The size of a message for progress figures: bytes for binary, UTF-16 code
- * units for text (the same for ASCII, and no encoding on the hot path).
- */
-export function messageSize(message: Message): number {
-  return typeof message === "string" ? message.length : message.byteLength;
 }

@@ -151,7 +151,7 @@ export async function runListen(
   await server.shutdown();
   io.signal?.removeEventListener("abort", stop);
   progress.stop();
-  // The stdin pipe of a shared input is only released, never cancelled.
+  // Sessions only release the shared stdin; cancel it now that none is left.
   await input?.cancel().catch(() => {});
   if (localError !== undefined) {
     reporter.error(localError);

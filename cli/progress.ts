@@ -4,7 +4,7 @@
  * @module
  */
 
-import { type Message, messageSize } from "./framing.ts";
+import { type Message, messageSize } from "../src/message.ts";
 
 /** Bytes and messages that went one way. */
 export class Counter {
@@ -33,7 +33,7 @@ export function countMessages(
 }
 
 /** Formats a byte count the way people read it: `1.5 MiB`. */
-export function formatBytes(bytes: number): string {
+function formatBytes(bytes: number): string {
   const units = ["B", "KiB", "MiB", "GiB", "TiB"];
   let value = bytes;
   let unit = 0;
@@ -45,7 +45,7 @@ export function formatBytes(bytes: number): string {
 }
 
 /** The progress line for what was sent and received after `seconds`. */
-export function formatProgress(
+function formatProgress(
   sent: Counter,
   received: Counter,
   seconds: number,

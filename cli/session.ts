@@ -8,7 +8,8 @@
 import type { WebSocketOpenInfo, WebSocketStream } from "../mod.ts";
 import { WebSocketError } from "../mod.ts";
 import { type Counter, countMessages } from "./progress.ts";
-import { linesToMessages, type Message, messageToBytes } from "./framing.ts";
+import type { Message } from "../src/message.ts";
+import { linesToMessages, messageToBytes } from "./framing.ts";
 import { describeError } from "./io.ts";
 
 /** The close code and reason the user chose for the closes the tool starts. */
@@ -21,7 +22,7 @@ export interface CloseChoice {
 export interface ConnectionEnd {
   /** Whether the closing handshake completed. */
   clean: boolean;
-  /** The peer's close code; `null` when there is none (1006). */
+  /** The peer's close code; `null` when the end was not a WebSocketError (an abort). */
   closeCode: number | null;
   reason: string;
   /** For an unclean close, what went wrong. */

@@ -17,10 +17,14 @@
  * @module
  */
 
-import { upgradeWebSocketStream, WebSocketStream } from "../mod.ts";
+import {
+  upgradeWebSocketStream,
+  type WebSocketClosedInfo,
+  WebSocketStream,
+} from "../mod.ts";
 
 /** Settings of {@linkcode runDemo}. */
-export interface DemoOptions {
+interface DemoOptions {
   /** How long the producer runs, in seconds. */
   seconds: number;
   /** What the slow link drains, in bytes per second. */
@@ -31,27 +35,14 @@ export interface DemoOptions {
   print: (line: string) => void;
 }
 
-/** What the demo measured. */
-export interface DemoResult {
-  messagesSent: number;
-  messagesReceived: number;
-  /** The most bytes sent but not yet received at any report. */
-  maxInFlightBytes: number;
-  /** The share of the producer's time spent waiting for writes, 0 to 1. */
-  waitedShare: number;
-  /** The close code and reason each end saw. */
-  clientClosed: { closeCode: number; reason: string };
-  serverClosed: { closeCode: number; reason: string };
-}
-
 const MiB = 1024 * 1024;
 const REPORT_MS = 500;
 
-/** Runs the demo and returns its figures. */
-export async function runDemo(options: DemoOptions): Promise<DemoResult> {
+/** Runs the demo, printing what it sees. */
+async function runDemo(options: DemoOptions): Promise<void> {
   const { print } = options;
   let received = 0;
-  const serverClosed = Promise.withResolvers<DemoResult["serverClosed"]>();
+  const serverClosed = Promise.withResolvers<WebSocketClosedInfo>();
   const server = Deno.serve(
     { hostname: "127.0.0.1", port: 0, onListen() {} },
     (request) => {
@@ -129,14 +120,6 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       mib(sent * options.messageBytes / (producerMs / 1000))
     }/s, held to the link's pace; in flight never above ${mib(maxInFlight)}`,
   );
-  return {
-    messagesSent: sent,
-    messagesReceived: received,
-    maxInFlightBytes: maxInFlight,
-    waitedShare: waitedMs / producerMs,
-    clientClosed,
-    serverClosed: serverSaw,
-  };
 }
 
 function mib(bytes: number): string {

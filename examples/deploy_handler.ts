@@ -1,8 +1,9 @@
 /**
  * A Deno Deploy style module: `export default { fetch }`, upgrading WebSocket
  * requests with `upgradeWebSocketStream` and answering the rest over HTTP.
- * WebSocket clients get an echo that tells the time; the stream pipeline
- * keeps a client that does not read from growing the server's memory.
+ * WebSocket clients get every message echoed back, text prefixed with
+ * `echo: ` and binary unchanged; the stream pipeline keeps a client that does
+ * not read from growing the server's memory.
  *
  * ```sh
  * deno serve --allow-net examples/deploy_handler.ts

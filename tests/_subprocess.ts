@@ -8,7 +8,7 @@
 import { concat } from "./_bytes.ts";
 
 /** The repository root, where `cli.ts` and `examples/` live. */
-export const ROOT: URL = new URL("../", import.meta.url);
+const ROOT: URL = new URL("../", import.meta.url);
 
 const encoder = new TextEncoder();
 

@@ -94,7 +94,7 @@ Deno.test("BP-01 (documented alternative) a reader that falls behind gets the qu
     () => assert.fail("closed resolved"),
     (error: unknown) => error,
   );
-  webSocketError(4009, "Receive queue limit exceeded")(error);
+  webSocketError(4009, { reason: "Receive queue limit exceeded" })(error);
   assert.match((error as WebSocketError).message, /4194304 bytes/);
   const reader = readable.getReader();
   const fills: number[] = [];

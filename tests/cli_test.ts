@@ -203,6 +203,7 @@ const BAD_ARGUMENTS = [
   [],
   ["ftp://127.0.0.1/"],
   ["not a url"],
+  ["ws://127.0.0.1:1/#fragment"],
   ["ws://127.0.0.1:1/", "ws://127.0.0.1:2/"],
   ["-H", "no colon", "ws://127.0.0.1:1/"],
   ["-H", "Bad Name: x", "ws://127.0.0.1:1/"],
@@ -244,21 +245,36 @@ Deno.test("CLI bad arguments exit 2 with a usage line as a process", async () =>
   assert.equal(result.text, "");
 });
 
-Deno.test("CLI --close-code accepts a server-only code such as 1001 with --listen", async () => {
+Deno.test("CLI --listen closes its client with a server-only --close-code such as 1001 when stopped (in-process)", async () => {
   let stderr = "";
+  const listening = Promise.withResolvers<string>();
   const stop = new AbortController();
-  stop.abort();
-  const status = await main(
-    ["--listen", "0", "--echo", "--close-code", "1001", "-q"],
-    {
-      stdin: new ReadableStream({ start: (c) => c.close() }),
-      stdout: new WritableStream(),
-      stderr: (text) => stderr += text,
-      stderrIsTerminal: false,
-      signal: stop.signal,
+  const running = main(["--listen", "0", "--echo", "--close-code", "1001"], {
+    stdin: new ReadableStream({ start: (c) => c.close() }),
+    stdout: new WritableStream(),
+    stderr: (text) => {
+      stderr += text;
+      const port = LISTENING.exec(stderr)?.[1];
+      if (port !== undefined) listening.resolve(`ws://127.0.0.1:${port}/`);
     },
-  );
-  assert.equal(status, 0, stderr);
+    stderrIsTerminal: false,
+    signal: stop.signal,
+  });
+  try {
+    const url = await Promise.race([
+      listening.promise,
+      running.then((status) => {
+        throw new Error(`main returned ${status} before listening: ${stderr}`);
+      }),
+    ]);
+    const client = new Probe(url);
+    await client.opened;
+    stop.abort();
+    assert.equal((await client.closed).code, 1001);
+  } finally {
+    stop.abort();
+    assert.equal(await running, 0, stderr);
+  }
 });
 
 Deno.test("CLI --help documents the options and exit statuses; --version prints deno.json's version", async () => {

@@ -17,10 +17,10 @@ import {
   startRawServer,
 } from "./_raw_server.ts";
 import {
-  assertWebSocketError,
   fulfilmentWithin,
   rejectionWithin,
-} from "./_faults.ts";
+  webSocketError,
+} from "./_assert.ts";
 
 const BOUND_MS = 5000;
 
@@ -167,8 +167,8 @@ for (const violation of violations) {
     assert.deepEqual(await reader.read(), { value: "before", done: false });
     const readError = await rejectionWithin(reader.read(), BOUND_MS, "read");
     const closedError = await rejectionWithin(wss.closed, BOUND_MS, "closed");
-    assertWebSocketError(closedError, 1006, violation.message);
-    assert.match(closedError.message, /closed abnormally \(1006\)/);
+    webSocketError(1006, { message: violation.message })(closedError);
+    assert.match((closedError as Error).message, /closed abnormally \(1006\)/);
     assert.equal(readError, closedError, "CLD-06 the same error everywhere");
     assert.equal(
       await rejectionWithin(writable.getWriter().write("x"), BOUND_MS, "write"),

@@ -1,10 +1,16 @@
 import assert from "node:assert/strict";
 import {
+  upgradeWebSocketStream,
   type UpgradeWebSocketStreamOptions,
   WebSocketError,
   WebSocketStream,
 } from "../mod.ts";
-import { delay, domException, settled, webSocketError } from "./_assert.ts";
+import {
+  delay,
+  domException,
+  settleWithin,
+  webSocketError,
+} from "./_assert.ts";
 import { encodeClientFrame, rawHandshake, readUntil } from "./_raw_client.ts";
 import { concat } from "./_bytes.ts";
 import { closePayload, Opcode, parseClosePayload } from "./_raw_server.ts";
@@ -15,6 +21,9 @@ import {
   startStreamServer,
   streamHandler,
 } from "./_stream_server.ts";
+
+/** A bound on waits for what must happen promptly: a hang fails the test. */
+const BOUND_MS = 5000;
 
 /** Connects our client to `server` and returns both ends, opened. */
 async function connectPair(
@@ -158,13 +167,13 @@ Deno.test("CLD-05 a client that drops TCP without a Close makes the server strea
   const serverStream = await server.accept();
   const { readable, writable } = await serverStream.opened;
   handshake.connection.close();
-  const result = await settled(serverStream.closed);
-  assert.ok(!result.ok);
-  assert.ok(webSocketError(1006)(result.error));
+  const result = await settleWithin(serverStream.closed, BOUND_MS, "closed");
+  assert.equal(result.status, "rejected");
+  webSocketError(1006)(result.reason);
   // CLD-06: the readable errors with the same error.
   await assert.rejects(
     readable.getReader().read(),
-    (error) => error === result.error,
+    (error) => error === result.reason,
   );
   await assertWritableErrored(writable, webSocketError(1006));
 });
@@ -289,7 +298,7 @@ Deno.test("when no offered protocol matches, the upgrade has no subprotocol and 
   await assert.rejects(client.opened, webSocketError(null));
   await assert.rejects(client.closed, webSocketError(1006));
   // The server stream ends too, without a Close from the client.
-  await settled(serverStream.closed);
+  await settleWithin(serverStream.closed, BOUND_MS, "server closed");
 });
 
 Deno.test("without the protocol option no subprotocol is selected, even when one is offered", async () => {
@@ -384,7 +393,7 @@ Deno.test("idleTimeout reaches Deno: a client that never answers pings is pinged
   // Deno sent that 1001 itself and no Close came back: unclean.
   await assert.rejects(
     serverStream.closed,
-    webSocketError(1001, "No response from ping frame."),
+    webSocketError(1001, { reason: "No response from ping frame." }),
   );
 });
 
@@ -425,11 +434,13 @@ Deno.test("a server stream whose reader falls behind closes with its overflowClo
   const reader = readable.getReader();
   assert.deepEqual(await reader.read(), { value: "first", done: false });
   assert.deepEqual(await reader.read(), { value: "second", done: false });
-  const failure = await settled(reader.read());
-  assert.ok(!failure.ok);
-  assert.ok(webSocketError(1009)(failure.error));
-  assert.match((failure.error as Error).message, /10000 bytes/);
-  await assert.rejects(serverStream.closed, (error) => error === failure.error);
+  const failure = await settleWithin(reader.read(), BOUND_MS, "read");
+  assert.equal(failure.status, "rejected");
+  webSocketError(1009, { message: /10000 bytes/ })(failure.reason);
+  await assert.rejects(
+    serverStream.closed,
+    (error) => error === failure.reason,
+  );
 });
 
 Deno.test("Deno limitation: a server stream closing while the client is still sending loses its Close, both ends see 1006", async () => {
@@ -577,4 +588,29 @@ Deno.test({
       }
     }
   },
+});
+
+Deno.test("options are checked before anything is upgraded: bad ones throw, never leave a client hanging", () => {
+  const request = new Request("http://127.0.0.1/", {
+    headers: {
+      upgrade: "websocket",
+      connection: "Upgrade",
+      "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==",
+      "sec-websocket-version": "13",
+    },
+  });
+  const bad: [UpgradeWebSocketStreamOptions, typeof TypeError][] = [
+    [{ signal: {} as AbortSignal }, TypeError],
+    [{ protocol: 42 as unknown as string }, TypeError],
+    [{ origins: "https://a.example" as unknown as string[] }, TypeError],
+    [{ idleTimeout: "x" as unknown as number }, TypeError],
+    [{ idleTimeout: -1 }, RangeError],
+  ];
+  for (const [options, error] of bad) {
+    assert.throws(
+      () => upgradeWebSocketStream(request, options),
+      error,
+      JSON.stringify(options),
+    );
+  }
 });
