@@ -193,16 +193,9 @@ export function upgradeWebSocketStream(
   );
   const refusal = refuseUpgrade(request, origins);
   if (refusal !== undefined) return { response: refusal, stream: undefined };
-  const offered = parseProtocolHeader(
-    request.headers.get("sec-websocket-protocol"),
-  );
-  const protocol = selectProtocol(offered, selection);
-  // Deno.upgradeWebSocket splits the offer on ", " only and throws on
-  // "a,b" (as npm's ws sends it), so the header is set here instead.
-  const { socket, response } = Deno.upgradeWebSocket(request, { idleTimeout });
-  if (protocol !== undefined) {
-    response.headers.set("sec-websocket-protocol", protocol);
-  }
+  const offer = request.headers.get("sec-websocket-protocol");
+  const protocol = selectProtocol(parseProtocolHeader(offer), selection);
+  const { socket, response } = upgrade(request, offer, protocol, idleTimeout);
   const transport = new WebSocketTransport(
     socket,
     settings.writeHighWaterMark,
@@ -217,6 +210,29 @@ export function upgradeWebSocketStream(
   const url = new URL(request.url);
   url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
   return { response, stream: adopt(url.href, core) };
+}
+
+/**
+ * Deno.upgradeWebSocket finds the protocol only in an offer separated by
+ * ", ", and throws on "a,b" as npm's ws sends it; the header is then set on
+ * the response instead, which Deno allows from 2.5 on.
+ */
+function upgrade(
+  request: Request,
+  offer: string | null,
+  protocol: string | undefined,
+  idleTimeout: number,
+): { socket: WebSocket; response: Response } {
+  const denoFindsIt = protocol !== undefined &&
+    (offer ?? "").split(", ").includes(protocol);
+  const upgraded = Deno.upgradeWebSocket(
+    request,
+    denoFindsIt ? { protocol, idleTimeout } : { idleTimeout },
+  );
+  if (protocol !== undefined && !denoFindsIt) {
+    upgraded.response.headers.set("sec-websocket-protocol", protocol);
+  }
+  return upgraded;
 }
 
 /** Deno's own default for `idleTimeout`, in seconds. */
