@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { WebSocketStream } from "../mod.ts";
 import { domException } from "./_assert.ts";
-import { startRawServer } from "./_raw_server.ts";
+import { readHead, startRawServer } from "./_raw_server.ts";
 import { startWptServer } from "./_wpt_server.ts";
 
 Deno.test("CTR-16 an aborted signal means no connection is attempted", async () => {
@@ -74,4 +74,37 @@ Deno.test("CTR-19 close() after an abort does not throw and changes nothing", as
   during.close();
   await assert.rejects(during.opened, domException("AbortError"));
   await assert.rejects(during.closed, domException("AbortError"));
+});
+
+/**
+ * A listener that lets the test act at one stage of the opening handshake,
+ * then waits for the client to give the connection up.
+ */
+async function abortAtStage(stage: "accepted" | "request sent") {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const controller = new AbortController();
+  const reason = new Error(`aborted once the ${stage}`);
+  const wss = new WebSocketStream(`ws://127.0.0.1:${listener.addr.port}/`, {
+    signal: controller.signal,
+  });
+  const conn = await listener.accept();
+  listener.close();
+  if (stage === "request sent") {
+    assert.match((await readHead(conn))!.head, /^GET \/ HTTP\/1\.1/);
+  }
+  controller.abort(reason);
+  await assert.rejects(wss.opened, (error) => error === reason);
+  await assert.rejects(wss.closed, (error) => error === reason);
+  // The client let go of the connection: no 101 will ever be read.
+  const buffer = new Uint8Array(1024);
+  while (await conn.read(buffer).catch(() => null) !== null) { /* drain */ }
+  conn.close();
+}
+
+Deno.test("CTR-17 aborting once TCP is accepted, before the request, rejects both promises and drops the connection", async () => {
+  await abortAtStage("accepted");
+});
+
+Deno.test("CTR-17 aborting once the request is sent, before the response, rejects both promises and drops the connection", async () => {
+  await abortAtStage("request sent");
 });
