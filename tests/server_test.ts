@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import {
+  type ProtocolSelection,
   upgradeWebSocketStream,
   type UpgradeWebSocketStreamOptions,
   WebSocketError,
@@ -221,51 +222,47 @@ Deno.test("a client answering the server's Close with its own code: the server's
   });
 });
 
-Deno.test("protocol as a string is selected when the client offers it", async () => {
-  await using server = startStreamServer({ protocol: "chat" });
-  const { client, clientOpen, serverOpen } = await connectPair(
-    server,
-    "/",
-    ["superchat", "chat"],
-  );
-  assert.equal(clientOpen.protocol, "chat");
-  assert.equal(serverOpen.protocol, "chat");
-  client.close();
-  await client.closed;
-});
-
-Deno.test("protocol as a preference list selects the server's first choice among those offered", async () => {
-  await using server = startStreamServer({ protocol: ["v3", "v2", "v1"] });
-  const { client, clientOpen, serverOpen } = await connectPair(
-    server,
-    "/",
+const seenBySelector: (readonly string[])[] = [];
+const protocolSelections: [string, ProtocolSelection, string[], string][] = [
+  ["a string is selected when the client offers it", "chat", [
+    "superchat",
+    "chat",
+  ], "chat"],
+  [
+    "a preference list selects the server's first choice among those offered",
+    ["v3", "v2", "v1"],
     ["v1", "v2"],
-  );
-  assert.equal(clientOpen.protocol, "v2");
-  assert.equal(serverOpen.protocol, "v2");
-  client.close();
-  await client.closed;
-});
-
-Deno.test("protocol as a selector gets the offered list in order and its answer is selected", async () => {
-  const seen: (readonly string[])[] = [];
-  await using server = startStreamServer({
-    protocol: (offered) => {
-      seen.push(offered);
+    "v2",
+  ],
+  [
+    "a selector gets the offered list in order and its answer is selected",
+    (offered) => {
+      seenBySelector.push(offered);
       return offered.at(-1);
     },
-  });
-  const { client, clientOpen, serverOpen } = await connectPair(
-    server,
-    "/",
     ["a", "b", "c"],
-  );
-  assert.deepEqual(seen, [["a", "b", "c"]]);
-  assert.equal(clientOpen.protocol, "c");
-  assert.equal(serverOpen.protocol, "c");
-  client.close();
-  await client.closed;
-});
+    "c",
+  ],
+];
+
+for (const [what, protocol, offered, selected] of protocolSelections) {
+  Deno.test(`protocol as ${what}`, async () => {
+    seenBySelector.length = 0;
+    await using server = startStreamServer({ protocol });
+    const { client, clientOpen, serverOpen } = await connectPair(
+      server,
+      "/",
+      offered,
+    );
+    assert.equal(clientOpen.protocol, selected);
+    assert.equal(serverOpen.protocol, selected);
+    if (typeof protocol === "function") {
+      assert.deepEqual(seenBySelector, [offered]);
+    }
+    client.close();
+    await client.closed;
+  });
+}
 
 Deno.test("an offer written 'a,b' without spaces is parsed, which Deno.upgradeWebSocket cannot do", async () => {
   await using server = startStreamServer({ protocol: ["b"] });
