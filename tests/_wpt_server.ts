@@ -16,11 +16,14 @@ export interface TestServer extends AsyncDisposable {
   close(): Promise<void>;
 }
 
-/** Serves `handler` on an ephemeral loopback port. */
+/**
+ * Serves `handler` on an ephemeral loopback port. `close()` aborts
+ * `controller`, which a test may also hand to `upgradeWebSocketStream`.
+ */
 export function serve(
   handler: (request: Request) => Response | Promise<Response>,
+  controller: AbortController = new AbortController(),
 ): TestServer {
-  const controller = new AbortController();
   const server = Deno.serve({
     hostname: "127.0.0.1",
     port: 0,

@@ -15,6 +15,7 @@ import {
 import { encodeClientFrame, rawHandshake, readUntil } from "./_raw_client.ts";
 import { concat } from "./_bytes.ts";
 import { closePayload, Opcode, parseClosePayload } from "./_raw_server.ts";
+import { serve } from "./_wpt_server.ts";
 import {
   echo,
   readAll,
@@ -513,16 +514,9 @@ Deno.test("server.shutdown() with open streams: the client sees a clean 1001, th
 
 Deno.test("aborting Deno.serve's signal with open streams: Deno sends Close code 1005, so the client fails with 1006", async () => {
   const { handler } = streamHandler();
-  const controller = new AbortController();
-  const server = Deno.serve({
-    hostname: "127.0.0.1",
-    port: 0,
-    signal: controller.signal,
-    onListen() {},
-  }, handler);
-  using handshake = await rawHandshake(server.addr.port);
-  controller.abort();
-  await server.finished;
+  await using server = serve(handler);
+  using handshake = await rawHandshake(server.port);
+  await server.close();
   // 1005 must never be sent (RFC 6455 section 7.4.1); every client fails on it.
   const close = await readUntil(handshake.connection, Opcode.close);
   assert.equal(parseClosePayload(close!).code, 1005);
@@ -530,19 +524,12 @@ Deno.test("aborting Deno.serve's signal with open streams: Deno sends Close code
 
 Deno.test("aborting Deno.serve's signal: our client fails with 1006 and the server stream sees 1005", async () => {
   const { handler, accept } = streamHandler();
-  const controller = new AbortController();
-  const server = Deno.serve({
-    hostname: "127.0.0.1",
-    port: 0,
-    signal: controller.signal,
-    onListen() {},
-  }, handler);
+  await using server = serve(handler);
   const { client, serverStream, clientOpen } = await connectPair({
-    url: `ws://127.0.0.1:${server.addr.port}`,
+    url: server.url,
     accept,
   });
-  controller.abort();
-  await server.finished;
+  await server.close();
   await assert.rejects(client.closed, webSocketError(1006));
   await assert.rejects(clientOpen.readable.getReader().read(), WebSocketError);
   assert.deepEqual(await serverStream.closed, { closeCode: 1005, reason: "" });
@@ -561,17 +548,12 @@ Deno.test({
       signal: controller.signal,
     };
     const { handler, accept } = streamHandler(options);
-    const server = Deno.serve({
-      hostname: "127.0.0.1",
-      port: 0,
-      signal: controller.signal,
-      onListen() {},
-    }, handler);
-    const url = `ws://127.0.0.1:${server.addr.port}`;
+    await using server = serve(handler, controller);
     const pairs = [];
-    for (let i = 0; i < 3; i++) pairs.push(await connectPair({ url, accept }));
-    controller.abort();
-    await server.finished;
+    for (let i = 0; i < 3; i++) {
+      pairs.push(await connectPair({ url: server.url, accept }));
+    }
+    await server.close();
     const expected = { closeCode: 1001, reason: "Server shutting down" };
     for (const { client, serverStream, clientOpen, serverOpen } of pairs) {
       assert.deepEqual(await client.closed, expected);
