@@ -16,6 +16,12 @@
 
 import { parseArgs } from "node:util";
 import { upgradeWebSocketStream } from "../mod.ts";
+import {
+  collectGarbage,
+  echoOurs,
+  echoPlain,
+  type EchoTally,
+} from "./_echo.ts";
 import { processFigures } from "./_load_stats.ts";
 import { soakTraffic, type TrafficTally } from "./_soak_traffic.ts";
 
@@ -28,54 +34,24 @@ const { values } = parseArgs({
 });
 const ours = values.mode === "ours";
 const receiveLimit = Number(values["receive-limit"]);
-const gc = (globalThis as { gc?: () => void }).gc;
-let open = 0;
-let errors = 0;
+const tally: EchoTally = { open: 0, errors: 0 };
 const soakTally: TrafficTally = { sent: 0, received: 0, errors: 0 };
-
-function echoPlain(request: Request): Response {
-  const { socket, response } = Deno.upgradeWebSocket(request);
-  socket.binaryType = "arraybuffer";
-  socket.onopen = () => open++;
-  socket.onclose = (event) => {
-    open--;
-    if (!event.wasClean) errors++;
-  };
-  socket.onmessage = (event) => socket.send(event.data);
-  return response;
-}
-
-function echoOurs(request: Request): Response {
-  const { response, stream } = upgradeWebSocketStream(request);
-  stream?.opened.then(async ({ readable, writable }) => {
-    open++;
-    // The pipe rejects even after a clean close (the writable is errored
-    // then, as the standard says); only `closed` tells how it ended.
-    await readable.pipeTo(writable).catch(() => {});
-    await stream.closed.catch(() => errors++);
-    open--;
-  }).catch(() => errors++);
-  return response;
-}
 
 function soak(request: Request): Response {
   const { response, stream } = upgradeWebSocketStream(request, {
     receiveLimit,
   });
   stream?.opened.then(async (info) => {
-    open++;
+    tally.open++;
     await soakTraffic(stream, info, soakTally);
-    open--;
+    tally.open--;
   }).catch(() => soakTally.errors++);
   return response;
 }
 
 async function stats(): Promise<Response> {
-  // Two collections with a turn between them let finalizers run.
-  gc?.();
-  await new Promise((resolve) => setTimeout(resolve, 50));
-  gc?.();
-  return Response.json({ ...processFigures(), open, errors, soak: soakTally });
+  await collectGarbage();
+  return Response.json({ ...processFigures(), ...tally, soak: soakTally });
 }
 
 Deno.serve({
@@ -85,7 +61,7 @@ Deno.serve({
 }, (request) => {
   switch (new URL(request.url).pathname) {
     case "/echo":
-      return ours ? echoOurs(request) : echoPlain(request);
+      return ours ? echoOurs(request, tally) : echoPlain(request, tally);
     case "/soak":
       return soak(request);
     case "/stats":

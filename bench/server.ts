@@ -17,34 +17,19 @@
  */
 
 import { parseArgs } from "node:util";
-import { upgradeWebSocketStream } from "../mod.ts";
+import {
+  collectGarbage,
+  echoOurs,
+  echoPlain,
+  type EchoTally,
+} from "./_echo.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
   options: { mode: { type: "string", default: "plain" } },
 });
 const ours = values.mode === "ours";
-const gc = (globalThis as { gc?: () => void }).gc;
-let open = 0;
-
-function echoPlain(request: Request): Response {
-  const { socket, response } = Deno.upgradeWebSocket(request);
-  socket.binaryType = "arraybuffer";
-  socket.onopen = () => open++;
-  socket.onclose = () => open--;
-  socket.onmessage = (event) => socket.send(event.data);
-  return response;
-}
-
-function echoOurs(request: Request): Response {
-  const { response, stream } = upgradeWebSocketStream(request);
-  stream?.opened.then(async ({ readable, writable }) => {
-    open++;
-    await readable.pipeTo(writable).catch(() => {});
-    open--;
-  }).catch(() => {});
-  return response;
-}
+const tally: EchoTally = { open: 0, errors: 0 };
 
 function sink(request: Request, bytes: number): Response {
   const { socket, response } = Deno.upgradeWebSocket(request);
@@ -74,12 +59,8 @@ function source(request: Request, bytes: number, size: number): Response {
 }
 
 async function stats(): Promise<Response> {
-  // Two collections and a turn between them let weak callbacks and
-  // finalizers run, so only live memory is left.
-  gc?.();
-  await new Promise((resolve) => setTimeout(resolve, 50));
-  gc?.();
-  return Response.json({ ...Deno.memoryUsage(), open });
+  await collectGarbage();
+  return Response.json({ ...Deno.memoryUsage(), open: tally.open });
 }
 
 Deno.serve({
@@ -91,7 +72,7 @@ Deno.serve({
   const number = (name: string) => Number(url.searchParams.get(name));
   switch (url.pathname) {
     case "/echo":
-      return ours ? echoOurs(request) : echoPlain(request);
+      return ours ? echoOurs(request, tally) : echoPlain(request, tally);
     case "/sink":
       return sink(request, number("bytes"));
     case "/source":
