@@ -26,59 +26,59 @@ const MAX_SLEEP_MS = 25;
 export class DrainWaiter {
   #wake: (() => void) | undefined;
   #stopped = false;
+  /** Made by the first turn and kept until {@linkcode stop}: one per connection. */
+  #channel: MessageChannel | undefined;
 
   /**
    * Resolves `true` once `socket.bufferedAmount` is at most `limit`, or
    * `false` once the socket is no longer open or {@linkcode stop} was called.
    */
   async wait(socket: BufferedSocket, limit: number): Promise<boolean> {
-    let channel: MessageChannel | undefined;
-    try {
-      let previous = socket.bufferedAmount;
-      let previousTime = performance.now();
-      let stalledSleep = 1;
-      while (!this.#stopped && socket.readyState === OPEN) {
-        const buffered = socket.bufferedAmount;
-        if (buffered <= limit) return true;
-        const now = performance.now();
-        let delay: number;
-        if (buffered < previous) {
-          const bytesPerMs = (previous - buffered) /
-            Math.max(now - previousTime, 0.001);
-          delay = (buffered - limit) / bytesPerMs;
-          stalledSleep = 1;
-          previous = buffered;
-          previousTime = now;
-        } else if (now - previousTime < TURN_THRESHOLD_MS) {
-          delay = 0;
-        } else {
-          delay = stalledSleep;
-          stalledSleep = Math.min(stalledSleep * 2, MAX_SLEEP_MS);
-        }
-        if (delay < TURN_THRESHOLD_MS) {
-          channel ??= new MessageChannel();
-          await this.#nextTurn(channel);
-        } else {
-          await this.#sleep(Math.min(delay, MAX_SLEEP_MS));
-        }
+    let previous = socket.bufferedAmount;
+    let previousTime = performance.now();
+    let stalledSleep = 1;
+    while (!this.#stopped && socket.readyState === OPEN) {
+      const buffered = socket.bufferedAmount;
+      if (buffered <= limit) return true;
+      const now = performance.now();
+      let delay: number;
+      if (buffered < previous) {
+        const bytesPerMs = (previous - buffered) /
+          Math.max(now - previousTime, 0.001);
+        delay = (buffered - limit) / bytesPerMs;
+        stalledSleep = 1;
+        previous = buffered;
+        previousTime = now;
+      } else if (now - previousTime < TURN_THRESHOLD_MS) {
+        delay = 0;
+      } else {
+        delay = stalledSleep;
+        stalledSleep = Math.min(stalledSleep * 2, MAX_SLEEP_MS);
       }
-      return false;
-    } finally {
-      channel?.port1.close();
-      channel?.port2.close();
+      await (delay < TURN_THRESHOLD_MS
+        ? this.#nextTurn()
+        : this.#sleep(Math.min(delay, MAX_SLEEP_MS)));
     }
+    return false;
   }
 
   /** Ends the current wait and any later one: the connection is over. */
   stop(): void {
     this.#stopped = true;
     this.#wake?.();
+    this.#channel?.port1.close();
+    this.#channel?.port2.close();
+    this.#channel = undefined;
   }
 
-  #nextTurn(channel: MessageChannel): Promise<void> {
+  #nextTurn(): Promise<void> {
+    if (this.#channel === undefined) {
+      this.#channel = new MessageChannel();
+      this.#channel.port1.onmessage = () => this.#wake?.();
+    }
+    const channel = this.#channel;
     return new Promise((resolve) => {
       this.#wake = resolve;
-      channel.port1.onmessage = () => resolve();
       channel.port2.postMessage(null);
     });
   }

@@ -273,6 +273,7 @@ export class StreamCore implements TransportEvents {
       null,
       "",
       `the peer did not answer the closing handshake within ${this.#settings.closeTimeout} ms`,
+      false,
     );
   }
 
@@ -281,7 +282,7 @@ export class StreamCore implements TransportEvents {
     closeCode: number | null,
     reason: string,
     failure: string,
-    wasClean = false,
+    wasClean: boolean,
   ): void {
     if (this.#state === "closed") return;
     if (this.#state === "connecting") {
@@ -293,44 +294,62 @@ export class StreamCore implements TransportEvents {
       );
       return;
     }
-    let error: WebSocketError | undefined = this.#overflowError;
-    if (error === undefined && closeCode === null) {
-      error = createWebSocketError(
-        `WebSocket connection closed abnormally (1006)${
-          failure === "" ? "" : `: ${failure}`
-        }`,
-        1006,
+    const error = this.#uncleanError(closeCode, reason, failure, wasClean);
+    // A write cut short rejects with InvalidStateError, as after a clean
+    // close; otherwise the writable shares the connection's error.
+    this.#writableError = error !== undefined && !this.#writeInProgress
+      ? error
+      : new DOMException(
+        this.#writeInProgress
+          ? "The connection closed before the message was sent"
+          : "Cannot write to a closed WebSocketStream",
+        "InvalidStateError",
       );
-    } else if (error === undefined && !wasClean) {
-      error = createWebSocketError(
-        `WebSocket connection closed uncleanly with code ${closeCode}${
-          reason === "" ? "" : `: ${reason}`
-        }`,
-        closeCode,
-        reason,
-      );
-    } else if (error === undefined && this.#writeInProgress) {
-      error = createWebSocketError(
-        `WebSocket connection closed with code ${closeCode} while a message was still being sent`,
-        closeCode,
-        reason,
-      );
-    }
-    const notWritable = new DOMException(
-      this.#writeInProgress
-        ? "The connection closed before the message was sent"
-        : "Cannot write to a closed WebSocketStream",
-      "InvalidStateError",
-    );
-    this.#writableError = error === undefined || this.#writeInProgress
-      ? notWritable
-      : error;
     this.#readableEnd = error ?? null;
     this.#finish(
       error === undefined
         ? { clean: true, info: { closeCode: closeCode!, reason } }
         : { clean: false, error },
     );
+  }
+
+  /**
+   * The error an unclean close reports, or `undefined` for a clean one: the
+   * Close frames were exchanged, the handshake completed and no write was
+   * still in progress.
+   */
+  #uncleanError(
+    closeCode: number | null,
+    reason: string,
+    failure: string,
+    wasClean: boolean,
+  ): WebSocketError | undefined {
+    if (this.#overflowError !== undefined) return this.#overflowError;
+    if (closeCode === null) {
+      return createWebSocketError(
+        `WebSocket connection closed abnormally (1006)${
+          failure === "" ? "" : `: ${failure}`
+        }`,
+        1006,
+      );
+    }
+    if (!wasClean) {
+      return createWebSocketError(
+        `WebSocket connection closed uncleanly with code ${closeCode}${
+          reason === "" ? "" : `: ${reason}`
+        }`,
+        closeCode,
+        reason,
+      );
+    }
+    if (this.#writeInProgress) {
+      return createWebSocketError(
+        `WebSocket connection closed with code ${closeCode} while a message was still being sent`,
+        closeCode,
+        reason,
+      );
+    }
+    return undefined;
   }
 
   /** The handshake failed: `opened` gets `error`, `closed` the same with 1006. */
