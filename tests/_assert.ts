@@ -8,6 +8,9 @@
 import assert from "node:assert/strict";
 import { WebSocketError } from "../mod.ts";
 
+/** A bound on waits for what must happen promptly: a hang fails the test. */
+export const BOUND_MS = 5000;
+
 /**
  * Matches a DOMException named `name`. Pass the result to `assert.rejects` /
  * `assert.throws`, or call it on an error already caught.

@@ -4,6 +4,9 @@
  * @module
  */
 
+/** One mebibyte. */
+export const MiB = 1024 * 1024;
+
 /** Joins byte arrays into one. */
 export function concat(parts: readonly Uint8Array[]): Uint8Array {
   const out = new Uint8Array(

@@ -1,10 +1,9 @@
 import assert from "node:assert/strict";
+import { MiB } from "./_bytes.ts";
 import { type WebSocketError, WebSocketStream } from "../mod.ts";
 import { webSocketError } from "./_assert.ts";
 import { Opcode, parseClosePayload, startRawServer } from "./_raw_server.ts";
 import { startWptServer } from "./_wpt_server.ts";
-
-const MiB = 1024 * 1024;
 
 Deno.test("BP-02 a write of 8 MiB does not resolve before a peer that sleeps 2 s reads it", async () => {
   let peerStartedReading = 0;

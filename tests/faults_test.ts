@@ -11,6 +11,7 @@
  */
 
 import assert from "node:assert/strict";
+import { MiB } from "./_bytes.ts";
 import {
   upgradeWebSocketStream,
   type UpgradeWebSocketStreamOptions,
@@ -26,6 +27,7 @@ import {
 import { rawHandshake, writeClientFrame } from "./_raw_client.ts";
 import { serve } from "./_wpt_server.ts";
 import {
+  BOUND_MS,
   delay,
   domException,
   fulfilmentWithin,
@@ -35,8 +37,6 @@ import {
 } from "./_assert.ts";
 import { startChildEchoServer } from "./_faults.ts";
 
-const BOUND_MS = 5000;
-const MiB = 1024 * 1024;
 /** How the connection dropped, as Deno words it: EOF or a reset. */
 const DROPPED =
   /closed abnormally \(1006\): (Unexpected EOF|Broken pipe|.*reset)/i;

@@ -1,11 +1,8 @@
 import assert from "node:assert/strict";
 import { WebSocketStream } from "../mod.ts";
-import { domException, fulfilmentWithin } from "./_assert.ts";
+import { BOUND_MS, domException, fulfilmentWithin } from "./_assert.ts";
 import { Opcode, startRawServer } from "./_raw_server.ts";
 import { startWptServer } from "./_wpt_server.ts";
-
-/** A bound on waits for what must happen promptly: a hang fails the test. */
-const BOUND_MS = 5000;
 
 // `deno task test` runs with --v8-flags=--expose-gc.
 const gc = (globalThis as { gc?: () => void }).gc;

@@ -8,6 +8,7 @@
  */
 
 import assert from "node:assert/strict";
+import { MiB } from "./_bytes.ts";
 import { WebSocketStream } from "../mod.ts";
 import {
   closePayload,
@@ -17,12 +18,11 @@ import {
   startRawServer,
 } from "./_raw_server.ts";
 import {
+  BOUND_MS,
   fulfilmentWithin,
   rejectionWithin,
   webSocketError,
 } from "./_assert.ts";
-
-const BOUND_MS = 5000;
 
 /** Writes raw bytes, for frames `writeFrame` cannot express. */
 async function writeBytes(connection: RawConnection, bytes: number[]) {
@@ -233,8 +233,6 @@ Deno.test("malformed server: a Close with code 1000 and a 123-byte reason is acc
     { closeCode: 1000, reason },
   );
 });
-
-const MiB = 1024 * 1024;
 
 Deno.test("malformed server: one 20 MiB message, above receiveLimit 16 MiB, reaches a waiting reader whole", async () => {
   // receiveLimit bounds the backlog of a reader that falls behind; a message

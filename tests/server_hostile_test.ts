@@ -6,11 +6,13 @@
  */
 
 import assert from "node:assert/strict";
+import { MiB } from "./_bytes.ts";
 import { WebSocketStream } from "../mod.ts";
 import { Opcode, parseClosePayload } from "./_raw_server.ts";
 import { rawHandshake, writeClientFrame } from "./_raw_client.ts";
 import { echo, startStreamServer } from "./_stream_server.ts";
 import {
+  BOUND_MS,
   domException,
   fulfilmentWithin,
   rejectionWithin,
@@ -19,9 +21,6 @@ import {
 } from "./_assert.ts";
 import { rawRequest } from "./_faults.ts";
 import type { UpgradeWebSocketStreamOptions } from "../mod.ts";
-
-const BOUND_MS = 5000;
-const MiB = 1024 * 1024;
 
 /**
  * A server whose first connection is an echoing bystander; the test gets

@@ -7,6 +7,7 @@ import {
   WebSocketStream,
 } from "../mod.ts";
 import {
+  BOUND_MS,
   delay,
   domException,
   settleWithin,
@@ -23,9 +24,6 @@ import {
   startStreamServer,
   streamHandler,
 } from "./_stream_server.ts";
-
-/** A bound on waits for what must happen promptly: a hang fails the test. */
-const BOUND_MS = 5000;
 
 /** Connects our client to `server` and returns both ends, opened. */
 async function connectPair(
