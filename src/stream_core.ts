@@ -9,7 +9,7 @@
 
 import { type Role, validateCloseInfo } from "./close_code.ts";
 import { LazyPromise } from "./lazy_promise.ts";
-import { chunkToMessage, type Message } from "./message.ts";
+import { chunkToMessage, type Message, messageSize } from "./message.ts";
 import { ReceiveQueue } from "./receive_queue.ts";
 import type { Transport, TransportEvents } from "./transport.ts";
 import {
@@ -86,6 +86,19 @@ type Ending =
 /** As in the standard: the stream itself holds one message; the rest wait in the receive queue. */
 const READABLE_HIGH_WATER_MARK = 1;
 
+/**
+ * How much a peer may still send after our Close, as a share of the receive
+ * limit, with a floor so that small limits still let in-flight data land.
+ * Data that arrives after our Close is dropped, but it is garbage all the
+ * same, so this bounds what a flood costs.
+ */
+const DISCARD_CUT_OFF = { share: 1 / 2, atLeast: 1024 * 1024 };
+
+/** Why a peer that kept sending after our Close was dropped. */
+function afterCloseFailure(bytes: number): string {
+  return `the peer sent more than ${bytes} bytes after our Close`;
+}
+
 /** The reason sent with {@linkcode StreamCoreSettings.overflowCloseCode}. */
 const OVERFLOW_REASON = "Receive queue limit exceeded";
 
@@ -98,6 +111,8 @@ export class StreamCore implements TransportEvents {
   readonly #settings: StreamCoreSettings;
   #state: State = "connecting";
   #closeTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Bytes of messages dropped since our Close. */
+  #discarded = 0;
   #pendingClose: { closeCode: number | undefined; reason: string } | undefined;
 
   readonly #queue: ReceiveQueue;
@@ -201,7 +216,10 @@ export class StreamCore implements TransportEvents {
         this.#state = "closing";
         this.#transport.close(closeCode, reason);
         this.#closeTimer = setTimeout(
-          () => this.#onCloseTimeout(),
+          () =>
+            this.#giveUpClosing(
+              `the peer did not answer the closing handshake within ${this.#settings.closeTimeout} ms`,
+            ),
           this.#settings.closeTimeout,
         );
         return;
@@ -245,6 +263,10 @@ export class StreamCore implements TransportEvents {
 
   /** See {@linkcode TransportEvents.onMessage}. */
   onMessage(message: Message): void {
+    if (this.#state === "closing") {
+      this.#discard(message);
+      return;
+    }
     if (this.#state !== "open" || this.#readableDone) return;
     const controller = this.#readableController!;
     if (this.#queue.length === 0 && controller.desiredSize! > 0) {
@@ -267,14 +289,40 @@ export class StreamCore implements TransportEvents {
     this.close(overflowCloseCode, OVERFLOW_REASON);
   }
 
-  #onCloseTimeout(): void {
-    this.#transport.terminate();
-    this.onClose(
-      null,
-      "",
-      `the peer did not answer the closing handshake within ${this.#settings.closeTimeout} ms`,
-      false,
+  /**
+   * Messages that arrive after our Close are dropped, as the standard says. A
+   * peer that sends half the cut-off after our Close is not stopping: give up
+   * on its answer rather than churn through its data until `closeTimeout`.
+   * Our Close frame leaves on an event-loop turn after `close()`, so the drop
+   * waits for two timer turns; but a peer faster than we are can starve the
+   * event loop of turns, so past the cut-off the connection drops at once.
+   */
+  #discard(message: Message): void {
+    const { receiveLimit } = this.#settings;
+    const before = this.#discarded;
+    this.#discarded += messageSize(message);
+    const cutOff = Math.max(
+      receiveLimit * DISCARD_CUT_OFF.share,
+      DISCARD_CUT_OFF.atLeast,
     );
+    const giveUp = cutOff / 2;
+    if (this.#discarded > cutOff) {
+      this.#giveUpClosing(afterCloseFailure(cutOff));
+    } else if (before <= giveUp && this.#discarded > giveUp) {
+      clearTimeout(this.#closeTimer);
+      this.#closeTimer = setTimeout(() => {
+        this.#closeTimer = setTimeout(
+          () => this.#giveUpClosing(afterCloseFailure(giveUp)),
+          0,
+        );
+      }, 0);
+    }
+  }
+
+  /** Drops a connection whose closing handshake is not going to complete. */
+  #giveUpClosing(failure: string): void {
+    this.#transport.terminate();
+    this.onClose(null, "", failure, false);
   }
 
   /** See {@linkcode TransportEvents.onClose}. */

@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import { WebSocketError, WebSocketStream } from "../mod.ts";
-import { domException, webSocketError } from "./_assert.ts";
+import {
+  BOUND_MS,
+  domException,
+  rejectionWithin,
+  webSocketError,
+} from "./_assert.ts";
+import { MiB } from "./_bytes.ts";
 import {
   Opcode,
   parseClosePayload,
@@ -282,6 +288,54 @@ Deno.test("CLD-09 a peer that never answers our Close is dropped after closeTime
   await assert.rejects(readable.getReader().read(), (e) => e === error);
   await server.close();
   assert.ok(peerSawEnd, "the connection was dropped");
+});
+
+Deno.test("CLD-09 a peer that keeps sending after our Close is dropped within half of receiveLimit, long before closeTimeout", async () => {
+  const receiveLimit = 4 * MiB;
+  let peerClose: unknown;
+  let peerSent = 0;
+  await using server = startRawServer(async (connection) => {
+    peerClose = await readUntilClose(connection);
+    // Ignore the Close and flood, up to a bound this test never needs.
+    try {
+      while (peerSent < 256 * MiB) {
+        await connection.writeFrame(Opcode.binary, new Uint8Array(64 * 1024));
+        peerSent += 64 * 1024;
+      }
+    } catch {
+      // The client dropped the connection.
+    }
+  });
+  const wss = new WebSocketStream(server.url, {
+    receiveLimit,
+    closeTimeout: 60_000,
+  });
+  await wss.opened;
+  wss.close({ closeCode: 4000, reason: "enough" });
+  const error = await rejectionWithin(wss.closed, BOUND_MS, "closed");
+  webSocketError(1006)(error);
+  assert.match(
+    (error as WebSocketError).message,
+    /more than (1048576|2097152) bytes after our Close/,
+  );
+  await server.close();
+  assert.deepEqual(peerClose, { code: 4000, reason: "enough" });
+  assert.ok(peerSent < 256 * MiB, `the peer sent all ${peerSent} bytes`);
+});
+
+Deno.test("CLD-09 data in flight after our Close, within the allowance, still ends cleanly", async () => {
+  await using server = startRawServer(async (connection) => {
+    await readUntilClose(connection);
+    for (let i = 0; i < 15; i++) {
+      await connection.writeFrame(Opcode.binary, new Uint8Array(64 * 1024));
+    }
+    await connection.sendClose(1000, "bye");
+  });
+  // 15 x 64 KiB is just under a quarter of 4 MiB.
+  const wss = new WebSocketStream(server.url, { receiveLimit: 4 * MiB });
+  await wss.opened;
+  wss.close();
+  assert.deepEqual(await wss.closed, { closeCode: 1000, reason: "bye" });
 });
 
 Deno.test("CLD-02 WR-11 a peer that closes and drops TCP during a large write: unclean, the write rejects", async () => {
