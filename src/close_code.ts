@@ -17,7 +17,6 @@ export interface ValidCloseInfo {
 }
 
 const MAX_REASON_BYTES = 123;
-const encoder = new TextEncoder();
 
 /**
  * Codes RFC 6455 lets an endpoint put in a Close frame, beyond 1000 and the
@@ -108,7 +107,7 @@ export function validateCloseInfo(
       "InvalidAccessError",
     );
   }
-  const reasonBytes = encoder.encode(reason).byteLength;
+  const reasonBytes = utf8ByteLength(reason);
   if (reasonBytes > MAX_REASON_BYTES) {
     throw new DOMException(
       `${what}: reason must be at most ${MAX_REASON_BYTES} UTF-8 bytes, received ${reasonBytes}`,
@@ -117,4 +116,26 @@ export function validateCloseInfo(
   }
   if (closeCode === undefined && reason !== "") closeCode = 1000;
   return { closeCode, reason };
+}
+
+/**
+ * The length of `text` in UTF-8, as `TextEncoder` would encode it (a lone
+ * surrogate becomes U+FFFD, 3 bytes), without encoding it: every close goes
+ * through here, and most reasons are short or empty.
+ */
+function utf8ByteLength(text: string): number {
+  let bytes = 0;
+  for (let i = 0; i < text.length; i++) {
+    const unit = text.charCodeAt(i);
+    if (unit < 0x80) bytes += 1;
+    else if (unit < 0x800) bytes += 2;
+    else if (
+      unit >= 0xd800 && unit <= 0xdbff &&
+      (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00
+    ) {
+      bytes += 4;
+      i++;
+    } else bytes += 3;
+  }
+  return bytes;
 }
