@@ -35,8 +35,8 @@ export interface StreamOptions {
    * The most bytes of received messages held for a reader that falls behind
    * (each message also counts 64 bytes of bookkeeping). When a message would
    * go past it, the connection is closed with `overflowCloseCode`. It also
-   * bounds what a peer may send after our Close: past a quarter of it (at
-   * least 512 KiB) we stop waiting for the peer's Close, past half of it (at
+   * bounds what a peer may send after our Close: past an eighth of it (at
+   * least 512 KiB) we stop waiting for the peer's Close, past a quarter (at
    * least 1 MiB) the connection is dropped at once.
    *
    * @default {16777216} 16 MiB

@@ -92,7 +92,7 @@ const READABLE_HIGH_WATER_MARK = 1;
  * Data that arrives after our Close is dropped, but it is garbage all the
  * same, so this bounds what a flood costs.
  */
-const DISCARD_CUT_OFF = { share: 1 / 2, atLeast: 1024 * 1024 };
+const DISCARD_CUT_OFF = { share: 1 / 4, atLeast: 1024 * 1024 };
 
 /** Why a peer that kept sending after our Close was dropped. */
 function afterCloseFailure(bytes: number): string {
