@@ -1,17 +1,10 @@
-// Runs in Chromium against our server, then POSTs what it saw to /results:
-// with Chromium's native WebSocketStream, or with ours (`?impl=ours`, bundled
-// from mod.ts) to show it runs unchanged in a browser. Served by
-// tests/interop_chromium_test.ts.
+// The interop scenarios, run by a peer's WebSocketStream against the server
+// of tests/_interop_server.ts: in a browser (browser_page.mjs) or in Node
+// (node_client.mjs). Plain JavaScript, so that every runtime can load it.
 
-const WebSocketStream = new URLSearchParams(location.search).get("impl") ===
-    "ours"
-  ? (await import("/mod.js")).WebSocketStream
-  : globalThis.WebSocketStream;
-
-const base = `ws://${location.host}/ws`;
 const LARGE = 4 * 1024 * 1024;
 
-/** Chromium gives ArrayBuffer or Uint8Array depending on its version. */
+/** Runtimes give ArrayBuffer or Uint8Array depending on their version. */
 function bytes(value) {
   return value instanceof ArrayBuffer ? new Uint8Array(value) : value;
 }
@@ -25,15 +18,18 @@ async function closedResult(wss) {
   }
 }
 
-async function run() {
-  const results = {
-    impl: WebSocketStream === globalThis.WebSocketStream ? "native" : "ours",
-  };
+/**
+ * Runs every scenario with `WebSocketStream` against `base` (the server's
+ * `ws://…/ws`); `name` tags the texts the peer sends.
+ */
+// deno-lint-ignore explicit-module-boundary-types -- plain JavaScript, for browsers and Node
+export async function runScenarios(WebSocketStream, base, name) {
+  const results = {};
   const echo = new WebSocketStream(`${base}/echo`);
   const { readable, writable } = await echo.opened;
   const writer = writable.getWriter();
   const reader = readable.getReader();
-  await writer.write("chromium ✓");
+  await writer.write(`${name} ✓`);
   results.text = (await reader.read()).value;
   await writer.write(new Uint8Array([1, 2, 3, 255]));
   results.binary = Array.from(bytes((await reader.read()).value));
@@ -54,7 +50,7 @@ async function run() {
 
   const clientClose = new WebSocketStream(`${base}/echo`);
   await clientClose.opened;
-  clientClose.close({ closeCode: 4001, reason: "chromium bye" });
+  clientClose.close({ closeCode: 4001, reason: `${name} bye` });
   results.clientClose = await closedResult(clientClose);
 
   const serverClose = new WebSocketStream(`${base}/server-close`);
@@ -62,12 +58,3 @@ async function run() {
   results.serverClose = await closedResult(serverClose);
   return results;
 }
-
-function post(body) {
-  return fetch("/results", { method: "POST", body: JSON.stringify(body) });
-}
-
-run().then(
-  (results) => post({ ok: true, results }),
-  (error) => post({ ok: false, error: `${error.name}: ${error.message}` }),
-);

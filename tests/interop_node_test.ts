@@ -1,0 +1,46 @@
+/**
+ * Interop with Node, which has a `WebSocket` (since 22) but no
+ * `WebSocketStream`: our bundled mod.ts runs the scenarios of
+ * `peers/scenarios.mjs` in Node against our server. Node comes from npm's
+ * `node` package through npx, pinned here.
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import {
+  assertScenarios,
+  bundleModule,
+  startInteropServer,
+} from "./_interop_server.ts";
+
+const NODE_PACKAGE = "node@22.23.3";
+const CLIENT = new URL("./peers/node_client.mjs", import.meta.url);
+/** A first run downloads Node, which CI must allow for. */
+const NODE_TIMEOUT_MS = 120_000;
+
+Deno.test(`our WebSocketStream in Node (${NODE_PACKAGE}, bundled mod.ts): the same scenarios pass against our server`, async () => {
+  await using server = await startInteropServer();
+  const dir = await Deno.makeTempDir({ prefix: "node_interop_" });
+  try {
+    const bundle = join(dir, "mod.mjs");
+    await Deno.writeTextFile(bundle, await bundleModule());
+    const { code, stdout, stderr } = await new Deno.Command("npx", {
+      args: ["-y", NODE_PACKAGE, CLIENT.pathname, bundle, `${server.url}/ws`],
+      stdin: "null",
+      signal: AbortSignal.timeout(NODE_TIMEOUT_MS),
+    }).output();
+    const decoder = new TextDecoder();
+    if (code !== 0) {
+      throw new Error(`Node exited with ${code}: ${decoder.decode(stderr)}`);
+    }
+    const lines = decoder.decode(stdout).trim().split("\n");
+    await assertScenarios(server, JSON.parse(lines.at(-1)!), {
+      name: "node",
+      impl: "ours",
+      echoesReason: false,
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
