@@ -6,7 +6,7 @@
  * medians from this run only.
  *
  * Flags:
- * - `--reps=N` (default 3) runs per measurement.
+ * - `--reps=N` (default 5) runs per measurement.
  * - `--quick` cuts every workload down, for trying the script out; the
  *   default sizes are the issue's (256 MiB transfers, 200 handshakes,
  *   1,000 idle connections).
@@ -27,7 +27,7 @@ import { type ChildServer, startChildServer } from "./_child_server.ts";
 const { values } = parseArgs({
   args: Deno.args,
   options: {
-    reps: { type: "string", default: "3" },
+    reps: { type: "string", default: "5" },
     quick: { type: "boolean", default: false },
     only: { type: "string" },
     out: { type: "string" },
