@@ -33,11 +33,12 @@ export interface StreamOptions {
   writeHighWaterMark?: number;
   /**
    * The most bytes of received messages held for a reader that falls behind
-   * (each message also counts 64 bytes of bookkeeping). When a message would
-   * go past it, the connection is closed with `overflowCloseCode`. It also
-   * bounds what a peer may send after our Close: past an eighth of it (at
-   * least 512 KiB) we stop waiting for the peer's Close, past a quarter (at
-   * least 1 MiB) the connection is dropped at once.
+   * (text counts its length in UTF-16 code units, and each message also
+   * counts 64 bytes of bookkeeping). When a message would go past it, the
+   * connection is closed with `overflowCloseCode`. It also bounds what a peer
+   * may send after our Close: past an eighth of it (at least 512 KiB) we stop
+   * waiting for the peer's Close, past all of it (at least 1 MiB) the
+   * connection is dropped at once.
    *
    * @default {16777216} 16 MiB
    */

@@ -13,6 +13,11 @@ import { type Message, messageSize } from "./message.ts";
  */
 const MESSAGE_OVERHEAD_BYTES = 64;
 
+/** What `message` counts against a receive limit. */
+export function queuedSize(message: Message): number {
+  return messageSize(message) + MESSAGE_OVERHEAD_BYTES;
+}
+
 /** A first-in first-out queue of messages that refuses to grow past a byte limit. */
 export class ReceiveQueue {
   // Two stacks: amortised O(1) push and shift at any length. Made on first
@@ -34,7 +39,7 @@ export class ReceiveQueue {
 
   /** Queues `message`, or returns `false` when it would exceed the limit. */
   push(message: Message): boolean {
-    const cost = messageSize(message) + MESSAGE_OVERHEAD_BYTES;
+    const cost = queuedSize(message);
     if (this.#bytes + cost > this.#limit) return false;
     this.#bytes += cost;
     (this.#incoming ??= []).push(message);
@@ -49,7 +54,7 @@ export class ReceiveQueue {
     }
     const message = this.#outgoing?.pop();
     if (message !== undefined) {
-      this.#bytes -= messageSize(message) + MESSAGE_OVERHEAD_BYTES;
+      this.#bytes -= queuedSize(message);
     }
     return message;
   }

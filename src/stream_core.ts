@@ -9,8 +9,8 @@
 
 import { type Role, validateCloseInfo } from "./close_code.ts";
 import { LazyPromise } from "./lazy_promise.ts";
-import { chunkToMessage, type Message, messageSize } from "./message.ts";
-import { ReceiveQueue } from "./receive_queue.ts";
+import { chunkToMessage, type Message } from "./message.ts";
+import { queuedSize, ReceiveQueue } from "./receive_queue.ts";
 import type { Transport, TransportEvents } from "./transport.ts";
 import {
   createWebSocketError,
@@ -87,12 +87,24 @@ type Ending =
 const READABLE_HIGH_WATER_MARK = 1;
 
 /**
- * How much a peer may still send after our Close, as a share of the receive
- * limit, with a floor so that small limits still let in-flight data land.
- * Data that arrives after our Close is dropped, but it is garbage all the
- * same, so this bounds what a flood costs.
+ * What a peer may still send after our Close, as shares of the receive limit
+ * with floors so that small limits still let in-flight data land. Dropped
+ * messages are garbage all the same, so this bounds what a flood costs. Past
+ * `giveUp` we stop waiting for the peer's Close; past `cutOff` we drop the
+ * connection at once.
  */
-const DISCARD_CUT_OFF = { share: 1 / 4, atLeast: 1024 * 1024 };
+const AFTER_CLOSE = {
+  giveUp: { share: 1 / 8, atLeast: 512 * 1024 },
+  cutOff: { share: 1, atLeast: 1024 * 1024 },
+};
+
+/** `share` of `limit`, but at least `atLeast`, in whole bytes. */
+function shareOf(
+  limit: number,
+  { share, atLeast }: { share: number; atLeast: number },
+): number {
+  return Math.max(Math.floor(limit * share), atLeast);
+}
 
 /** Why a peer that kept sending after our Close was dropped. */
 function afterCloseFailure(bytes: number): string {
@@ -111,7 +123,7 @@ export class StreamCore implements TransportEvents {
   readonly #settings: StreamCoreSettings;
   #state: State = "connecting";
   #closeTimer: ReturnType<typeof setTimeout> | undefined;
-  /** Bytes of messages dropped since our Close. */
+  /** Bytes of messages dropped since our Close; see {@linkcode AFTER_CLOSE}. */
   #discarded = 0;
   #pendingClose: { closeCode: number | undefined; reason: string } | undefined;
 
@@ -291,21 +303,21 @@ export class StreamCore implements TransportEvents {
 
   /**
    * Messages that arrive after our Close are dropped, as the standard says. A
-   * peer that sends half the cut-off after our Close is not stopping: give up
-   * on its answer rather than churn through its data until `closeTimeout`.
-   * Our Close frame leaves on an event-loop turn after `close()`, so the drop
-   * waits for two timer turns; but a peer faster than we are can starve the
-   * event loop of turns, so past the cut-off the connection drops at once.
+   * peer that goes on sending is not stopping: give up on its answer rather
+   * than churn through its data until `closeTimeout`. Our Close frame is
+   * written on an event-loop turn after `close()`, and dropping the
+   * connection before then would lose it, so the drop waits for two timer
+   * turns: the first may run before that turn's writes, the second cannot.
+   * A peer faster than we are can hold those turns off, as data that is
+   * always ready keeps the event loop busy; past the cut-off we drop at once
+   * to bound the garbage, even though the peer may not get our Close then.
    */
   #discard(message: Message): void {
     const { receiveLimit } = this.#settings;
     const before = this.#discarded;
-    this.#discarded += messageSize(message);
-    const cutOff = Math.max(
-      receiveLimit * DISCARD_CUT_OFF.share,
-      DISCARD_CUT_OFF.atLeast,
-    );
-    const giveUp = cutOff / 2;
+    this.#discarded += queuedSize(message);
+    const giveUp = shareOf(receiveLimit, AFTER_CLOSE.giveUp);
+    const cutOff = shareOf(receiveLimit, AFTER_CLOSE.cutOff);
     if (this.#discarded > cutOff) {
       this.#giveUpClosing(afterCloseFailure(cutOff));
     } else if (before <= giveUp && this.#discarded > giveUp) {

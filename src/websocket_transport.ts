@@ -11,11 +11,11 @@ import type { Transport, TransportEvents } from "./transport.ts";
 
 /**
  * Why a connection ended without the peer's Close after ours, when the socket
- * gives no reason: most often a Deno server socket, which drops the connection
- * as soon as a message or an error arrives after its Close.
+ * gives no reason (a Deno server socket, for one, drops the connection as soon
+ * as a message arrives after its Close).
  */
 const AFTER_CLOSE_FAILURE =
-  "the connection ended after our Close frame but before the peer's (a Deno server socket ends it as soon as a message arrives after its Close)";
+  "the connection ended after our Close frame, before the peer's Close arrived";
 
 const CONNECTING = 0;
 const OPEN = 1;

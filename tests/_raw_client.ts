@@ -7,7 +7,13 @@
  * @module
  */
 
-import { Opcode, RawConnection, readHead, writeAll } from "./_raw_server.ts";
+import {
+  encodeFrame,
+  Opcode,
+  RawConnection,
+  readHead,
+  writeAll,
+} from "./_raw_server.ts";
 
 const encoder = new TextEncoder();
 
@@ -96,26 +102,9 @@ export function encodeClientFrame(
   opcode: number,
   payload: Uint8Array | string = new Uint8Array(0),
 ): Uint8Array {
-  const body = typeof payload === "string" ? encoder.encode(payload) : payload;
-  const length = body.byteLength;
-  const headLength = length < 126 ? 2 : length < 65536 ? 4 : 10;
-  const frame = new Uint8Array(headLength + 4 + length);
-  frame[0] = 0x80 | opcode;
-  if (length < 126) {
-    frame[1] = 0x80 | length;
-  } else if (length < 65536) {
-    frame[1] = 0x80 | 126;
-    new DataView(frame.buffer).setUint16(2, length);
-  } else {
-    frame[1] = 0x80 | 127;
-    new DataView(frame.buffer).setBigUint64(2, BigInt(length));
-  }
-  const mask = crypto.getRandomValues(new Uint8Array(4));
-  frame.set(mask, headLength);
-  for (let i = 0; i < length; i++) {
-    frame[headLength + 4 + i] = body[i]! ^ mask[i % 4]!;
-  }
-  return frame;
+  return encodeFrame(opcode, payload, {
+    mask: crypto.getRandomValues(new Uint8Array(4)),
+  });
 }
 
 /** Reads frames until one with `opcode`; `null` if the connection ends first. */

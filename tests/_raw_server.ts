@@ -105,24 +105,7 @@ export class RawConnection {
     payload: Uint8Array | string = new Uint8Array(0),
     fin = true,
   ): Promise<void> {
-    const body = typeof payload === "string"
-      ? encoder.encode(payload)
-      : payload;
-    const length = body.byteLength;
-    const headLength = length < 126 ? 2 : length < 65536 ? 4 : 10;
-    const frame = new Uint8Array(headLength + length);
-    frame[0] = (fin ? 0x80 : 0) | opcode;
-    if (length < 126) {
-      frame[1] = length;
-    } else if (length < 65536) {
-      frame[1] = 126;
-      new DataView(frame.buffer).setUint16(2, length);
-    } else {
-      frame[1] = 127;
-      new DataView(frame.buffer).setBigUint64(2, BigInt(length));
-    }
-    frame.set(body, headLength);
-    await writeAll(this.conn, frame);
+    await writeAll(this.conn, encodeFrame(opcode, payload, { fin }));
   }
 
   /** Sends a Close frame: empty without a code. */
@@ -163,6 +146,40 @@ export class RawConnection {
     this.#buffer = this.#buffer.subarray(length);
     return out;
   }
+}
+
+/** One frame: unmasked as a server sends it, or masked with `mask`. */
+export function encodeFrame(
+  opcode: number,
+  payload: Uint8Array | string = new Uint8Array(0),
+  { fin = true, mask }: { fin?: boolean; mask?: Uint8Array } = {},
+): Uint8Array {
+  const body = typeof payload === "string" ? encoder.encode(payload) : payload;
+  const length = body.byteLength;
+  const headLength = length < 126 ? 2 : length < 65536 ? 4 : 10;
+  const maskLength = mask === undefined ? 0 : 4;
+  const frame = new Uint8Array(headLength + maskLength + length);
+  frame[0] = (fin ? 0x80 : 0) | opcode;
+  const maskBit = mask === undefined ? 0 : 0x80;
+  if (length < 126) {
+    frame[1] = maskBit | length;
+  } else if (length < 65536) {
+    frame[1] = maskBit | 126;
+    new DataView(frame.buffer).setUint16(2, length);
+  } else {
+    frame[1] = maskBit | 127;
+    new DataView(frame.buffer).setBigUint64(2, BigInt(length));
+  }
+  const start = headLength + maskLength;
+  if (mask === undefined) {
+    frame.set(body, start);
+  } else {
+    frame.set(mask, headLength);
+    for (let i = 0; i < length; i++) {
+      frame[start + i] = body[i]! ^ mask[i % 4]!;
+    }
+  }
+  return frame;
 }
 
 /** The body of a Close frame. */

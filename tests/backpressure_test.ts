@@ -108,6 +108,43 @@ Deno.test("BP-01 (documented alternative) a reader that falls behind gets the qu
   });
 });
 
+Deno.test("BP-01 (documented alternative) a peer that floods without pause past the overflow still gets 4009 before it is dropped", async () => {
+  let peerClose: unknown;
+  let peerSent = 0;
+  await using server = startRawServer(async (connection) => {
+    const reading = connection.readMessage().then((frame) => {
+      peerClose = frame && parseClosePayload(frame.payload);
+    }, () => {});
+    const frame = new Uint8Array(64 * 1024);
+    try {
+      // A bound this test never needs: the client drops the connection.
+      while (peerSent < 256 * MiB) {
+        await connection.writeFrame(Opcode.binary, frame);
+        peerSent += frame.byteLength;
+      }
+    } catch {
+      // The client dropped the connection.
+    }
+    await reading;
+  });
+  // Past an eighth of the limit (2 MiB) after our Close we drop the peer once
+  // the event loop has turned twice, so that our Close is out first; at the
+  // whole limit (16 MiB) we would drop it at once, Close or not.
+  const wss = new WebSocketStream(server.url, { receiveLimit: 16 * MiB });
+  await wss.opened;
+  await assert.rejects(
+    wss.closed,
+    webSocketError(4009, { reason: "Receive queue limit exceeded" }),
+  );
+  await server.close();
+  assert.deepEqual(peerClose, {
+    code: 4009,
+    reason: "Receive queue limit exceeded",
+  });
+  // Dropped soon after the overflow, not at 256 MiB.
+  assert.ok(peerSent < 64 * MiB, `the peer sent ${peerSent} bytes`);
+});
+
 Deno.test("BP-01 a reader that keeps up never overflows, whatever the volume", async () => {
   await using server = startWptServer();
   const wss = new WebSocketStream(`${server.url}/send-backpressure`, {

@@ -2,16 +2,19 @@ import assert from "node:assert/strict";
 import { WebSocketError, WebSocketStream } from "../mod.ts";
 import {
   BOUND_MS,
+  delay,
   domException,
   rejectionWithin,
   webSocketError,
 } from "./_assert.ts";
-import { MiB } from "./_bytes.ts";
+import { concat, MiB } from "./_bytes.ts";
 import {
+  encodeFrame,
   Opcode,
   parseClosePayload,
   type RawConnection,
   startRawServer,
+  writeAll,
 } from "./_raw_server.ts";
 import { startWptServer } from "./_wpt_server.ts";
 
@@ -290,49 +293,113 @@ Deno.test("CLD-09 a peer that never answers our Close is dropped after closeTime
   assert.ok(peerSawEnd, "the connection was dropped");
 });
 
-Deno.test("CLD-09 a peer that keeps sending after our Close is dropped within a quarter of receiveLimit, long before closeTimeout", async () => {
-  const receiveLimit = 4 * MiB;
-  let peerClose: unknown;
-  let peerSent = 0;
-  await using server = startRawServer(async (connection) => {
-    peerClose = await readUntilClose(connection);
-    // Ignore the Close and flood, up to a bound this test never needs.
+/**
+ * A peer that reads our Close, ignores it and sends 64 KiB frames until the
+ * connection drops: in one burst of `burst` bytes, or one frame per timer turn
+ * (which lets the client's event loop turn between frames).
+ */
+function ignoreCloseAndSend(burst?: number) {
+  const seen = { close: null as unknown, sent: 0 };
+  const frame = encodeFrame(Opcode.binary, new Uint8Array(64 * 1024));
+  const handler = async (connection: RawConnection) => {
+    seen.close = await readUntilClose(connection);
     try {
-      while (peerSent < 256 * MiB) {
-        await connection.writeFrame(Opcode.binary, new Uint8Array(64 * 1024));
-        peerSent += 64 * 1024;
+      if (burst !== undefined) {
+        const frames = Array.from({ length: burst / (64 * 1024) }, () => frame);
+        seen.sent = burst;
+        await writeAll(connection.conn, concat(frames));
+        return;
+      }
+      // A bound this test never needs: the client drops the connection first.
+      while (seen.sent < 256 * MiB) {
+        await writeAll(connection.conn, frame);
+        seen.sent += 64 * 1024;
+        await delay(1);
+      }
+    } catch {
+      // The client dropped the connection.
+    }
+  };
+  return { seen, handler };
+}
+
+Deno.test("CLD-09 a peer that keeps sending after our Close gets the Close, then is dropped once past an eighth of receiveLimit, long before closeTimeout", async () => {
+  const peer = ignoreCloseAndSend();
+  await using server = startRawServer(peer.handler);
+  // An eighth of 16 MiB is 2 MiB; the cut-off, 16 MiB, is never reached.
+  const wss = new WebSocketStream(server.url, {
+    receiveLimit: 16 * MiB,
+    closeTimeout: 60_000,
+  });
+  await wss.opened;
+  wss.close({ closeCode: 4000, reason: "enough" });
+  const error = await rejectionWithin(wss.closed, BOUND_MS, "closed");
+  webSocketError(1006, { message: /more than 2097152 bytes after our Close/ })(
+    error,
+  );
+  await server.close();
+  assert.deepEqual(peer.seen.close, { code: 4000, reason: "enough" });
+  assert.ok(peer.seen.sent < 4 * MiB, `the peer sent ${peer.seen.sent} bytes`);
+});
+
+Deno.test("CLD-09 a burst past receiveLimit after our Close, with no event-loop turn to wait for, is dropped at once", async () => {
+  const peer = ignoreCloseAndSend(4 * MiB);
+  await using server = startRawServer(peer.handler);
+  // Small limits have floors: give up past 512 KiB, cut off past 1 MiB.
+  const wss = new WebSocketStream(server.url, {
+    receiveLimit: 64 * 1024,
+    closeTimeout: 60_000,
+  });
+  await wss.opened;
+  wss.close();
+  const error = await rejectionWithin(wss.closed, BOUND_MS, "closed");
+  webSocketError(1006, { message: /more than 1048576 bytes after our Close/ })(
+    error,
+  );
+});
+
+Deno.test("CLD-09 empty messages after our Close count too: a flood of them is dropped like any other", async () => {
+  let sent = 0;
+  await using server = startRawServer(async (connection) => {
+    await readUntilClose(connection);
+    const batch = concat(
+      Array.from({ length: 100 }, () => encodeFrame(Opcode.binary)),
+    );
+    try {
+      // A bound this test never needs: the client drops the connection first.
+      while (sent < 1_000_000) {
+        await writeAll(connection.conn, batch);
+        sent += 100;
+        await delay(1);
       }
     } catch {
       // The client dropped the connection.
     }
   });
   const wss = new WebSocketStream(server.url, {
-    receiveLimit,
+    receiveLimit: 64 * 1024,
     closeTimeout: 60_000,
   });
   await wss.opened;
-  wss.close({ closeCode: 4000, reason: "enough" });
+  wss.close();
+  // 64 bytes of bookkeeping each: past 512 KiB after some 8,200 messages.
   const error = await rejectionWithin(wss.closed, BOUND_MS, "closed");
-  webSocketError(1006)(error);
-  assert.match(
-    (error as WebSocketError).message,
-    /more than (524288|1048576) bytes after our Close/,
+  webSocketError(1006, { message: /more than 524288 bytes after our Close/ })(
+    error,
   );
-  await server.close();
-  assert.deepEqual(peerClose, { code: 4000, reason: "enough" });
-  assert.ok(peerSent < 256 * MiB, `the peer sent all ${peerSent} bytes`);
+  assert.ok(sent < 1_000_000, `the peer sent ${sent} empty messages`);
 });
 
-Deno.test("CLD-09 data in flight after our Close, within the allowance, still ends cleanly", async () => {
+Deno.test("CLD-09 data in flight when we close, within the allowance, is dropped and the close is clean", async () => {
   await using server = startRawServer(async (connection) => {
-    await readUntilClose(connection);
+    // Sent before the client's Close can arrive: 7 x 64 KiB, under 512 KiB.
     for (let i = 0; i < 7; i++) {
       await connection.writeFrame(Opcode.binary, new Uint8Array(64 * 1024));
     }
+    await readUntilClose(connection);
     await connection.sendClose(1000, "bye");
   });
-  // 7 x 64 KiB is under an eighth of 4 MiB.
-  const wss = new WebSocketStream(server.url, { receiveLimit: 4 * MiB });
+  const wss = new WebSocketStream(server.url);
   await wss.opened;
   wss.close();
   assert.deepEqual(await wss.closed, { closeCode: 1000, reason: "bye" });

@@ -16,8 +16,26 @@ import {
 
 const NODE_PACKAGE = "node@22.23.3";
 const CLIENT = new URL("./peers/node_client.mjs", import.meta.url);
-/** A first run downloads Node, which CI must allow for. */
+/** A first run downloads Node, which CI must allow for; so may a stuck test. */
 const NODE_TIMEOUT_MS = 120_000;
+
+/** Where npx put Node, downloading it on first use. */
+async function nodePath(): Promise<string> {
+  const { code, stdout, stderr } = await new Deno.Command("npx", {
+    args: ["-y", NODE_PACKAGE, "-p", "process.execPath"],
+    stdin: "null",
+    signal: AbortSignal.timeout(NODE_TIMEOUT_MS),
+  }).output();
+  const decoder = new TextDecoder();
+  if (code !== 0) {
+    throw new Error(
+      `npx could not run ${NODE_PACKAGE} (exit ${code}): ${
+        decoder.decode(stderr)
+      }`,
+    );
+  }
+  return decoder.decode(stdout).trim();
+}
 
 Deno.test(`our WebSocketStream in Node (${NODE_PACKAGE}, bundled mod.ts): the same scenarios pass against our server`, async () => {
   await using server = await startInteropServer();
@@ -25,8 +43,9 @@ Deno.test(`our WebSocketStream in Node (${NODE_PACKAGE}, bundled mod.ts): the sa
   try {
     const bundle = join(dir, "mod.mjs");
     await Deno.writeTextFile(bundle, await bundleModule());
-    const { code, stdout, stderr } = await new Deno.Command("npx", {
-      args: ["-y", NODE_PACKAGE, CLIENT.pathname, bundle, `${server.url}/ws`],
+    // The timeout must stop Node itself, which npx would leave running.
+    const { code, stdout, stderr } = await new Deno.Command(await nodePath(), {
+      args: [CLIENT.pathname, bundle, `${server.url}/ws`],
       stdin: "null",
       signal: AbortSignal.timeout(NODE_TIMEOUT_MS),
     }).output();

@@ -457,7 +457,7 @@ Deno.test("Deno limitation: a server stream closing while the client is still se
   assert.equal(await readUntil(handshake.connection, Opcode.close), null);
   await assert.rejects(
     serverStream.closed,
-    webSocketError(1006, { message: /after our Close frame but before/ }),
+    webSocketError(1006, { message: /after our Close frame, before the peer/ }),
   );
 });
 
