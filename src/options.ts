@@ -37,7 +37,7 @@ export interface StreamOptions {
    * counts 64 bytes of bookkeeping). When a message would go past it, the
    * connection is closed with `overflowCloseCode`. It also bounds what a peer
    * may send after our Close: past an eighth of it (at least 512 KiB) we stop
-   * waiting for the peer's Close, past all of it (at least 1 MiB) the
+   * waiting for the peer's Close, past half of it (at least 1 MiB) the
    * connection is dropped at once.
    *
    * @default {16777216} 16 MiB

@@ -95,7 +95,7 @@ const READABLE_HIGH_WATER_MARK = 1;
  */
 const AFTER_CLOSE = {
   giveUp: { share: 1 / 8, atLeast: 512 * 1024 },
-  cutOff: { share: 1, atLeast: 1024 * 1024 },
+  cutOff: { share: 1 / 2, atLeast: 1024 * 1024 },
 };
 
 /** `share` of `limit`, but at least `atLeast`, in whole bytes. */

@@ -128,8 +128,8 @@ Deno.test("BP-01 (documented alternative) a peer that floods without pause past 
     await reading;
   });
   // Past an eighth of the limit (2 MiB) after our Close we drop the peer once
-  // the event loop has turned twice, so that our Close is out first; at the
-  // whole limit (16 MiB) we would drop it at once, Close or not.
+  // the event loop has turned twice, so that our Close is out first; at half
+  // the limit (8 MiB) we would drop it at once, Close or not.
   const wss = new WebSocketStream(server.url, { receiveLimit: 16 * MiB });
   await wss.opened;
   await assert.rejects(

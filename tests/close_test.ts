@@ -326,7 +326,7 @@ function ignoreCloseAndSend(burst?: number) {
 Deno.test("CLD-09 a peer that keeps sending after our Close gets the Close, then is dropped once past an eighth of receiveLimit, long before closeTimeout", async () => {
   const peer = ignoreCloseAndSend();
   await using server = startRawServer(peer.handler);
-  // An eighth of 16 MiB is 2 MiB; the cut-off, 16 MiB, is never reached.
+  // An eighth of 16 MiB is 2 MiB; the cut-off, 8 MiB, is never reached.
   const wss = new WebSocketStream(server.url, {
     receiveLimit: 16 * MiB,
     closeTimeout: 60_000,
