@@ -223,6 +223,22 @@ export interface RawServer extends AsyncDisposable {
 }
 
 /**
+ * A peer that reads one message, sends a Close and stops reading, then drops
+ * TCP after 100 ms: a large write of the client's is still incomplete when
+ * the Close arrives, whatever the timing, as the peer never takes it.
+ */
+export function closeDuringWrite(
+  code: number,
+  reason = "",
+): (connection: RawConnection) => Promise<void> {
+  return async (connection) => {
+    await connection.readMessage();
+    await connection.sendClose(code, reason);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  };
+}
+
+/**
  * Starts a raw server on an ephemeral loopback port; `handler` runs for each
  * connection after the handshake and owns it (the server closes TCP after the
  * handler returns).

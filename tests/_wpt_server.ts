@@ -51,7 +51,6 @@ function offeredProtocols(request: Request): string[] {
  * The handlers, by path:
  * - `/echo`: echoes text as text, binary as binary; selects `echo` if
  *   offered; echoes `Goodbye` and then closes.
- * - `/echo_exit`: reads without echoing; closes on `Goodbye`.
  * - `/protocol_array`: selects the first offered protocol and sends it.
  * - `/remote-close?code=N&reason=R`: closes right after opening (no code:
  *   empty Close frame).
@@ -74,13 +73,6 @@ export function startWptServer(): TestServer {
         return echo(request, offered);
       case "/echo":
         return echo(request, offered);
-      case "/echo_exit": {
-        const { socket, response } = Deno.upgradeWebSocket(request);
-        socket.onmessage = (event) => {
-          if (event.data === "Goodbye") socket.close();
-        };
-        return response;
-      }
       case "/protocol_array": {
         const protocol = offered[0];
         const { socket, response } = Deno.upgradeWebSocket(
