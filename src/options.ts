@@ -38,7 +38,8 @@ export interface StreamOptions {
    * connection is closed with `overflowCloseCode`. It also bounds what a peer
    * may send after our Close: past an eighth of it (at least 512 KiB) we stop
    * waiting for the peer's Close, past half of it (at least 1 MiB) the
-   * connection is dropped at once.
+   * connection is dropped at once. (A Deno server socket already ends the
+   * connection at the first message after our Close.)
    *
    * @default {16777216} 16 MiB
    */

@@ -108,7 +108,7 @@ function shareOf(
 
 /** Why a peer that kept sending after our Close was dropped. */
 function afterCloseFailure(bytes: number): string {
-  return `the peer sent more than ${bytes} bytes after our Close`;
+  return `the peer sent more than ${bytes} bytes of messages after our Close (each message counts 64 bytes more)`;
 }
 
 /** The reason sent with {@linkcode StreamCoreSettings.overflowCloseCode}. */
@@ -311,6 +311,7 @@ export class StreamCore implements TransportEvents {
    * A peer faster than we are can hold those turns off, as data that is
    * always ready keeps the event loop busy; past the cut-off we drop at once
    * to bound the garbage, even though the peer may not get our Close then.
+   * (Nor does it if our own unsent data is ahead of the Close.)
    */
   #discard(message: Message): void {
     const { receiveLimit } = this.#settings;

@@ -108,7 +108,7 @@ Deno.test("BP-01 (documented alternative) a reader that falls behind gets the qu
   });
 });
 
-Deno.test("BP-01 (documented alternative) a peer that floods without pause past the overflow still gets 4009 before it is dropped", async () => {
+Deno.test("BP-01 (documented alternative) a peer flooding past the overflow as fast as our event loop lets it still gets 4009 before it is dropped", async () => {
   let peerClose: unknown;
   let peerSent = 0;
   await using server = startRawServer(async (connection) => {

@@ -14,20 +14,26 @@ const PEER = new URL("./peers/deno_native_client.ts", import.meta.url);
 /**
  * Asserts what the native stream's `closed` gave. Deno's native stream now
  * and then rejects a close whose Close frames were both exchanged, with a
- * WebSocketError without a code but with the reason it received: in 300
+ * WebSocketError without a code whose message is the reason it received: in 300
  * client closes with 4001, with two other test suites running, it did so once
  * against Deno's own server and 3 to 6 times against ours, while the server
  * side saw a clean 4001 every time (`deno task bench` counts a few in every
  * run of its handshakes too). That one failure is the native stream's;
- * anything else fails the test.
+ * anything else fails the test. Closes our server starts were clean in 600 of
+ * 600, so they get no such allowance.
  */
 function assertNativeClosed(
   actual: unknown,
   expected: { closeCode: number; reason: string },
 ): void {
-  const spurious = { ok: false, name: "WebSocketError", closeCode: null };
-  const { reason: _, ...withoutReason } = actual as { reason?: unknown };
-  if (isDeepStrictEqual(withoutReason, spurious)) return;
+  const spurious = {
+    ok: false,
+    name: "WebSocketError",
+    closeCode: null,
+    reason: "",
+    message: expected.reason,
+  };
+  if (isDeepStrictEqual(actual, spurious)) return;
   assert.deepEqual(actual, { ok: true, ...expected });
 }
 
@@ -82,7 +88,8 @@ Deno.test("Deno's native WebSocketStream: echo, subprotocol and close codes both
       protocol: "chat",
     });
     assertNativeClosed(clientClosed, { closeCode: 4001, reason: "native bye" });
-    assertNativeClosed(serverClosed, {
+    assert.deepEqual(serverClosed, {
+      ok: true,
       closeCode: 1011,
       reason: "server ✓ bye",
     });

@@ -10,13 +10,13 @@
 const base = Deno.args[0];
 if (base === undefined) throw new TypeError("Expected the server URL");
 
-/** What `closed` gave: its value, or the error's name, code and reason. */
+/** What `closed` gave: its value, or the error's name, code, reason and message. */
 async function closedResult(wss: WebSocketStream) {
   try {
     return { ok: true, ...(await wss.closed) };
   } catch (error) {
-    const { name, closeCode, reason } = error as WebSocketError;
-    return { ok: false, name, closeCode, reason };
+    const { name, closeCode, reason, message } = error as WebSocketError;
+    return { ok: false, name, closeCode, reason, message };
   }
 }
 
