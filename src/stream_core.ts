@@ -387,9 +387,17 @@ export class StreamCore implements TransportEvents {
   ): WebSocketError | undefined {
     if (this.#overflowError !== undefined) return this.#overflowError;
     if (closeCode === null) {
+      // With no reason from the transport, say what is known: a Deno server
+      // socket, for one, drops the connection at the next message after our
+      // Close.
+      const why = failure !== ""
+        ? failure
+        : this.#state === "closing"
+        ? "the connection ended after our Close frame, before the peer's Close arrived"
+        : "";
       return createWebSocketError(
         `WebSocket connection closed abnormally (1006)${
-          failure === "" ? "" : `: ${failure}`
+          why === "" ? "" : `: ${why}`
         }`,
         1006,
       );

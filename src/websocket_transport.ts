@@ -9,14 +9,6 @@ import { DrainWaiter } from "./drain_waiter.ts";
 import type { Message } from "./message.ts";
 import type { Transport, TransportEvents } from "./transport.ts";
 
-/**
- * Why a connection ended without the peer's Close after ours, when the socket
- * gives no reason (a Deno server socket, for one, drops the connection as soon
- * as a message arrives after its Close).
- */
-const AFTER_CLOSE_FAILURE =
-  "the connection ended after our Close frame, before the peer's Close arrived";
-
 const CONNECTING = 0;
 const OPEN = 1;
 const CLOSED = 3;
@@ -31,7 +23,6 @@ export class WebSocketTransport implements Transport {
   /** Made by the first send that must wait: most connections never do. */
   #drain: DrainWaiter | undefined;
   #failure = "";
-  #closeSent = false;
   /** An upper bound of the socket's `bufferedAmount`. */
   #bufferedAtMost = 0;
 
@@ -95,9 +86,6 @@ export class WebSocketTransport implements Transport {
         // Browsers report a connection that ended without a Close frame as
         // 1006; Deno's error path reports code 0.
         const closeCode = code === 0 || code === 1006 ? null : code;
-        if (closeCode === null && this.#closeSent && this.#failure === "") {
-          this.#failure = AFTER_CLOSE_FAILURE;
-        }
         this.#events!.onClose(closeCode, reason, this.#failure, wasClean);
         return;
       }
@@ -129,7 +117,6 @@ export class WebSocketTransport implements Transport {
   }
 
   close(closeCode: number | undefined, reason: string): void {
-    this.#closeSent = true;
     if (closeCode === undefined) this.#socket!.close();
     else this.#socket!.close(closeCode, reason);
   }
