@@ -293,26 +293,23 @@ Deno.test("CLD-09 a peer that never answers our Close is dropped after closeTime
 });
 
 /**
- * A peer that reads our Close, ignores it and sends 64 KiB frames until the
- * connection drops: in one burst of `burst` bytes, or one frame per timer turn
- * (which lets the client's event loop turn between frames).
+ * A peer that reads our Close, ignores it and sends `chunk` (one or more
+ * encoded frames) until the connection drops: once, or once per timer turn
+ * (which lets the client's event loop turn between chunks), up to `most`
+ * chunks, a bound the tests never need.
  */
-function ignoreCloseAndSend(burst?: number) {
-  const seen = { close: null as unknown, sent: 0 };
-  const frame = encodeFrame(Opcode.binary, new Uint8Array(64 * 1024));
+function ignoreCloseAndSend(
+  chunk: Uint8Array,
+  { once = false, most = 4096 } = {},
+) {
+  const seen = { close: null as unknown, chunks: 0 };
   const handler = async (connection: RawConnection) => {
     seen.close = await readUntilClose(connection);
     try {
-      if (burst !== undefined) {
-        const frames = Array.from({ length: burst / (64 * 1024) }, () => frame);
-        seen.sent = burst;
-        await writeAll(connection.conn, concat(frames));
-        return;
-      }
-      // A bound this test never needs: the client drops the connection first.
-      while (seen.sent < 256 * MiB) {
-        await writeAll(connection.conn, frame);
-        seen.sent += 64 * 1024;
+      while (seen.chunks < most) {
+        await writeAll(connection.conn, chunk);
+        seen.chunks++;
+        if (once) return;
         await delay(1);
       }
     } catch {
@@ -322,77 +319,65 @@ function ignoreCloseAndSend(burst?: number) {
   return { seen, handler };
 }
 
-Deno.test("CLD-09 a peer that keeps sending after our Close gets the Close, then is dropped once past an eighth of receiveLimit, long before closeTimeout", async () => {
-  const peer = ignoreCloseAndSend();
-  await using server = startRawServer(peer.handler);
-  // An eighth of 16 MiB is 2 MiB; the cut-off, 8 MiB, is never reached.
-  const wss = new WebSocketStream(server.url, {
-    receiveLimit: 16 * MiB,
-    closeTimeout: 60_000,
-  });
+/** `count` copies of `frame`, as one chunk. */
+function frames(frame: Uint8Array, count: number): Uint8Array {
+  return concat(Array.from({ length: count }, () => frame));
+}
+
+const FRAME_64K = encodeFrame(Opcode.binary, new Uint8Array(64 * 1024));
+
+/**
+ * Opens a client on `url` with `receiveLimit` and a close timeout the test
+ * never reaches, closes it with `closeInfo`, and asserts that it was dropped
+ * past `bytes` of messages after our Close.
+ */
+async function assertDroppedAfterClose(
+  url: string,
+  receiveLimit: number,
+  bytes: number,
+  closeInfo?: { closeCode: number; reason: string },
+): Promise<void> {
+  const wss = new WebSocketStream(url, { receiveLimit, closeTimeout: 60_000 });
   await wss.opened;
-  wss.close({ closeCode: 4000, reason: "enough" });
+  wss.close(closeInfo);
   const error = await rejectionWithin(wss.closed, BOUND_MS, "closed");
   webSocketError(1006, {
-    message: /more than 2097152 bytes of messages after our Close/,
-  })(
-    error,
-  );
+    message: new RegExp(`more than ${bytes} bytes of messages after our Close`),
+  })(error);
+}
+
+Deno.test("CLD-09 a peer that keeps sending after our Close gets the Close, then is dropped once past an eighth of receiveLimit, long before closeTimeout", async () => {
+  const peer = ignoreCloseAndSend(FRAME_64K);
+  await using server = startRawServer(peer.handler);
+  // An eighth of 16 MiB is 2 MiB; the cut-off, 8 MiB, is never reached.
+  await assertDroppedAfterClose(server.url, 16 * MiB, 2 * MiB, {
+    closeCode: 4000,
+    reason: "enough",
+  });
   await server.close();
   assert.deepEqual(peer.seen.close, { code: 4000, reason: "enough" });
-  assert.ok(peer.seen.sent < 4 * MiB, `the peer sent ${peer.seen.sent} bytes`);
+  assert.ok(peer.seen.chunks < 64, `the peer sent ${peer.seen.chunks} frames`);
 });
 
 Deno.test("CLD-09 a burst past the cut-off after our Close, with no event-loop turn to wait for, is dropped at once", async () => {
-  const peer = ignoreCloseAndSend(4 * MiB);
+  const peer = ignoreCloseAndSend(frames(FRAME_64K, 64), { once: true });
   await using server = startRawServer(peer.handler);
   // Small limits have floors: give up past 512 KiB, cut off past 1 MiB.
-  const wss = new WebSocketStream(server.url, {
-    receiveLimit: 64 * 1024,
-    closeTimeout: 60_000,
-  });
-  await wss.opened;
-  wss.close();
-  const error = await rejectionWithin(wss.closed, BOUND_MS, "closed");
-  webSocketError(1006, {
-    message: /more than 1048576 bytes of messages after our Close/,
-  })(
-    error,
-  );
+  await assertDroppedAfterClose(server.url, 64 * 1024, MiB);
 });
 
 Deno.test("CLD-09 empty messages after our Close count too: a flood of them is dropped like any other", async () => {
-  let sent = 0;
-  await using server = startRawServer(async (connection) => {
-    await readUntilClose(connection);
-    const batch = concat(
-      Array.from({ length: 100 }, () => encodeFrame(Opcode.binary)),
-    );
-    try {
-      // A bound this test never needs: the client drops the connection first.
-      while (sent < 1_000_000) {
-        await writeAll(connection.conn, batch);
-        sent += 100;
-        await delay(1);
-      }
-    } catch {
-      // The client dropped the connection.
-    }
+  const peer = ignoreCloseAndSend(frames(encodeFrame(Opcode.binary), 100), {
+    most: 10_000,
   });
-  const wss = new WebSocketStream(server.url, {
-    receiveLimit: 64 * 1024,
-    closeTimeout: 60_000,
-  });
-  await wss.opened;
-  wss.close();
+  await using server = startRawServer(peer.handler);
   // 64 bytes of bookkeeping each: past 512 KiB after some 8,200 messages.
-  const error = await rejectionWithin(wss.closed, BOUND_MS, "closed");
-  webSocketError(1006, {
-    message: /more than 524288 bytes of messages after our Close/,
-  })(
-    error,
+  await assertDroppedAfterClose(server.url, 64 * 1024, 512 * 1024);
+  await server.close();
+  assert.ok(
+    peer.seen.chunks < 10_000,
+    `the peer sent ${peer.seen.chunks} batches of 100 empty messages`,
   );
-  assert.ok(sent < 1_000_000, `the peer sent ${sent} empty messages`);
 });
 
 Deno.test("CLD-09 data after our Close within the allowance is dropped and the close is clean", async () => {
