@@ -47,44 +47,48 @@ function closingCore(receiveLimit: number) {
   return { core, transport };
 }
 
+/** Asserts that the core dropped the connection past `bytes` after our Close. */
+async function assertDropped(
+  { core, transport }: ReturnType<typeof closingCore>,
+  bytes: number,
+): Promise<void> {
+  assert.equal(transport.terminated, true, "not dropped");
+  await assert.rejects(
+    core.closed,
+    webSocketError(1006, {
+      message: new RegExp(`more than ${bytes} bytes of messages`),
+    }),
+  );
+}
+
 Deno.test("CLD-09 past an eighth of receiveLimit after our Close, the drop waits two timer turns, so that our Close is written first", async () => {
   // An eighth of 16 MiB: 2 MiB; the cut-off, half: 8 MiB.
-  const { core, transport } = closingCore(16 * 1024 * 1024);
+  const closing = closingCore(16 * 1024 * 1024);
+  const { transport } = closing;
   transport.events.onMessage(new Uint8Array(2 * 1024 * 1024));
   assert.equal(transport.terminated, false, "dropped at once");
   // Our timers were set before this one, so each has fired when it does.
   await delay(0);
   assert.equal(transport.terminated, false, "dropped after one turn");
   await delay(0);
-  assert.equal(transport.terminated, true, "not dropped after two turns");
-  await assert.rejects(
-    core.closed,
-    webSocketError(1006, { message: /more than 2097152 bytes of messages/ }),
-  );
+  await assertDropped(closing, 2097152);
 });
 
 Deno.test("CLD-09 past half of receiveLimit after our Close, the connection is dropped at once", async () => {
-  const { core, transport } = closingCore(16 * 1024 * 1024);
-  transport.events.onMessage(new Uint8Array(8 * 1024 * 1024));
-  assert.equal(transport.terminated, true);
-  await assert.rejects(
-    core.closed,
-    webSocketError(1006, { message: /more than 8388608 bytes of messages/ }),
-  );
+  const closing = closingCore(16 * 1024 * 1024);
+  closing.transport.events.onMessage(new Uint8Array(8 * 1024 * 1024));
+  await assertDropped(closing, 8388608);
 });
 
 Deno.test("CLD-09 small limits have floors: 512 KiB before giving up, 1 MiB before dropping at once", async () => {
-  const { core, transport } = closingCore(1024);
+  const closing = closingCore(1024);
+  const { transport } = closing;
   transport.events.onMessage(new Uint8Array(512 * 1024 - 64));
   assert.equal(transport.terminated, false, "512 KiB is within the allowance");
   transport.events.onMessage(new Uint8Array(0));
   assert.equal(transport.terminated, false, "dropped before two turns");
   transport.events.onMessage(new Uint8Array(512 * 1024));
-  assert.equal(transport.terminated, true, "not dropped past 1 MiB");
-  await assert.rejects(
-    core.closed,
-    webSocketError(1006, { message: /more than 1048576 bytes of messages/ }),
-  );
+  await assertDropped(closing, 1048576);
 });
 
 Deno.test("CLD-09 the peer's Close before the drop ends the wait: clean, no timer left behind", async () => {
