@@ -5,6 +5,8 @@
  * @module
  */
 
+import { utf8ByteLength } from "./message.ts";
+
 /** Which end of the connection is closing; a server may send more codes. */
 export type Role = "client" | "server";
 
@@ -116,26 +118,4 @@ export function validateCloseInfo(
   }
   if (closeCode === undefined && reason !== "") closeCode = 1000;
   return { closeCode, reason };
-}
-
-/**
- * The length of `text` in UTF-8, as `TextEncoder` would encode it (a lone
- * surrogate becomes U+FFFD, 3 bytes), without encoding it: every close goes
- * through here, and most reasons are short or empty.
- */
-function utf8ByteLength(text: string): number {
-  let bytes = 0;
-  for (let i = 0; i < text.length; i++) {
-    const unit = text.charCodeAt(i);
-    if (unit < 0x80) bytes += 1;
-    else if (unit < 0x800) bytes += 2;
-    else if (
-      unit >= 0xd800 && unit <= 0xdbff &&
-      (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00
-    ) {
-      bytes += 4;
-      i++;
-    } else bytes += 3;
-  }
-  return bytes;
 }

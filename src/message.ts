@@ -63,3 +63,25 @@ export function messageSize(message: Message): number {
   // on the receive path.
   return typeof message === "string" ? message.length : message.byteLength;
 }
+
+/**
+ * The length of `text` in UTF-8, as `TextEncoder` would encode it (a lone
+ * surrogate becomes U+FFFD, 3 bytes), without encoding it: close reasons are
+ * measured on every close, and text frames are sized before they are encoded.
+ */
+export function utf8ByteLength(text: string): number {
+  let bytes = 0;
+  for (let i = 0; i < text.length; i++) {
+    const unit = text.charCodeAt(i);
+    if (unit < 0x80) bytes += 1;
+    else if (unit < 0x800) bytes += 2;
+    else if (
+      unit >= 0xd800 && unit <= 0xdbff &&
+      (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00
+    ) {
+      bytes += 4;
+      i++;
+    } else bytes += 3;
+  }
+  return bytes;
+}

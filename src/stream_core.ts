@@ -133,6 +133,8 @@ export class StreamCore implements TransportEvents {
   #readableEnd: WebSocketError | null | undefined;
   #readableDone = false;
   #overflowError: WebSocketError | undefined;
+  /** The transport was told there is no room and awaits `resume()`. */
+  #transportPaused = false;
 
   #writableController: WritableStreamDefaultController | undefined;
   #writableError: unknown;
@@ -227,6 +229,8 @@ export class StreamCore implements TransportEvents {
       case "open":
         this.#state = "closing";
         this.#transport.close(closeCode, reason);
+        // Messages are dropped from now on: read on, to find the peer's Close.
+        this.#resumeTransport();
         this.#closeTimer = setTimeout(
           () =>
             this.#giveUpClosing(
@@ -273,19 +277,39 @@ export class StreamCore implements TransportEvents {
     }
   }
 
-  /** See {@linkcode TransportEvents.onMessage}. */
-  onMessage(message: Message): void {
+  /**
+   * See {@linkcode TransportEvents.onMessage}. A transport that can pause is
+   * paused as soon as a message has to wait in the queue, so its queue never
+   * holds more than one message and only a message over the limit overflows.
+   */
+  onMessage(message: Message): boolean {
     if (this.#state === "closing") {
       this.#discard(message);
-      return;
+      return true;
     }
-    if (this.#state !== "open" || this.#readableDone) return;
+    if (this.#state !== "open" || this.#readableDone) return true;
     const controller = this.#readableController!;
     if (this.#queue.length === 0 && controller.desiredSize! > 0) {
       controller.enqueue(message);
-    } else if (!this.#queue.push(message)) {
-      this.#onOverflow();
+      return true;
     }
+    if (!this.#queue.push(message)) {
+      this.#onOverflow();
+      return true;
+    }
+    this.#transportPaused = true;
+    return false;
+  }
+
+  /** See {@linkcode TransportEvents.onOverflow}. */
+  onOverflow(): void {
+    if (this.#state === "open" && !this.#readableDone) this.#onOverflow();
+  }
+
+  #resumeTransport(): void {
+    if (!this.#transportPaused) return;
+    this.#transportPaused = false;
+    this.#transport.resume?.();
   }
 
   #onOverflow(): void {
@@ -452,6 +476,7 @@ export class StreamCore implements TransportEvents {
     while (controller.desiredSize! > 0 && this.#queue.length > 0) {
       controller.enqueue(this.#queue.shift()!);
     }
+    if (this.#queue.length === 0) this.#resumeTransport();
     if (this.#queue.length > 0 || this.#readableEnd === undefined) return;
     if (this.#readableEnd === null) {
       this.#readableDone = true;

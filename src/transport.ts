@@ -13,8 +13,16 @@ import type { Message } from "./message.ts";
 export interface TransportEvents {
   /** The opening handshake succeeded. Called at most once, before any message. */
   onOpen(protocol: string, extensions: string): void;
-  /** A whole message arrived. */
-  onMessage(message: Message): void;
+  /**
+   * A whole message arrived. Returns whether the receiver has room for more:
+   * a transport that can pause reading stops until {@linkcode Transport.resume}.
+   */
+  onMessage(message: Message): boolean;
+  /**
+   * A message longer than the receiver takes is arriving; the transport
+   * drops it. Only transports that read frames themselves call it.
+   */
+  onOverflow(): void;
   /**
    * The connection is over. Called exactly once, last.
    *
@@ -48,6 +56,11 @@ export interface Transport {
    * the connection ended first (the message may not have been sent).
    */
   send(message: Message): true | Promise<boolean>;
+  /**
+   * Reading may go on after `onMessage` returned `false`. Transports that
+   * cannot pause (a `WebSocket`) leave it out.
+   */
+  resume?(): void;
   /** Starts the closing handshake; without a code, an empty Close frame. */
   close(closeCode: number | undefined, reason: string): void;
   /**

@@ -307,6 +307,7 @@ function reportShutdown(transport: Transport, signal: AbortSignal): Transport {
       transport.start({
         onOpen: (protocol, extensions) => events.onOpen(protocol, extensions),
         onMessage: (message) => events.onMessage(message),
+        onOverflow: () => events.onOverflow(),
         onClose: (closeCode, reason, failure, wasClean) =>
           signal.aborted && closeCode === 1005
             ? events.onClose(1001, SHUTDOWN_REASON, failure, wasClean)

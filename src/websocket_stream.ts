@@ -16,6 +16,8 @@ import {
   type WebSocketClosedInfo,
   type WebSocketOpenInfo,
 } from "./stream_core.ts";
+import { refuseHandshakeHeaders } from "./client_handshake.ts";
+import { SocketTransport } from "./socket_transport.ts";
 import type { WebSocketCloseInfo } from "./websocket_error.ts";
 import { WebSocketTransport } from "./websocket_transport.ts";
 
@@ -55,6 +57,19 @@ export interface WebSocketStreamOptions extends StreamOptions {
    * @default {undefined} no extra headers
    */
   headers?: HeadersInit;
+  /**
+   * What carries the connection. `"websocket"` is the runtime's `WebSocket`,
+   * which cannot pause reading: a reader that falls behind past
+   * `receiveLimit` ends the connection with `overflowCloseCode`.
+   * `"socket"` (Deno only) speaks the WebSocket protocol itself over
+   * `Deno.connect` or `Deno.connectTls`, and reads only while the reader
+   * keeps up, so a slow reader slows the peer down through TCP instead;
+   * only a single message longer than `receiveLimit` overflows. It offers
+   * no extensions (no compression) and does not go through HTTP proxies.
+   *
+   * @default {"websocket"}
+   */
+  transport?: "websocket" | "socket";
 }
 
 const CONSTRUCT = "Cannot construct WebSocketStream";
@@ -145,21 +160,33 @@ export class WebSocketStream {
     }
     const protocols = toProtocolList(options.protocols);
     const settings = readStreamOptions(options, "client", CONSTRUCT);
+    const useSocket = readTransportChoice(options.transport);
     const parsed = parseWebSocketUrl(input, apiBaseUrl());
     validateProtocols(protocols);
-    if (headers !== undefined) requireHeaderSupport();
+    if (headers !== undefined && !useSocket) requireHeaderSupport();
+    if (headers !== undefined && useSocket) {
+      refuseHandshakeHeaders(headers, CONSTRUCT);
+    }
     this.#url = parsed.href;
-    const transport = new WebSocketTransport(
-      () =>
-        headers === undefined
-          ? new WebSocket(this.#url, protocols)
-          // Deno 2.5+ takes an options bag; the DOM typings do not know it.
-          : new (WebSocket as unknown as DenoWebSocketConstructor)(this.#url, {
-            protocols,
-            headers,
-          }),
-      settings.writeHighWaterMark,
-    );
+    const transport = useSocket
+      ? new SocketTransport({
+        url: parsed,
+        protocols,
+        headers,
+        highWaterMark: settings.writeHighWaterMark,
+        maxMessageBytes: settings.receiveLimit,
+      })
+      : new WebSocketTransport(
+        () =>
+          headers === undefined
+            ? new WebSocket(this.#url, protocols)
+            // Deno 2.5+ takes an options bag; the DOM typings do not know it.
+            : new (WebSocket as unknown as DenoWebSocketConstructor)(
+              this.#url,
+              { protocols, headers },
+            ),
+        settings.writeHighWaterMark,
+      );
     this.#core = new StreamCore(transport, {
       ...settings,
       checkHandshake: (protocol, extensions) =>
@@ -316,6 +343,27 @@ function apiBaseUrl(): string | undefined {
     // Deno throws on `location` when run without --location.
     return undefined;
   }
+}
+
+/** Reads {@linkcode WebSocketStreamOptions.transport}: whether it is `"socket"`. */
+function readTransportChoice(transport: unknown): boolean {
+  if (transport === undefined || transport === "websocket") return false;
+  if (transport !== "socket") {
+    throw new TypeError(
+      `${CONSTRUCT}: options.transport must be "websocket" or "socket", received ${
+        typeof transport === "string"
+          ? JSON.stringify(transport)
+          : typeof transport
+      }`,
+    );
+  }
+  const deno = (globalThis as { Deno?: { connect?: unknown } }).Deno;
+  if (typeof deno?.connect !== "function") {
+    throw new TypeError(
+      `${CONSTRUCT}: options.transport "socket" needs Deno.connect, which this runtime lacks`,
+    );
+  }
+  return true;
 }
 
 function requireHeaderSupport(): void {

@@ -1,0 +1,163 @@
+/**
+ * The client's side of the RFC 6455 opening handshake over a byte stream: the
+ * HTTP/1.1 Upgrade request and the checks of the server's 101 answer.
+ *
+ * @module
+ */
+
+const ACCEPT_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+
+/** The headers the handshake sets itself; `headers` may not override them. */
+const HANDSHAKE_HEADERS = new Set([
+  "host",
+  "upgrade",
+  "connection",
+  "sec-websocket-key",
+  "sec-websocket-version",
+  "sec-websocket-protocol",
+  "sec-websocket-extensions",
+  "sec-websocket-accept",
+]);
+
+/** The longest response head accepted, in bytes. */
+export const MAX_RESPONSE_HEAD_BYTES = 16 * 1024;
+
+/**
+ * Throws a TypeError naming the first header in `headers` that the handshake
+ * sets itself.
+ */
+export function refuseHandshakeHeaders(headers: Headers, what: string): void {
+  for (const [name] of headers) {
+    if (HANDSHAKE_HEADERS.has(name)) {
+      throw new TypeError(
+        `${what}: options.headers cannot set ${name}, which the WebSocket handshake sets itself`,
+      );
+    }
+  }
+}
+
+/** An opening handshake in progress: the request to send and its key. */
+export interface HandshakeRequest {
+  /** The request head, ready to write. */
+  bytes: Uint8Array;
+  /** The `Sec-WebSocket-Accept` value a genuine answer carries. */
+  expectedAccept: Promise<string>;
+}
+
+/** Builds the Upgrade request for `url`, offering `protocols`. */
+export function createHandshakeRequest(
+  url: URL,
+  protocols: readonly string[],
+  headers: Headers | undefined,
+): HandshakeRequest {
+  const nonce = crypto.getRandomValues(new Uint8Array(16));
+  const key = toBase64(nonce);
+  const lines = [
+    `GET ${url.pathname}${url.search} HTTP/1.1`,
+    `Host: ${url.host}`,
+    "Upgrade: websocket",
+    "Connection: Upgrade",
+    `Sec-WebSocket-Key: ${key}`,
+    "Sec-WebSocket-Version: 13",
+  ];
+  if (protocols.length > 0) {
+    lines.push(`Sec-WebSocket-Protocol: ${protocols.join(", ")}`);
+  }
+  for (const [name, value] of headers ?? []) lines.push(`${name}: ${value}`);
+  return {
+    bytes: new TextEncoder().encode(`${lines.join("\r\n")}\r\n\r\n`),
+    expectedAccept: acceptFor(key),
+  };
+}
+
+async function acceptFor(key: string): Promise<string> {
+  const digest = await crypto.subtle.digest(
+    "SHA-1",
+    new TextEncoder().encode(key + ACCEPT_GUID),
+  );
+  return toBase64(new Uint8Array(digest));
+}
+
+function toBase64(bytes: Uint8Array): string {
+  return btoa(String.fromCharCode(...bytes));
+}
+
+/**
+ * Where the response head ends in `bytes[0, end)`: the index just after the
+ * blank line, or -1 while it has not arrived.
+ */
+export function findHeadEnd(bytes: Uint8Array, end: number): number {
+  for (let i = 3; i < end; i++) {
+    if (
+      bytes[i] === 0x0a && bytes[i - 1] === 0x0d && bytes[i - 2] === 0x0a &&
+      bytes[i - 3] === 0x0d
+    ) {
+      return i + 1;
+    }
+  }
+  return -1;
+}
+
+/** What a valid answer negotiated. */
+export interface HandshakeResult {
+  protocol: string;
+  extensions: string;
+}
+
+/**
+ * Checks the server's answer as RFC 6455, section 4.1 says a client must:
+ * status 101, `Upgrade: websocket`, `Connection: Upgrade` and the right
+ * `Sec-WebSocket-Accept`. Returns what was negotiated, or why the handshake
+ * failed. The subprotocol and extensions are judged by the caller.
+ */
+export function checkHandshakeResponse(
+  head: string,
+  expectedAccept: string,
+): HandshakeResult | string {
+  const [statusLine = "", ...headerLines] = head.split("\r\n");
+  const status = /^HTTP\/1\.1 (\d{3})(?: (.*))?$/.exec(statusLine);
+  if (status === null) {
+    return `the server did not answer with HTTP/1.1: ${
+      JSON.stringify(statusLine.slice(0, 80))
+    }`;
+  }
+  if (status[1] !== "101") {
+    return `the server answered ${status[1]}${
+      status[2] ? ` ${status[2]}` : ""
+    } instead of 101 Switching Protocols`;
+  }
+  const fields = new Map<string, string[]>();
+  for (const line of headerLines) {
+    if (line === "") continue;
+    const colon = line.indexOf(":");
+    if (colon <= 0) {
+      return `the server sent a malformed header line: ${
+        JSON.stringify(line.slice(0, 80))
+      }`;
+    }
+    const name = line.slice(0, colon).trim().toLowerCase();
+    const values = fields.get(name) ?? [];
+    values.push(line.slice(colon + 1).trim());
+    fields.set(name, values);
+  }
+  const field = (name: string) => fields.get(name)?.join(", ") ?? "";
+  if (field("upgrade").toLowerCase() !== "websocket") {
+    return "the server's answer lacks Upgrade: websocket";
+  }
+  const connection = field("connection").toLowerCase().split(",").map((token) =>
+    token.trim()
+  );
+  if (!connection.includes("upgrade")) {
+    return "the server's answer lacks Connection: Upgrade";
+  }
+  if (field("sec-websocket-accept") !== expectedAccept) {
+    return "the server's Sec-WebSocket-Accept does not match the key sent";
+  }
+  if ((fields.get("sec-websocket-protocol")?.length ?? 0) > 1) {
+    return "the server selected more than one subprotocol";
+  }
+  return {
+    protocol: field("sec-websocket-protocol"),
+    extensions: field("sec-websocket-extensions"),
+  };
+}

@@ -1,0 +1,568 @@
+/**
+ * The {@linkcode Transport} over a TCP or TLS connection from `Deno.connect`
+ * or `Deno.connectTls`, speaking RFC 6455 itself. Unlike a `WebSocket`, it
+ * reads only while the receiver has room, so a slow reader slows the peer
+ * down through TCP instead of filling memory, and it learns that a write
+ * has left from the write itself.
+ *
+ * @module
+ */
+
+import {
+  checkHandshakeResponse,
+  createHandshakeRequest,
+  findHeadEnd,
+  MAX_RESPONSE_HEAD_BYTES,
+} from "./client_handshake.ts";
+import {
+  closePayload,
+  encodeClientFrame,
+  type FrameHeader,
+  MAX_CONTROL_PAYLOAD,
+  MAX_HEADER_BYTES,
+  Opcode,
+  readServerFrameHeader,
+} from "./frame.ts";
+import type { Message } from "./message.ts";
+import type { Transport, TransportEvents } from "./transport.ts";
+
+/** What a {@linkcode SocketTransport} connects to and how. */
+export interface SocketTransportOptions {
+  /** A `ws:` or `wss:` URL without a fragment. */
+  url: URL;
+  protocols: readonly string[];
+  headers: Headers | undefined;
+  /** Sends resolve while at most this many bytes wait to be written. */
+  highWaterMark: number;
+  /** Longer messages are reported with `onOverflow` and dropped. */
+  maxMessageBytes: number;
+}
+
+/** How a session ended, as {@linkcode TransportEvents.onClose} takes it. */
+type Ending = Parameters<TransportEvents["onClose"]>;
+
+/** Bytes read from the connection at a time. */
+const READ_BUFFER_BYTES = 64 * 1024;
+/** Queued frames smaller than this are joined into one write. */
+const JOIN_WRITES_BYTES = 64 * 1024;
+/**
+ * Reads go into the buffer only while this much of it is free; a frame
+ * header or a control frame always fits in it.
+ */
+const FILL_MARGIN = 2 * (MAX_HEADER_BYTES + MAX_CONTROL_PAYLOAD);
+/** How long the last frames (our Close) may take to leave before we hang up. */
+const FLUSH_GRACE_MS = 1000;
+
+const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+/** Why the connection is being failed, with the code our Close carries. */
+class ProtocolFailure {
+  constructor(readonly closeCode: number, readonly message: string) {}
+}
+
+/** Speaks RFC 6455, client side, over a connection it opens itself. */
+export class SocketTransport implements Transport {
+  readonly #options: SocketTransportOptions;
+  #conn: Deno.Conn | undefined;
+  #connecting: AbortController | undefined;
+  #terminated = false;
+  /** Set when the connection broke while writing. */
+  #writeFailure: string | undefined;
+
+  // Reading: bytes [#start, #end) of #buffer are read but not yet parsed.
+  readonly #buffer = new Uint8Array(READ_BUFFER_BYTES);
+  #start = 0;
+  #end = 0;
+  /** Set while the receiver has no room; resolved by `resume()`. */
+  #paused: PromiseWithResolvers<void> | undefined;
+  /** The data frames of the message being received. */
+  #fragments: Uint8Array[] = [];
+  #fragmentBytes = 0;
+  /** The opcode of the message being received, or 0 between messages. */
+  #messageOpcode = 0;
+  /** The message being received is too long: its frames are skipped. */
+  #skippingMessage = false;
+
+  // Writing: frames wait in #queue until the connection takes them.
+  #queue: Uint8Array[] = [];
+  #queuedBytes = 0;
+  #writing: Promise<void> | undefined;
+  #roomWaiter: PromiseWithResolvers<boolean> | undefined;
+  #closeSent = false;
+
+  constructor(options: SocketTransportOptions) {
+    this.#options = options;
+  }
+
+  start(events: TransportEvents): void {
+    const { hostname, port } = endpointOf(this.#options.url);
+    // Deno's WebSocket throws a missing permission at construction; so do we,
+    // rather than only rejecting later.
+    const { state } = Deno.permissions.querySync({
+      name: "net",
+      host: `${hostname}:${port}`,
+    });
+    if (state === "denied") {
+      throw new Deno.errors.NotCapable(
+        `Requires net access to "${hostname}:${port}", run again with the --allow-net flag`,
+      );
+    }
+    this.#run(events);
+  }
+
+  async #run(events: TransportEvents): Promise<void> {
+    let ending: Ending;
+    try {
+      ending = await this.#session(events);
+    } catch (error) {
+      ending = [
+        null,
+        "",
+        this.#writeFailure ?? describeError(error),
+        false,
+      ];
+    }
+    this.#hangUp();
+    if (!this.#terminated) events.onClose(...ending);
+  }
+
+  /** Connects, shakes hands and reads frames until the connection ends. */
+  async #session(events: TransportEvents): Promise<Ending> {
+    const { url, protocols, headers } = this.#options;
+    const conn = await this.#connect(url);
+    if (this.#terminated) {
+      conn.close();
+      return [null, "", "", false];
+    }
+    this.#conn = conn;
+    const request = createHandshakeRequest(url, protocols, headers);
+    await writeAll(conn, request.bytes);
+    const answer = await this.#readHandshake(await request.expectedAccept);
+    if (typeof answer === "string") {
+      return [null, "", `WebSocket handshake failed: ${answer}`, false];
+    }
+    events.onOpen(answer.protocol, answer.extensions);
+    if (this.#terminated) return [null, "", "", false];
+    try {
+      return await this.#readFrames(events);
+    } catch (error) {
+      if (!(error instanceof ProtocolFailure)) throw error;
+      // Failing the connection: tell the peer why if we still may.
+      this.#sendClose(error.closeCode, "");
+      await this.#flush();
+      return [null, "", error.message, false];
+    }
+  }
+
+  async #connect(url: URL): Promise<Deno.Conn> {
+    const { hostname, port } = endpointOf(url);
+    if (url.protocol === "wss:") {
+      const conn = await Deno.connectTls({
+        hostname,
+        port,
+        alpnProtocols: ["http/1.1"],
+      });
+      return conn;
+    }
+    this.#connecting = new AbortController();
+    try {
+      const conn = await Deno.connect({
+        hostname,
+        port,
+        signal: this.#connecting.signal,
+      });
+      // Frames are written whole, and small ones are joined: waiting for
+      // more (Nagle's algorithm) would only add latency.
+      conn.setNoDelay(true);
+      return conn;
+    } finally {
+      this.#connecting = undefined;
+    }
+  }
+
+  /** Reads the server's answer; what follows the head stays in the buffer. */
+  async #readHandshake(expectedAccept: string) {
+    let headEnd = -1;
+    while (headEnd < 0) {
+      if (this.#end >= MAX_RESPONSE_HEAD_BYTES) {
+        return `the server's answer is longer than ${MAX_RESPONSE_HEAD_BYTES} bytes`;
+      }
+      if (!await this.#fill()) {
+        return "the server closed the connection during the handshake";
+      }
+      headEnd = findHeadEnd(this.#buffer, this.#end);
+    }
+    this.#start = headEnd;
+    const head = new TextDecoder().decode(
+      this.#buffer.subarray(0, headEnd - 4),
+    );
+    return checkHandshakeResponse(head, expectedAccept);
+  }
+
+  /**
+   * Reads more bytes into the buffer, making room first. Returns `false` at
+   * the end of the connection.
+   */
+  async #fill(): Promise<boolean> {
+    const buffer = this.#buffer;
+    if (this.#start === this.#end) {
+      this.#start = this.#end = 0;
+    } else if (this.#start > 0 && this.#end > buffer.length - FILL_MARGIN) {
+      buffer.copyWithin(0, this.#start, this.#end);
+      this.#end -= this.#start;
+      this.#start = 0;
+    }
+    const read = await this.#conn!.read(buffer.subarray(this.#end));
+    if (read === null) return false;
+    this.#end += read;
+    return true;
+  }
+
+  /** Parses frames until the closing handshake or the connection ends. */
+  async #readFrames(events: TransportEvents): Promise<Ending> {
+    for (;;) {
+      if (this.#paused !== undefined) await this.#paused.promise;
+      if (this.#terminated) return [null, "", "", false];
+      const header = readServerFrameHeader(
+        this.#buffer,
+        this.#start,
+        this.#end,
+      );
+      if (typeof header === "string") throw new ProtocolFailure(1002, header);
+      const controlBytes = header === undefined || header.opcode < Opcode.Close
+        ? 0
+        : header.headerBytes + header.length;
+      if (header === undefined || this.#end - this.#start < controlBytes) {
+        if (await this.#fill()) continue;
+        return [
+          null,
+          "",
+          this.#writeFailure ??
+            "the server closed the connection without a Close frame",
+          false,
+        ];
+      }
+      this.#start += header.headerBytes;
+      if (header.opcode >= Opcode.Close) {
+        const payload = this.#buffer.subarray(
+          this.#start,
+          this.#start + header.length,
+        );
+        this.#start += header.length;
+        const ending = await this.#onControlFrame(header.opcode, payload);
+        if (ending !== undefined) return ending;
+      } else {
+        const ended = await this.#onDataFrame(events, header);
+        if (ended) {
+          return [
+            null,
+            "",
+            "the server closed the connection in the middle of a frame",
+            false,
+          ];
+        }
+      }
+    }
+  }
+
+  /** Returns `true` when the connection ended before the payload did. */
+  async #onDataFrame(
+    events: TransportEvents,
+    { fin, opcode, length }: FrameHeader,
+  ): Promise<boolean> {
+    if (opcode === Opcode.Continuation) {
+      if (this.#messageOpcode === 0) {
+        throw new ProtocolFailure(
+          1002,
+          "the server sent a continuation frame outside a message",
+        );
+      }
+    } else if (this.#messageOpcode !== 0) {
+      throw new ProtocolFailure(
+        1002,
+        "the server started a message before finishing the previous one",
+      );
+    } else {
+      this.#messageOpcode = opcode;
+    }
+    this.#fragmentBytes += length;
+    if (
+      !this.#skippingMessage &&
+      this.#fragmentBytes > this.#options.maxMessageBytes
+    ) {
+      this.#skippingMessage = true;
+      this.#fragments = [];
+      events.onOverflow();
+    }
+    const payload = await this.#readPayload(length, this.#skippingMessage);
+    if (payload === null) return true;
+    if (payload !== undefined) this.#fragments.push(payload);
+    if (!fin) return false;
+    const messageOpcode = this.#messageOpcode;
+    const skipped = this.#skippingMessage;
+    const bytes = joinChunks(this.#fragments, this.#fragmentBytes);
+    this.#fragments = [];
+    this.#fragmentBytes = 0;
+    this.#messageOpcode = 0;
+    this.#skippingMessage = false;
+    if (skipped) return false;
+    let message: Message = bytes;
+    if (messageOpcode === Opcode.Text) {
+      try {
+        message = decoder.decode(bytes);
+      } catch {
+        throw new ProtocolFailure(
+          1007,
+          "the server sent a text message that is not valid UTF-8",
+        );
+      }
+    }
+    if (!events.onMessage(message) && this.#paused === undefined) {
+      this.#paused = Promise.withResolvers();
+    }
+    return false;
+  }
+
+  /**
+   * Takes `length` bytes of payload, copied out of the read buffer or, when
+   * longer than it, read straight into their own array. Returns `undefined`
+   * when `skip` is set, and `null` when the connection ended first.
+   */
+  async #readPayload(
+    length: number,
+    skip: boolean,
+  ): Promise<Uint8Array | undefined | null> {
+    if (skip) {
+      let missing = length;
+      for (;;) {
+        const taken = Math.min(missing, this.#end - this.#start);
+        this.#start += taken;
+        missing -= taken;
+        if (missing === 0) return undefined;
+        if (!await this.#fill()) return null;
+      }
+    }
+    if (length <= this.#buffer.length - FILL_MARGIN) {
+      while (this.#end - this.#start < length) {
+        if (!await this.#fill()) return null;
+      }
+      const payload = this.#buffer.slice(this.#start, this.#start + length);
+      this.#start += length;
+      return payload;
+    }
+    // Longer than the buffer, so longer than what it holds: take all of it.
+    const payload = new Uint8Array(length);
+    let filled = this.#end - this.#start;
+    payload.set(this.#buffer.subarray(this.#start, this.#end));
+    this.#start = this.#end = 0;
+    while (filled < length) {
+      const read = await this.#conn!.read(payload.subarray(filled));
+      if (read === null) return null;
+      filled += read;
+    }
+    return payload;
+  }
+
+  /** Answers a Ping, ignores a Pong, and ends on a Close. */
+  async #onControlFrame(
+    opcode: number,
+    payload: Uint8Array,
+  ): Promise<Ending | undefined> {
+    if (opcode === Opcode.Ping) {
+      if (!this.#closeSent) {
+        this.#enqueue(encodeClientFrame(Opcode.Pong, payload));
+      }
+      return undefined;
+    }
+    if (opcode === Opcode.Pong) return undefined;
+    const { closeCode, reason } = readClosePayload(payload);
+    // The closing handshake is complete once our Close follows theirs; data
+    // we had queued but not started would only be discarded by the peer.
+    if (!this.#closeSent) {
+      this.#dropUnsentFrames();
+      this.#sendClose(closeCode === 1005 ? undefined : closeCode, reason);
+    }
+    await this.#flush();
+    return [closeCode, reason, "", true];
+  }
+
+  send(message: Message): true | Promise<boolean> {
+    if (this.#closeSent || this.#conn === undefined) {
+      return Promise.resolve(false);
+    }
+    this.#enqueue(
+      encodeClientFrame(
+        typeof message === "string" ? Opcode.Text : Opcode.Binary,
+        message,
+      ),
+    );
+    if (this.#queuedBytes <= this.#options.highWaterMark) return true;
+    this.#roomWaiter = Promise.withResolvers();
+    return this.#roomWaiter.promise;
+  }
+
+  close(closeCode: number | undefined, reason: string): void {
+    this.#sendClose(closeCode, reason);
+  }
+
+  resume(): void {
+    const paused = this.#paused;
+    this.#paused = undefined;
+    paused?.resolve();
+  }
+
+  terminate(): void {
+    if (this.#terminated) return;
+    this.#terminated = true;
+    this.#connecting?.abort();
+    this.#hangUp();
+  }
+
+  #sendClose(closeCode: number | undefined, reason: string): void {
+    if (this.#closeSent || this.#conn === undefined) return;
+    this.#closeSent = true;
+    this.#enqueue(
+      encodeClientFrame(Opcode.Close, closePayload(closeCode, reason)),
+    );
+  }
+
+  #enqueue(frame: Uint8Array): void {
+    this.#queue.push(frame);
+    this.#queuedBytes += frame.byteLength;
+    this.#writing ??= this.#writeQueued();
+  }
+
+  async #writeQueued(): Promise<void> {
+    try {
+      while (this.#queue.length > 0 && this.#writeFailure === undefined) {
+        const chunk = this.#takeWrite();
+        await writeAll(this.#conn!, chunk);
+        this.#queuedBytes -= chunk.byteLength;
+        if (this.#queuedBytes <= this.#options.highWaterMark) {
+          this.#roomWaiter?.resolve(true);
+          this.#roomWaiter = undefined;
+        }
+      }
+    } catch (error) {
+      if (!this.#terminated) {
+        this.#writeFailure = describeError(error);
+        // Ending the connection wakes the reader, which reports it.
+        this.#hangUp();
+      }
+    } finally {
+      this.#writing = undefined;
+    }
+  }
+
+  /** The next write: the first queued frame, joined with small ones after it. */
+  #takeWrite(): Uint8Array {
+    const queue = this.#queue;
+    let count = 1;
+    let bytes = queue[0]!.byteLength;
+    while (
+      count < queue.length &&
+      bytes + queue[count]!.byteLength <= JOIN_WRITES_BYTES
+    ) {
+      bytes += queue[count]!.byteLength;
+      count++;
+    }
+    return joinChunks(queue.splice(0, count), bytes);
+  }
+
+  #dropUnsentFrames(): void {
+    for (const frame of this.#queue) this.#queuedBytes -= frame.byteLength;
+    this.#queue = [];
+  }
+
+  /** Waits, for a bounded time, until everything queued has been written. */
+  async #flush(): Promise<void> {
+    const writing = this.#writing;
+    if (writing === undefined) return;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      writing,
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, FLUSH_GRACE_MS);
+      }),
+    ]);
+    clearTimeout(timer);
+  }
+
+  /** Closes the connection; reads and writes in progress then fail. */
+  #hangUp(): void {
+    const conn = this.#conn;
+    this.#conn = undefined;
+    this.#roomWaiter?.resolve(false);
+    this.#roomWaiter = undefined;
+    this.resume();
+    if (conn === undefined) return;
+    try {
+      conn.close();
+    } catch {
+      // Already closed.
+    }
+  }
+}
+
+/** The host and port to connect to for a `ws:` or `wss:` URL. */
+function endpointOf(url: URL): { hostname: string; port: number } {
+  const port = url.port === ""
+    ? (url.protocol === "wss:" ? 443 : 80)
+    : Number(url.port);
+  // IPv6 literals come bracketed in URLs, but not in Deno.connect.
+  const hostname = url.hostname.replace(/^\[(.*)\]$/, "$1");
+  return { hostname, port };
+}
+
+/** The code and reason of a Close frame, or a {@linkcode ProtocolFailure}. */
+function readClosePayload(
+  payload: Uint8Array,
+): { closeCode: number; reason: string } {
+  if (payload.byteLength === 0) return { closeCode: 1005, reason: "" };
+  if (payload.byteLength === 1) {
+    throw new ProtocolFailure(1002, "the server sent a Close frame of 1 byte");
+  }
+  const closeCode = (payload[0]! << 8) | payload[1]!;
+  if (!isReceivableCloseCode(closeCode)) {
+    throw new ProtocolFailure(
+      1002,
+      `the server sent close code ${closeCode}, which may not be sent`,
+    );
+  }
+  try {
+    return { closeCode, reason: decoder.decode(payload.subarray(2)) };
+  } catch {
+    throw new ProtocolFailure(
+      1007,
+      "the server sent a close reason that is not valid UTF-8",
+    );
+  }
+}
+
+/** Codes a Close frame may carry on the wire (RFC 6455, section 7.4). */
+function isReceivableCloseCode(code: number): boolean {
+  return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) ||
+    (code >= 3000 && code <= 4999);
+}
+
+function joinChunks(chunks: Uint8Array[], bytes: number): Uint8Array {
+  if (chunks.length === 1) return chunks[0]!;
+  const joined = new Uint8Array(bytes);
+  let offset = 0;
+  for (const chunk of chunks) {
+    joined.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return joined;
+}
+
+async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
+  let written = 0;
+  while (written < bytes.byteLength) {
+    written += await conn.write(bytes.subarray(written));
+  }
+}
+
+function describeError(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
