@@ -96,13 +96,13 @@ export class SocketTransport implements Transport {
 
   start(events: TransportEvents): void {
     const { hostname, port } = endpointOf(this.#options.url);
-    // Deno's WebSocket throws a missing permission at construction; so do we,
-    // rather than only rejecting later.
-    const { state } = Deno.permissions.querySync({
-      name: "net",
-      host: `${hostname}:${port}`,
-    });
-    if (state === "denied") {
+    // Deno's WebSocket asks for a missing permission, and throws when it is
+    // refused, at construction; so do we, rather than only rejecting later.
+    const descriptor = { name: "net", host: `${hostname}:${port}` } as const;
+    if (
+      Deno.permissions.querySync(descriptor).state !== "granted" &&
+      Deno.permissions.requestSync(descriptor).state !== "granted"
+    ) {
       throw new Deno.errors.NotCapable(
         `Requires net access to "${hostname}:${port}", run again with the --allow-net flag`,
       );

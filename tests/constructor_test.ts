@@ -159,24 +159,32 @@ Deno.test("CTR-13 OPN-04 a refused connection rejects opened and closed, never t
   await assert.rejects(wss.closed, webSocketError(1006));
 });
 
-Deno.test("CTR-14 without --allow-net the constructor throws as Deno's WebSocket does", async () => {
-  const script = `
-    import { WebSocketStream } from ${
-    JSON.stringify(new URL("../mod.ts", import.meta.url).href)
-  };
-    try { new WebSocketStream("ws://127.0.0.1:9/"); console.log("no throw"); }
-    catch (error) { console.log(error.name); }
-  `;
-  const file = await Deno.makeTempFile({ suffix: ".ts" });
-  await Deno.writeTextFile(file, script);
-  const { stdout, success } = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--no-prompt", "--no-config", "--allow-read", file],
-    env: { NO_COLOR: "1" },
-    stderr: "inherit",
-  }).output();
-  await Deno.remove(file);
-  assert.ok(success);
-  assert.equal(new TextDecoder().decode(stdout).trim(), "NotCapable");
+Deno.test("CTR-14 without --allow-net the constructor throws as Deno's WebSocket does, over either transport", async () => {
+  for (const transport of ["websocket", "socket"]) {
+    const script = `
+      import { WebSocketStream } from ${
+      JSON.stringify(new URL("../mod.ts", import.meta.url).href)
+    };
+      try {
+        new WebSocketStream("ws://127.0.0.1:9/", { transport: "${transport}" });
+        console.log("no throw");
+      } catch (error) { console.log(error.name); }
+    `;
+    const file = await Deno.makeTempFile({ suffix: ".ts" });
+    await Deno.writeTextFile(file, script);
+    const { stdout, success } = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--no-prompt", "--no-config", "--allow-read", file],
+      env: { NO_COLOR: "1" },
+      stderr: "inherit",
+    }).output();
+    await Deno.remove(file);
+    assert.ok(success);
+    assert.equal(
+      new TextDecoder().decode(stdout).trim(),
+      "NotCapable",
+      transport,
+    );
+  }
 });
 
 Deno.test("CTR-20 protocols are offered joined with a comma and a space", async () => {

@@ -1,0 +1,494 @@
+/**
+ * The client over `transport: "socket"`, where this package speaks RFC 6455
+ * itself: what it must do that Deno's `WebSocket` did for it (handshake,
+ * framing, pings, protocol errors) and what it does better (receive
+ * backpressure, 1006 for a dropped connection). Peers are Deno's own server
+ * and the raw server, never this package.
+ */
+
+import assert from "node:assert/strict";
+import { WebSocketStream } from "../mod.ts";
+import {
+  BOUND_MS,
+  delay,
+  fulfilmentWithin,
+  rejectionWithin,
+  webSocketError,
+} from "./_assert.ts";
+import { concat, MiB } from "./_bytes.ts";
+import {
+  closePayload,
+  encodeFrame,
+  Opcode,
+  parseClosePayload,
+  type RawConnection,
+  startRawServer,
+  writeAll,
+} from "./_raw_server.ts";
+import { runDeno } from "./_subprocess.ts";
+import { serve } from "./_wpt_server.ts";
+
+const SOCKET = { transport: "socket" } as const;
+
+/** A `Deno.upgradeWebSocket` server that echoes every message. */
+function startEchoServer() {
+  return serve((request) => {
+    const { socket, response } = Deno.upgradeWebSocket(request);
+    socket.binaryType = "arraybuffer";
+    socket.onmessage = ({ data }) => socket.send(data);
+    return response;
+  });
+}
+
+/** Reads the client's frames until its Close; `undefined` if TCP ends first. */
+async function readClose(
+  connection: RawConnection,
+): Promise<{ code: number | undefined; reason: string } | undefined> {
+  for (;;) {
+    const frame = await connection.readFrame();
+    if (frame === null) return undefined;
+    if (frame.opcode === Opcode.close) return parseClosePayload(frame.payload);
+  }
+}
+
+Deno.test("socket transport: text, binary and messages longer than its read buffer round-trip through Deno's server", async () => {
+  await using server = startEchoServer();
+  const wss = new WebSocketStream(server.url, SOCKET);
+  const { readable, writable } = await fulfilmentWithin(
+    wss.opened,
+    BOUND_MS,
+    "opened",
+  );
+  const writer = writable.getWriter();
+  const reader = readable.getReader();
+  const big = new Uint8Array(3 * MiB).map((_, i) => i * 7);
+  const messages: (string | Uint8Array)[] = [
+    "",
+    "héllo wörld 🦕",
+    new Uint8Array(0),
+    new Uint8Array([0, 255, 1]),
+    new Uint8Array(70_000).fill(9),
+    "ü".repeat(100_000),
+    big,
+  ];
+  for (const message of messages) {
+    await writer.write(message);
+    const { value } = await fulfilmentWithin(reader.read(), BOUND_MS, "read");
+    assert.deepEqual(value, message);
+  }
+  wss.close({ closeCode: 4000, reason: "done" });
+  assert.deepEqual(await wss.closed, { closeCode: 4000, reason: "done" });
+});
+
+Deno.test("socket transport: CTR-20 the handshake carries the path, query, host, offered protocols and extra headers", async () => {
+  let request = "";
+  await using server = startRawServer(async (connection) => {
+    request = connection.request;
+    await connection.sendClose(1000);
+    await readClose(connection);
+  }, { responseHeaders: ["Sec-WebSocket-Protocol: beta"] });
+  const wss = new WebSocketStream(`${server.url}/chat/room?id=7`, {
+    ...SOCKET,
+    protocols: ["alpha", "beta"],
+    headers: { authorization: "Bearer token" },
+  });
+  const { protocol, extensions } = await fulfilmentWithin(
+    wss.opened,
+    BOUND_MS,
+    "opened",
+  );
+  assert.equal(protocol, "beta");
+  assert.equal(extensions, "");
+  assert.deepEqual(await wss.closed, { closeCode: 1000, reason: "" });
+  assert.match(request, /^GET \/chat\/room\?id=7 HTTP\/1\.1\r\n/);
+  assert.match(
+    request,
+    new RegExp(`^host: 127\\.0\\.0\\.1:${server.port}\r?$`, "im"),
+  );
+  assert.match(request, /^upgrade: websocket\r?$/im);
+  assert.match(request, /^sec-websocket-version: 13\r?$/im);
+  assert.match(request, /^sec-websocket-key: [A-Za-z0-9+/]{22}==\r?$/im);
+  assert.match(request, /^sec-websocket-protocol: alpha, beta\r?$/im);
+  assert.match(request, /^authorization: Bearer token\r?$/im);
+});
+
+Deno.test("socket transport: fragments are joined, a UTF-8 character split across them survives, and pings between them are answered", async () => {
+  let pong: Uint8Array | undefined;
+  await using server = startRawServer(async (connection) => {
+    const text = new TextEncoder().encode("a🦕b");
+    await writeAll(
+      connection.conn,
+      concat([
+        encodeFrame(Opcode.text, text.subarray(0, 3), { fin: false }),
+        encodeFrame(Opcode.ping, "are you there"),
+        encodeFrame(Opcode.continuation, text.subarray(3, 4), { fin: false }),
+        encodeFrame(Opcode.continuation, text.subarray(4)),
+        encodeFrame(Opcode.binary, new Uint8Array([1]), { fin: false }),
+        encodeFrame(Opcode.continuation, new Uint8Array([2, 3])),
+      ]),
+    );
+    const frame = await connection.readFrame();
+    if (frame?.opcode === Opcode.pong) pong = frame.payload;
+    await connection.sendClose(1000);
+    await readClose(connection);
+  });
+  const wss = new WebSocketStream(server.url, SOCKET);
+  const { readable } = await fulfilmentWithin(wss.opened, BOUND_MS, "opened");
+  const received = [];
+  for await (const message of readable) received.push(message);
+  assert.deepEqual(received, ["a🦕b", new Uint8Array([1, 2, 3])]);
+  assert.equal(new TextDecoder().decode(pong), "are you there");
+  assert.deepEqual(await wss.closed, { closeCode: 1000, reason: "" });
+});
+
+Deno.test("BP-01 socket transport: a reader that falls behind slows the peer down through TCP instead of overflowing", async () => {
+  const messageBytes = 64 * 1024;
+  const count = 1024; // 64 MiB, far past the 1 MiB receive limit below
+  let written = 0;
+  await using server = startRawServer(async (connection) => {
+    for (let i = 0; i < count; i++) {
+      const payload = new Uint8Array(messageBytes);
+      new DataView(payload.buffer).setUint32(0, i);
+      await writeAll(connection.conn, encodeFrame(Opcode.binary, payload));
+      written += messageBytes;
+    }
+    await connection.sendClose(1000, "all sent");
+    await readClose(connection);
+  });
+  const wss = new WebSocketStream(server.url, {
+    ...SOCKET,
+    receiveLimit: 1 * MiB,
+  });
+  const { readable } = await fulfilmentWithin(wss.opened, BOUND_MS, "opened");
+  const reader = readable.getReader();
+  await fulfilmentWithin(reader.read(), BOUND_MS, "first read");
+  await delay(300);
+  // Only the two sockets' buffers and one read buffer's worth can be in
+  // flight while nobody reads.
+  const stalledAt = written;
+  assert.ok(
+    stalledAt < 32 * MiB,
+    `the peer wrote ${stalledAt} bytes to a reader that took one message`,
+  );
+  let next = 1;
+  for (;;) {
+    const { value, done } = await fulfilmentWithin(
+      reader.read(),
+      BOUND_MS,
+      `read ${next}`,
+    );
+    if (done) break;
+    const bytes = value as Uint8Array;
+    assert.equal(bytes.byteLength, messageBytes);
+    assert.equal(new DataView(bytes.buffer).getUint32(0), next);
+    next++;
+  }
+  assert.equal(next, count);
+  assert.deepEqual(await wss.closed, { closeCode: 1000, reason: "all sent" });
+});
+
+Deno.test("BP-02 socket transport: a message longer than receiveLimit overflows even with a reader waiting, after the messages before it", async () => {
+  let peerClose: { code: number | undefined; reason: string } | undefined;
+  await using server = startRawServer(async (connection) => {
+    await connection.writeFrame(Opcode.text, "first");
+    await connection.writeFrame(Opcode.binary, new Uint8Array(4 * MiB));
+    peerClose = await readClose(connection);
+    await connection.sendClose(peerClose?.code);
+  });
+  const wss = new WebSocketStream(server.url, {
+    ...SOCKET,
+    receiveLimit: 1 * MiB,
+  });
+  const { readable } = await fulfilmentWithin(wss.opened, BOUND_MS, "opened");
+  const reader = readable.getReader();
+  assert.deepEqual(await reader.read(), { value: "first", done: false });
+  const error = await rejectionWithin(reader.read(), BOUND_MS, "read");
+  webSocketError(4009, { message: /receive queue limit of 1048576/ })(error);
+  assert.equal(await rejectionWithin(wss.closed, BOUND_MS, "closed"), error);
+  assert.deepEqual(peerClose, {
+    code: 4009,
+    reason: "Receive queue limit exceeded",
+  });
+});
+
+Deno.test("CLS-04 socket transport: the peer's Close is answered with its code, and an empty Close gives 1005", async () => {
+  for (const [code, reason] of [[4321, "später"], [undefined, ""]] as const) {
+    let answer: { code: number | undefined; reason: string } | undefined;
+    await using server = startRawServer(async (connection) => {
+      await connection.sendClose(code, reason);
+      answer = await readClose(connection);
+    });
+    const wss = new WebSocketStream(server.url, SOCKET);
+    assert.deepEqual(
+      await fulfilmentWithin(wss.closed, BOUND_MS, "closed"),
+      { closeCode: code ?? 1005, reason },
+    );
+    await server.close();
+    assert.equal(answer?.code, code);
+  }
+});
+
+Deno.test("CLD-05 socket transport: a peer that drops TCP instead of answering our Close gives 1006", async () => {
+  await using server = startRawServer(async (connection) => {
+    await readClose(connection);
+  });
+  const wss = new WebSocketStream(server.url, SOCKET);
+  await fulfilmentWithin(wss.opened, BOUND_MS, "opened");
+  wss.close({ closeCode: 4000 });
+  webSocketError(1006, {
+    message: /closed the connection without a Close frame/,
+  })(await rejectionWithin(wss.closed, BOUND_MS, "closed"));
+});
+
+Deno.test("CLD-06 socket transport: closeTimeout drops a peer that never answers our Close", async () => {
+  await using server = startRawServer(async (connection) => {
+    await readClose(connection);
+    await connection.drainUntilEnd();
+  });
+  const wss = new WebSocketStream(server.url, { ...SOCKET, closeTimeout: 200 });
+  await fulfilmentWithin(wss.opened, BOUND_MS, "opened");
+  wss.close();
+  webSocketError(1006, { message: /within 200 ms/ })(
+    await rejectionWithin(wss.closed, BOUND_MS, "closed"),
+  );
+});
+
+/** Frames a server must not send, what the client answers, and why. */
+const PROTOCOL_ERRORS: [string, Uint8Array, number, RegExp][] = [
+  [
+    "a masked frame",
+    encodeFrame(Opcode.text, "x", { mask: new Uint8Array([1, 2, 3, 4]) }),
+    1002,
+    /masked frame/,
+  ],
+  ["reserved opcode 3", encodeFrame(3, "x"), 1002, /reserved opcode 3/],
+  [
+    "a reserved bit",
+    (() => {
+      const frame = encodeFrame(Opcode.text, "x");
+      frame[0]! |= 0x40;
+      return frame;
+    })(),
+    1002,
+    /reserved bits/,
+  ],
+  [
+    "a continuation outside a message",
+    encodeFrame(Opcode.continuation, "x"),
+    1002,
+    /continuation frame outside a message/,
+  ],
+  [
+    "a new message inside a fragmented one",
+    concat([
+      encodeFrame(Opcode.text, "x", { fin: false }),
+      encodeFrame(Opcode.text, "y"),
+    ]),
+    1002,
+    /before finishing the previous one/,
+  ],
+  [
+    "a fragmented ping",
+    encodeFrame(Opcode.ping, "x", { fin: false }),
+    1002,
+    /fragmented control frame/,
+  ],
+  [
+    "a ping of 126 bytes",
+    encodeFrame(Opcode.ping, new Uint8Array(126)),
+    1002,
+    /control frame of 126 bytes/,
+  ],
+  [
+    "invalid UTF-8 in a text message",
+    encodeFrame(Opcode.text, new Uint8Array([0x61, 0xff])),
+    1007,
+    /not valid UTF-8/,
+  ],
+  [
+    "a Close frame of 1 byte",
+    encodeFrame(Opcode.close, new Uint8Array([3])),
+    1002,
+    /Close frame of 1 byte/,
+  ],
+  [
+    "close code 1005 on the wire",
+    encodeFrame(Opcode.close, closePayload(1005)),
+    1002,
+    /close code 1005/,
+  ],
+  [
+    "a close reason that is not UTF-8",
+    encodeFrame(
+      Opcode.close,
+      concat([closePayload(1000), new Uint8Array([0xc3])]),
+    ),
+    1007,
+    /close reason that is not valid UTF-8/,
+  ],
+];
+
+for (const [what, frame, expectedCode, message] of PROTOCOL_ERRORS) {
+  Deno.test(`ERR-03 socket transport: ${what} fails the connection with 1006, and the peer is told ${expectedCode}`, async () => {
+    let peerClose: { code: number | undefined; reason: string } | undefined;
+    await using server = startRawServer(async (connection) => {
+      await writeAll(connection.conn, frame);
+      peerClose = await readClose(connection);
+    });
+    const wss = new WebSocketStream(server.url, SOCKET);
+    const { readable } = await fulfilmentWithin(wss.opened, BOUND_MS, "opened");
+    const error = await rejectionWithin(wss.closed, BOUND_MS, "closed");
+    webSocketError(1006, { message })(error);
+    await assert.rejects(readable.getReader().read(), (e) => e === error);
+    await server.close();
+    assert.equal(peerClose?.code, expectedCode);
+  });
+}
+
+/** Handshake answers a client must refuse, and what it says about each. */
+const BAD_ANSWERS: [string, (request: string) => string, RegExp][] = [
+  [
+    "404",
+    () => "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n",
+    /answered 404 Not Found instead of 101/,
+  ],
+  [
+    "a wrong Sec-WebSocket-Accept",
+    () =>
+      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: bm90IHRoZSByaWdodCBrZXk=\r\n\r\n",
+    /Sec-WebSocket-Accept does not match/,
+  ],
+  [
+    "no Upgrade header",
+    () =>
+      "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: x\r\n\r\n",
+    /lacks Upgrade: websocket/,
+  ],
+  [
+    "not HTTP",
+    () => "SSH-2.0-OpenSSH_9.2\r\n\r\n",
+    /did not answer with HTTP\/1\.1/,
+  ],
+];
+
+for (const [what, respond, message] of BAD_ANSWERS) {
+  Deno.test(`OPN-03 socket transport: a handshake answer with ${what} rejects both promises with WebSocketError`, async () => {
+    await using server = startRawServer(async () => {}, { respond });
+    const wss = new WebSocketStream(server.url, SOCKET);
+    const opened = await rejectionWithin(wss.opened, BOUND_MS, "opened");
+    webSocketError(null, { message })(opened);
+    webSocketError(1006, { message })(
+      await rejectionWithin(wss.closed, BOUND_MS, "closed"),
+    );
+  });
+}
+
+Deno.test("OPN-05 socket transport: an extension or subprotocol that was not offered fails the handshake", async () => {
+  for (
+    const [header, message] of [
+      ["Sec-WebSocket-Extensions: permessage-deflate", /extensions/],
+      ["Sec-WebSocket-Protocol: chat", /subprotocol "chat"/],
+    ] as const
+  ) {
+    await using server = startRawServer(
+      (connection) => connection.drainUntilEnd(),
+      { responseHeaders: [header] },
+    );
+    const wss = new WebSocketStream(server.url, SOCKET);
+    webSocketError(null, { message })(
+      await rejectionWithin(wss.opened, BOUND_MS, "opened"),
+    );
+    await rejectionWithin(wss.closed, BOUND_MS, "closed");
+  }
+});
+
+Deno.test("WR-07 socket transport: writes wait while a peer that does not read leaves no room, and close() still ends it", async () => {
+  await using server = startRawServer(async (connection) => {
+    await delay(300);
+    await connection.drainUntilEnd();
+  });
+  const wss = new WebSocketStream(server.url, {
+    ...SOCKET,
+    writeHighWaterMark: 256 * 1024,
+    closeTimeout: 200,
+  });
+  const { writable } = await fulfilmentWithin(wss.opened, BOUND_MS, "opened");
+  const writer = writable.getWriter();
+  let resolved = 0;
+  const chunk = new Uint8Array(64 * 1024);
+  const writing = (async () => {
+    for (let i = 0; i < 2048; i++) {
+      await writer.write(chunk);
+      resolved++;
+    }
+  })();
+  await delay(200);
+  const stalledAt = resolved;
+  assert.ok(
+    stalledAt < 1024,
+    `${stalledAt} writes of 64 KiB resolved while the peer read nothing`,
+  );
+  // The peer reads again: every write completes.
+  await fulfilmentWithin(writing, BOUND_MS * 2, "all writes");
+  wss.close({ closeCode: 4000 });
+  await rejectionWithin(wss.closed, BOUND_MS, "closed");
+});
+
+Deno.test("CTR-07 socket transport: an unknown transport or a header the handshake owns is a TypeError", () => {
+  assert.throws(
+    () =>
+      new WebSocketStream("ws://127.0.0.1:9/", {
+        transport: "tcp" as "socket",
+      }),
+    {
+      name: "TypeError",
+      message:
+        /options\.transport must be "websocket" or "socket", received "tcp"/,
+    },
+  );
+  assert.throws(
+    () =>
+      new WebSocketStream("ws://127.0.0.1:9/", {
+        ...SOCKET,
+        headers: { "Sec-WebSocket-Key": "x" },
+      }),
+    { name: "TypeError", message: /cannot set sec-websocket-key/ },
+  );
+});
+
+Deno.test("socket transport: wss connects over TLS and verifies the server's certificate against the trusted roots", async () => {
+  const tls = new URL("./fixtures/tls/", import.meta.url);
+  const server = Deno.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    cert: await Deno.readTextFile(new URL("cert.pem", tls)),
+    key: await Deno.readTextFile(new URL("key.pem", tls)),
+    onListen() {},
+  }, (request) => {
+    const { socket, response } = Deno.upgradeWebSocket(request);
+    socket.binaryType = "arraybuffer";
+    socket.onmessage = ({ data }) => socket.send(data);
+    return response;
+  });
+  try {
+    const url = `wss://localhost:${server.addr.port}/`;
+    const client = ["run", "--allow-net", "tests/peers/tls_client.ts", url];
+    const trusted = await runDeno([
+      ...client.slice(0, 2),
+      "--cert=tests/fixtures/tls/ca.pem",
+      ...client.slice(2),
+    ]);
+    assert.equal(trusted.code, 0, trusted.stderr);
+    assert.deepEqual(JSON.parse(trusted.text), {
+      text: "over TLS",
+      binaryBytes: 1024 * 1024,
+      binaryIntact: true,
+      closed: { closeCode: 4000, reason: "done" },
+    });
+    const untrusted = JSON.parse((await runDeno(client)).text);
+    assert.equal(untrusted.error, "WebSocketError");
+    assert.match(untrusted.message, /certificate/i);
+  } finally {
+    await server.shutdown();
+  }
+});
