@@ -49,6 +49,9 @@ Options:
       --protocol NAME      Subprotocol to offer (client) or accept (server);
                            repeatable, most preferred first.
   -H, --header 'Name: v'   Extra handshake header (client only); repeatable.
+      --socket             Client only: speak WebSocket over Deno.connect
+                           ourselves, so that a slow stdout slows the server
+                           down instead of ending with 4009.
       --close-code CODE    Close code to send when closing (default 1000).
       --close-reason TEXT  Close reason to send when closing (default none).
       --linger SEC         After stdin ends, keep printing what arrives until
@@ -60,7 +63,8 @@ Options:
                            (default 15).
       --receive-limit N    Bytes of received messages held while stdout is
                            slow, e.g. 16777216 or 16M (default 16M). A peer
-                           that gets further ahead is closed with 4009.
+                           that gets further ahead is closed with 4009
+                           (with --socket, only a single longer message).
       --hostname HOST      Address to listen on (default 127.0.0.1).
   -q, --quiet              Print nothing on stderr but the reason for a
                            failure.
@@ -76,7 +80,8 @@ stderr when it is a terminal.
 Exit status:
   0  the connection closed cleanly (any close code), or the server stopped
   1  the connection closed uncleanly (e.g. 1006, or 4009 when stdout fell
-     more than --receive-limit behind), or stdin/stdout failed
+     more than --receive-limit behind without --socket), or stdin/stdout
+     failed
   2  bad arguments
   3  the opening handshake failed (refused, HTTP error, no common subprotocol)
 `;
@@ -98,7 +103,13 @@ export interface CommonOptions {
 export type Command =
   | { kind: "help" }
   | { kind: "version" }
-  | { kind: "connect"; url: string; headers: Headers } & CommonOptions
+  | {
+    kind: "connect";
+    url: string;
+    headers: Headers;
+    /** Use the `"socket"` transport. */
+    socket: boolean;
+  } & CommonOptions
   | {
     kind: "listen";
     hostname: string;
@@ -120,6 +131,7 @@ const OPTIONS = {
   binary: { type: "boolean" },
   protocol: { type: "string", multiple: true },
   header: { type: "string", short: "H", multiple: true },
+  socket: { type: "boolean" },
   "close-code": { type: "string" },
   "close-reason": { type: "string" },
   linger: { type: "string" },
@@ -191,6 +203,9 @@ export function parseCommand(args: readonly string[]): Command {
     if (values.header !== undefined) {
       throw new UsageError("-H/--header is for connecting, not --listen");
     }
+    if (values.socket !== undefined) {
+      throw new UsageError("--socket is for connecting, not --listen");
+    }
     const pingInterval = values["ping-interval"] === undefined
       ? undefined
       : readNumber(values["ping-interval"], "--ping-interval");
@@ -220,6 +235,7 @@ export function parseCommand(args: readonly string[]): Command {
     kind: "connect",
     url: readUrl(positionals[0]!),
     headers: readHeaders(values.header ?? []),
+    socket: values.socket ?? false,
     ...common,
   };
 }

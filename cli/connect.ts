@@ -22,6 +22,7 @@ export async function runConnect(
     options.receiveLimit = command.receiveLimit;
   }
   if (io.signal !== undefined) options.signal = io.signal;
+  if (command.socket) options.transport = "socket";
   let stream: WebSocketStream;
   try {
     stream = new WebSocketStream(command.url, options);

@@ -12,6 +12,7 @@ import { main } from "../cli.ts";
 import { serve } from "./_wpt_server.ts";
 import { startRawServer } from "./_raw_server.ts";
 import { concat } from "./_bytes.ts";
+import { delay } from "./_assert.ts";
 import { DenoProcess, runDeno } from "./_subprocess.ts";
 
 const CLI = ["run", "-A", "cli.ts"];
@@ -434,6 +435,27 @@ Deno.test("CLI --receive-limit closes with 4009 and exits 1 when stdout falls be
     /^closed uncleanly: 4009 "Receive queue limit exceeded": .*262144 bytes/m,
   );
   assert.ok(result.stdout.byteLength < 8 * 1024 * 1024);
+});
+
+Deno.test("CLI --socket: a stdout that falls behind slows the server down instead, and everything arrives", async () => {
+  const { server } = recordingServer((socket) => {
+    // The same 8 MiB at once, then a Close once Deno has written it all.
+    for (let i = 0; i < 128; i++) socket.send(new Uint8Array(65536));
+    const closeWhenSent = () =>
+      socket.bufferedAmount === 0
+        ? socket.close(1000, "all sent")
+        : setTimeout(closeWhenSent, 10);
+    closeWhenSent();
+  });
+  await using _ = server;
+  await using child = new DenoProcess(
+    [...CLI, server.url, "--binary", "--socket", "--receive-limit", "256K"],
+    // Stdout stays blocked for long enough to overflow without --socket.
+    { readStdoutAfter: delay(500) },
+  );
+  const result = await child.finished();
+  assert.equal(result.code, 0, result.stderr);
+  assert.equal(result.stdout.byteLength, 8 * 1024 * 1024);
 });
 
 Deno.test("CLI main() runs in-process on the streams it is given", async () => {
