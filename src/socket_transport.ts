@@ -433,10 +433,12 @@ export class SocketTransport implements Transport {
   }
 
   async #writeQueued(): Promise<void> {
+    const conn = this.#conn!;
     try {
-      while (this.#queue.length > 0 && this.#writeFailure === undefined) {
+      // Once hung up, what is left can no longer be written.
+      while (this.#queue.length > 0 && this.#conn === conn) {
         const chunk = this.#takeWrite();
-        await writeAll(this.#conn!, chunk);
+        await writeAll(conn, chunk);
         this.#queuedBytes -= chunk.byteLength;
         if (this.#queuedBytes <= this.#options.highWaterMark) {
           this.#roomWaiter?.resolve(true);
@@ -444,7 +446,7 @@ export class SocketTransport implements Transport {
         }
       }
     } catch (error) {
-      if (!this.#terminated) {
+      if (this.#conn === conn) {
         this.#writeFailure = describeError(error);
         // Ending the connection wakes the reader, which reports it.
         this.#hangUp();
