@@ -45,6 +45,20 @@ Deno.test("example json_messages: objects go through TransformStreams both ways"
   );
 });
 
+Deno.test("example slow_reader: the default transport overflows with 4009, the socket transport paces the server and gets all 32 MiB", async () => {
+  const result = await runDeno(["run", NET, "examples/slow_reader.ts"]);
+  assert.equal(result.code, 0, result.stderr);
+  const [websocket = "", socket = ""] = result.text.trim().split("\n");
+  assert.match(
+    websocket,
+    /^websocket: received [\d.]+ MiB, then 4009 "Receive queue limit exceeded" \([\d.]+ s\)$/,
+  );
+  assert.match(
+    socket,
+    /^socket: received 32 MiB, closed cleanly: 1000 "all sent" \([\d.]+ s\)$/,
+  );
+});
+
 Deno.test("example file_transfer: an 8 MiB file goes up and comes down identical", async () => {
   const result = await runDeno([
     "run",
