@@ -156,25 +156,21 @@ export class SocketTransport implements Transport {
 
   async #connect(url: URL): Promise<Deno.Conn> {
     const { hostname, port } = endpointOf(url);
-    if (url.protocol === "wss:") {
-      const conn = await Deno.connectTls({
-        hostname,
-        port,
-        alpnProtocols: ["http/1.1"],
-      });
-      return conn;
-    }
     this.#connecting = new AbortController();
     try {
-      const conn = await Deno.connect({
+      const tcp = await Deno.connect({
         hostname,
         port,
         signal: this.#connecting.signal,
       });
       // Frames are written whole, and small ones are joined: waiting for
       // more (Nagle's algorithm) would only add latency.
-      conn.setNoDelay(true);
-      return conn;
+      tcp.setNoDelay(true);
+      if (url.protocol !== "wss:") return tcp;
+      return await Deno.startTls(tcp, {
+        hostname,
+        alpnProtocols: ["http/1.1"],
+      });
     } finally {
       this.#connecting = undefined;
     }
