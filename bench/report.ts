@@ -8,6 +8,9 @@
 import type { Machine } from "./machine.ts";
 import {
   type CaseResult,
+  COMPARED,
+  type ComparedId,
+  JUDGED,
   median,
   type TargetResult,
   total,
@@ -56,9 +59,17 @@ const METRICS: Record<string, Metric[]> = {
   download: [
     { key: "peakRss", label: "client peak RSS MiB", scale: MIB, digits: 0 },
     { key: "bytesRead", label: "MiB read", scale: MIB, digits: 1 },
+    { key: "seconds", label: "seconds", scale: 1, digits: 1 },
     {
       key: "overflow",
       label: "runs ended by receive-limit overflow",
+      scale: 1,
+      digits: 0,
+      sum: true,
+    },
+    {
+      key: "complete",
+      label: "runs that read everything",
       scale: 1,
       digits: 0,
       sum: true,
@@ -135,6 +146,15 @@ function table(headers: string[], rows: string[][]): string {
   ].join("\n");
 }
 
+/** A variant's label as the run named it, or its id if no case ran it. */
+function labelOf(report: Report, id: string): string {
+  for (const result of report.cases) {
+    const entry = variantOf(result, id);
+    if (entry !== undefined) return entry.variant.label;
+  }
+  return id;
+}
+
 function targetValue(target: TargetResult, figure: number | undefined) {
   if (figure === undefined) return "–";
   const digits = target.unit === "closes" ? 0 : target.unit === "MiB" ? 0 : 2;
@@ -144,15 +164,22 @@ function targetValue(target: TargetResult, figure: number | undefined) {
 
 function targetsTable(report: Report): string {
   return table(
-    ["Target", "Ours", "Deno WebSocketStream", "Target", "Met"],
+    [
+      "Target",
+      ...COMPARED.map((id) => labelOf(report, id)),
+      "Target",
+      ...JUDGED.map((id) => `Met: ${labelOf(report, id)}`),
+    ],
     report.targets.map((target) => [
       target.label,
-      targetValue(target, target.ours),
-      targetValue(target, target.native),
+      ...COMPARED.map((id) => targetValue(target, target.figures[id])),
       `${target.kind === "min" ? "≥" : "≤"} ${
         targetValue(target, target.target)
       }`,
-      target.met ? "yes" : "**no**",
+      ...JUDGED.map((id) => {
+        const met = target.met[id];
+        return met === undefined ? "–" : met ? "yes" : "**no**";
+      }),
     ]),
   );
 }
@@ -160,30 +187,24 @@ function targetsTable(report: Report): string {
 function figuresTable(report: Report): string {
   const rows: string[][] = [];
   for (const result of report.cases) {
-    const plain = variantOf(result, "plain");
-    const ours = variantOf(result, "ours");
-    const native = variantOf(result, "native");
     for (const metric of METRICS[result.workload] ?? []) {
-      const [p, o, n] = [plain, ours, native].map((v) => value(v, metric));
+      const p = value(variantOf(result, "plain"), metric);
+      const figures = COMPARED.map((id) =>
+        value(variantOf(result, id), metric)
+      );
       rows.push([
         result.title,
         metric.label,
-        format(p, metric.digits),
-        format(o, metric.digits),
-        format(n, metric.digits),
-        metric.sum ? "–" : ratio(o, p),
-        metric.sum ? "–" : ratio(n, p),
+        ...[p, ...figures].map((figure) => format(figure, metric.digits)),
+        ...figures.map((figure) => metric.sum ? "–" : ratio(figure, p)),
       ]);
     }
   }
   return table([
     "Workload",
     "Metric",
-    "plain WebSocket",
-    "ours",
-    "Deno WebSocketStream",
-    "ours/plain",
-    "native/plain",
+    ...["plain", ...COMPARED].map((id) => labelOf(report, id)),
+    ...COMPARED.map((id) => `${id}/plain`),
   ], rows);
 }
 
@@ -254,7 +275,7 @@ export function renderMarkdown(report: Report): string {
     figuresTable(report),
     ...(upload === undefined ? [] : [
       "",
-      "Upload by send wake-up strategy and `writeHighWaterMark`:",
+      "Upload by send wake-up strategy, transport and `writeHighWaterMark`:",
       "",
       upload,
     ]),
@@ -269,17 +290,30 @@ function escapeXml(text: string): string {
   );
 }
 
+/** How each compared variant's bar is drawn in a target's row. */
+const BARS: Record<ComparedId, { tag: string; height: number }> = {
+  ours: { tag: "ours", height: 10 },
+  "ours-socket": { tag: "socket", height: 10 },
+  native: { tag: "native", height: 6 },
+};
+const BAR_GAP = 3;
+
 /**
- * results.svg: one row per target, each on its own scale, with ours, Deno's
- * native WebSocketStream and the target line.
+ * results.svg: one row per target, each on its own scale, with a bar for
+ * each of ours' variants (green where it meets the target, red where not),
+ * one for Deno's native WebSocketStream, and the target line.
  */
 export function renderSvg(report: Report): string {
-  const width = 820;
-  const rowHeight = 40;
-  const top = 70;
-  const barX = 380;
-  const barWidth = 330;
-  const height = top + report.targets.length * rowHeight + 20;
+  const width = 900;
+  const rowHeight = 4 +
+    COMPARED.reduce((sum, id) => sum + BARS[id].height + BAR_GAP, 0) + 6;
+  const top = 84;
+  const barX = 430;
+  const barWidth = 360;
+  const height = top + report.targets.length * rowHeight + 10;
+  // Tags that are not the variant's own label, spelled out.
+  const tags = COMPARED.filter((id) => BARS[id].tag !== labelOf(report, id))
+    .map((id) => `${BARS[id].tag} = ${labelOf(report, id)}`).join("; ");
   const parts = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`,
     `<rect width="${width}" height="${height}" fill="#fff"/>`,
@@ -293,42 +327,54 @@ export function renderSvg(report: Report): string {
     `<rect x="130" y="48" width="12" height="10" fill="#c62828"/><text x="146" y="57">ours, target missed</text>`,
     `<rect x="270" y="50" width="12" height="6" fill="#9e9e9e"/><text x="286" y="57">Deno WebSocketStream</text>`,
     `<line x1="440" y1="46" x2="440" y2="60" stroke="#000" stroke-dasharray="3,2"/><text x="446" y="57">target</text>`,
+    `<text x="10" y="74" fill="#555" font-size="11">${
+      escapeXml(
+        `Bars: ${COMPARED.map((id) => BARS[id].tag).join(", ")}; ${tags}`,
+      )
+    }</text>`,
   ];
   report.targets.forEach((target, row) => {
     const y = top + row * rowHeight;
     const scale = Math.max(
-          target.ours,
-          target.native ?? 0,
+          ...COMPARED.map((id) => target.figures[id] ?? 0),
           target.target,
           target.unit === "closes" ? 1 : 0,
         ) * 1.15 || 1;
     const x = (figure: number) =>
       barX + Math.max(0, Math.min(figure / scale, 1)) * barWidth;
-    parts.push(
-      `<text x="10" y="${y + 16}">${escapeXml(target.label)}</text>`,
-      `<rect x="${barX}" y="${y + 4}" width="${
-        x(target.ours) - barX
-      }" height="14" fill="${target.met ? "#2e7d32" : "#c62828"}"/>`,
-      `<text x="${x(target.ours) + 4}" y="${y + 15}">${
-        escapeXml(targetValue(target, target.ours))
-      }</text>`,
-    );
-    if (target.native !== undefined) {
-      parts.push(
-        `<rect x="${barX}" y="${y + 20}" width="${
-          x(target.native) - barX
-        }" height="8" fill="#9e9e9e"/>`,
-        `<text x="${x(target.native) + 4}" y="${
-          y + 29
-        }" fill="#666" font-size="10">${
-          escapeXml(targetValue(target, target.native))
-        }</text>`,
-      );
+    parts.push(`<text x="10" y="${y + 16}">${escapeXml(target.label)}</text>`);
+    // Native is shown for reference only: it has no verdict, so it is grey.
+    const verdicts: Partial<Record<ComparedId, boolean>> = target.met;
+    let barY = y + 4;
+    for (const id of COMPARED) {
+      const { tag, height: barHeight } = BARS[id];
+      const figure = target.figures[id];
+      if (figure !== undefined) {
+        const met = verdicts[id];
+        const fill = met === undefined
+          ? "#9e9e9e"
+          : met
+          ? "#2e7d32"
+          : "#c62828";
+        const textY = barY + barHeight / 2 + 3.5;
+        parts.push(
+          `<text x="${
+            barX - 6
+          }" y="${textY}" text-anchor="end" fill="#666" font-size="10">${tag}</text>`,
+          `<rect x="${barX}" y="${barY}" width="${
+            x(figure) - barX
+          }" height="${barHeight}" fill="${fill}"/>`,
+          `<text x="${x(figure) + 4}" y="${textY}" fill="${
+            met === undefined ? "#666" : "#333"
+          }" font-size="10">${escapeXml(targetValue(target, figure))}</text>`,
+        );
+      }
+      barY += barHeight + BAR_GAP;
     }
     const tx = x(target.target);
     parts.push(
       `<line x1="${tx}" y1="${y}" x2="${tx}" y2="${
-        y + 32
+        barY + 1
       }" stroke="#000" stroke-dasharray="3,2"/>`,
       `<text x="${width - 10}" y="${y + 16}" text-anchor="end" fill="#333">${
         escapeXml(

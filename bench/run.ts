@@ -1,9 +1,9 @@
 /**
- * `deno task bench`: ours against Deno's plain `WebSocket` and Deno's native
- * `WebSocketStream`, side by side in one run. A separate server process
- * serves every client workload; each measurement runs in a fresh client
- * process; every figure is the median of `--reps` runs, and ratios compare
- * medians from this run only.
+ * `deno task bench`: ours, with each of its transports, against Deno's plain
+ * `WebSocket` and Deno's native `WebSocketStream`, side by side in one run.
+ * A separate server process serves every client workload; each measurement
+ * runs in a fresh client process; every figure is the median of `--reps`
+ * runs, and ratios compare medians from this run only.
  *
  * Flags:
  * - `--reps=N` (default 5) runs per measurement.
@@ -52,11 +52,19 @@ const plain: Variant = {
   client: "plain",
 };
 const ours: Variant = { id: "ours", label: "ours", client: "ours" };
+const oursSocket: Variant = {
+  id: "ours-socket",
+  label: "ours, socket transport",
+  client: "ours",
+  args: ["--transport=socket"],
+};
 const native: Variant = {
   id: "native",
   label: "Deno WebSocketStream",
   client: "native",
 };
+/** Every client, in the order each case lists them. */
+const clients = [plain, ours, oursSocket, native];
 /** The upload variants that compare write high-water marks. */
 function highWaterMarkVariants(): Variant[] {
   return [256 * KIB, 4 * MIB].map((hwm) => ({
@@ -87,7 +95,7 @@ const echo = (
   title,
   workload: "echo",
   args: [...args, `--count=${count}`, `--warmup=${Math.ceil(count / 10)}`],
-  variants: [plain, ours, native],
+  variants: clients,
 });
 
 const cases: Case[] = [
@@ -115,21 +123,21 @@ const cases: Case[] = [
     title: `Upload ${TRANSFER / MIB} MiB in 64 KiB messages`,
     workload: "upload",
     args: ["--size=65536", `--bytes=${TRANSFER}`],
-    variants: [plain, ours, native, ...highWaterMarkVariants()],
+    variants: [...clients, ...highWaterMarkVariants()],
   },
   {
     id: "download",
     title: `Download ${TRANSFER / MIB} MiB, reader at 20 MB/s`,
     workload: "download",
     args: ["--size=65536", `--bytes=${TRANSFER}`, "--rate=20000000"],
-    variants: [plain, ours, native],
+    variants: clients,
   },
   {
     id: "handshakes",
     title: "Sequential open/close handshakes",
     workload: "handshakes",
     args: [`--count=${quick ? 50 : 200}`, "--warmup=20"],
-    variants: [plain, ours, native],
+    variants: clients,
   },
   {
     id: "idle",
