@@ -39,59 +39,95 @@ function takeMaskKey(): number {
   return maskKeys[nextMaskKey++]!;
 }
 
-/**
- * Encodes `payload` as one masked, final frame, the way a client must send
- * it. The payload is copied, so the caller may reuse its buffer.
- */
-export function encodeClientFrame(
-  opcode: number,
-  payload: Message,
-): Uint8Array {
-  const length = typeof payload === "string"
+/** The payload length of `payload` on the wire. */
+export function payloadLength(payload: Message): number {
+  return typeof payload === "string"
     ? utf8ByteLength(payload)
     : payload.byteLength;
-  const headerBytes = length < 126 ? 6 : length < 65536 ? 8 : 14;
-  // Put the payload on a 4-byte boundary so that it can be masked a word at a
-  // time.
-  const padding = (4 - (headerBytes % 4)) % 4;
-  const buffer = new ArrayBuffer(padding + headerBytes + length);
-  const frame = new Uint8Array(buffer, padding);
-  frame[0] = 0x80 | opcode;
-  const view = new DataView(buffer, padding);
-  if (length < 126) {
-    frame[1] = 0x80 | length;
-  } else if (length < 65536) {
-    frame[1] = 0x80 | 126;
-    view.setUint16(2, length);
-  } else {
-    frame[1] = 0x80 | 127;
-    view.setUint32(2, Math.floor(length / 2 ** 32));
-    view.setUint32(6, length >>> 0);
-  }
-  const key = takeMaskKey();
-  // Little-endian, so that byte i of the key is byte i of the word below.
-  view.setUint32(headerBytes - 4, key, true);
-  const body = frame.subarray(headerBytes);
-  if (typeof payload === "string") encoder.encodeInto(payload, body);
-  else body.set(payload);
-  applyMask(body, key);
-  return frame;
+}
+
+/** The bytes a masked client frame with a `length`-byte payload takes. */
+export function clientFrameSize(length: number): number {
+  return clientHeaderSize(length) + length;
+}
+
+function clientHeaderSize(length: number): number {
+  return length < 126 ? 6 : length < 65536 ? 8 : 14;
 }
 
 /**
- * XORs `bytes`, which start on a 4-byte boundary, with the little-endian
- * mask key `key`.
+ * Writes `payload` as one masked, final frame into `target` at `offset`, the
+ * way a client must send it, and returns the offset after it. `length` is
+ * {@linkcode payloadLength}`(payload)`; `target` must have room for
+ * {@linkcode clientFrameSize}`(length)` bytes.
  */
-function applyMask(bytes: Uint8Array, key: number): void {
-  const words = bytes.byteLength >>> 2;
-  if (words > 0) {
-    const view = new Uint32Array(bytes.buffer, bytes.byteOffset, words);
+export function writeClientFrame(
+  target: Uint8Array,
+  offset: number,
+  opcode: number,
+  payload: Message,
+  length: number,
+): number {
+  const headerBytes = clientHeaderSize(length);
+  target[offset] = 0x80 | opcode;
+  if (length < 126) {
+    target[offset + 1] = 0x80 | length;
+  } else if (length < 65536) {
+    target[offset + 1] = 0x80 | 126;
+    target[offset + 2] = length >>> 8;
+    target[offset + 3] = length & 0xff;
+  } else {
+    target[offset + 1] = 0x80 | 127;
+    const view = new DataView(target.buffer, target.byteOffset + offset + 2);
+    view.setUint32(0, Math.floor(length / 2 ** 32));
+    view.setUint32(4, length >>> 0);
+  }
+  const key = takeMaskKey();
+  // Byte i of the key is byte i of the little-endian word.
+  const keyAt = offset + headerBytes - 4;
+  target[keyAt] = key & 0xff;
+  target[keyAt + 1] = (key >>> 8) & 0xff;
+  target[keyAt + 2] = (key >>> 16) & 0xff;
+  target[keyAt + 3] = key >>> 24;
+  const start = offset + headerBytes;
+  if (typeof payload === "string") {
+    encoder.encodeInto(payload, target.subarray(start, start + length));
+  } else {
+    target.set(payload, start);
+  }
+  applyMask(target, start, length, key);
+  return start + length;
+}
+
+/**
+ * XORs `length` bytes of `bytes` from `start` with the little-endian mask key
+ * `key`, a word at a time where the memory is aligned.
+ */
+function applyMask(
+  bytes: Uint8Array,
+  start: number,
+  length: number,
+  key: number,
+): void {
+  let i = 0;
+  if (length >= 16) {
+    // Bytes up to a 4-byte boundary, then words with the key turned to match.
+    const lead = (4 - ((bytes.byteOffset + start) & 3)) & 3;
+    for (; i < lead; i++) bytes[start + i]! ^= (key >>> (i << 3)) & 0xff;
+    const turned = lead === 0
+      ? key
+      : ((key >>> (lead << 3)) | (key << (32 - (lead << 3)))) >>> 0;
+    const words = (length - lead) >>> 2;
+    const view = new Uint32Array(
+      bytes.buffer,
+      bytes.byteOffset + start + lead,
+      words,
+    );
     // Little-endian platforms only: everywhere Deno runs today.
-    for (let i = 0; i < words; i++) view[i]! ^= key;
+    for (let word = 0; word < words; word++) view[word]! ^= turned;
+    i = lead + (words << 2);
   }
-  for (let i = words << 2; i < bytes.byteLength; i++) {
-    bytes[i]! ^= (key >>> ((i & 3) << 3)) & 0xff;
-  }
+  for (; i < length; i++) bytes[start + i]! ^= (key >>> ((i & 3) << 3)) & 0xff;
 }
 
 /** A frame header read off the wire. */

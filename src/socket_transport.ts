@@ -16,7 +16,6 @@ import {
 } from "./client_handshake.ts";
 import {
   closePayload,
-  encodeClientFrame,
   type FrameHeader,
   MAX_CONTROL_PAYLOAD,
   MAX_HEADER_BYTES,
@@ -24,6 +23,7 @@ import {
   readServerFrameHeader,
 } from "./frame.ts";
 import type { Message } from "./message.ts";
+import { OutgoingFrames } from "./outgoing_frames.ts";
 import type { Transport, TransportEvents } from "./transport.ts";
 
 /** What a {@linkcode SocketTransport} connects to and how. */
@@ -43,8 +43,6 @@ type Ending = Parameters<TransportEvents["onClose"]>;
 
 /** Bytes read from the connection at a time. */
 const READ_BUFFER_BYTES = 64 * 1024;
-/** Queued frames smaller than this are joined into one write. */
-const JOIN_WRITES_BYTES = 64 * 1024;
 /**
  * Reads go into the buffer only while this much of it is free; a frame
  * header or a control frame always fits in it.
@@ -52,6 +50,20 @@ const JOIN_WRITES_BYTES = 64 * 1024;
 const FILL_MARGIN = 2 * (MAX_HEADER_BYTES + MAX_CONTROL_PAYLOAD);
 /** How long the last frames (our Close) may take to leave before we hang up. */
 const FLUSH_GRACE_MS = 1000;
+
+/**
+ * Resolves after one macrotask turn, long enough for a producer to queue its
+ * next frames so that they leave in one write instead of a write each. Deno's
+ * `setImmediate` takes about 5 µs (a timer, about 2 ms); where it is missing,
+ * writes are not deferred.
+ */
+const nextTurn: () => Promise<void> = (() => {
+  const { setImmediate } = globalThis as {
+    setImmediate?: (callback: () => void) => unknown;
+  };
+  if (setImmediate === undefined) return () => Promise.resolve();
+  return () => new Promise<void>((resolve) => setImmediate(resolve));
+})();
 
 const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
@@ -83,8 +95,8 @@ export class SocketTransport implements Transport {
   /** The message being received is too long: its frames are skipped. */
   #skippingMessage = false;
 
-  // Writing: frames wait in #queue until the connection takes them.
-  #queue: Uint8Array[] = [];
+  // Writing: frames wait in #outgoing until the connection takes them.
+  readonly #outgoing = new OutgoingFrames();
   #queuedBytes = 0;
   #writing: Promise<void> | undefined;
   #roomWaiter: PromiseWithResolvers<boolean> | undefined;
@@ -365,9 +377,7 @@ export class SocketTransport implements Transport {
     payload: Uint8Array,
   ): Promise<Ending | undefined> {
     if (opcode === Opcode.Ping) {
-      if (!this.#closeSent) {
-        this.#enqueue(encodeClientFrame(Opcode.Pong, payload));
-      }
+      if (!this.#closeSent) this.#enqueue(Opcode.Pong, payload);
       return undefined;
     }
     if (opcode === Opcode.Pong) return undefined;
@@ -375,7 +385,7 @@ export class SocketTransport implements Transport {
     // The closing handshake is complete once our Close follows theirs; data
     // we had queued but not started would only be discarded by the peer.
     if (!this.#closeSent) {
-      this.#dropUnsentFrames();
+      this.#queuedBytes -= this.#outgoing.clear();
       this.#sendClose(closeCode === 1005 ? undefined : closeCode, reason);
     }
     await this.#flush();
@@ -387,10 +397,8 @@ export class SocketTransport implements Transport {
       return Promise.resolve(false);
     }
     this.#enqueue(
-      encodeClientFrame(
-        typeof message === "string" ? Opcode.Text : Opcode.Binary,
-        message,
-      ),
+      typeof message === "string" ? Opcode.Text : Opcode.Binary,
+      message,
     );
     if (this.#queuedBytes <= this.#options.highWaterMark) return true;
     this.#roomWaiter = Promise.withResolvers();
@@ -417,25 +425,27 @@ export class SocketTransport implements Transport {
   #sendClose(closeCode: number | undefined, reason: string): void {
     if (this.#closeSent || this.#conn === undefined) return;
     this.#closeSent = true;
-    this.#enqueue(
-      encodeClientFrame(Opcode.Close, closePayload(closeCode, reason)),
-    );
+    this.#enqueue(Opcode.Close, closePayload(closeCode, reason));
   }
 
-  #enqueue(frame: Uint8Array): void {
-    this.#queue.push(frame);
-    this.#queuedBytes += frame.byteLength;
+  #enqueue(opcode: number, payload: Message): void {
+    this.#queuedBytes += this.#outgoing.push(opcode, payload);
     this.#writing ??= this.#writeQueued();
   }
 
   async #writeQueued(): Promise<void> {
     const conn = this.#conn!;
     try {
+      await nextTurn();
       // Once hung up, what is left can no longer be written.
-      while (this.#queue.length > 0 && this.#conn === conn) {
-        const chunk = this.#takeWrite();
-        await writeAll(conn, chunk);
-        this.#queuedBytes -= chunk.byteLength;
+      for (
+        let bytes = this.#outgoing.take();
+        bytes !== undefined && this.#conn === conn;
+        bytes = this.#outgoing.take()
+      ) {
+        await writeAll(conn, bytes);
+        this.#queuedBytes -= bytes.byteLength;
+        this.#outgoing.release(bytes);
         if (this.#queuedBytes <= this.#options.highWaterMark) {
           this.#roomWaiter?.resolve(true);
           this.#roomWaiter = undefined;
@@ -450,26 +460,6 @@ export class SocketTransport implements Transport {
     } finally {
       this.#writing = undefined;
     }
-  }
-
-  /** The next write: the first queued frame, joined with small ones after it. */
-  #takeWrite(): Uint8Array {
-    const queue = this.#queue;
-    let count = 1;
-    let bytes = queue[0]!.byteLength;
-    while (
-      count < queue.length &&
-      bytes + queue[count]!.byteLength <= JOIN_WRITES_BYTES
-    ) {
-      bytes += queue[count]!.byteLength;
-      count++;
-    }
-    return joinChunks(queue.splice(0, count), bytes);
-  }
-
-  #dropUnsentFrames(): void {
-    for (const frame of this.#queue) this.#queuedBytes -= frame.byteLength;
-    this.#queue = [];
   }
 
   /** Waits, for a bounded time, until everything queued has been written. */

@@ -1,0 +1,103 @@
+/**
+ * The frames a client has queued and the connection has not taken yet,
+ * encoded back to back into reused buffers: each payload is copied once, and
+ * frames queued together leave in one write.
+ *
+ * @module
+ */
+
+import { clientFrameSize, payloadLength, writeClientFrame } from "./frame.ts";
+import type { Message } from "./message.ts";
+
+/** The first gathering buffer's size: a few small frames. */
+const MIN_CAPACITY = 4 * 1024;
+/** The largest gathering buffer; a bigger frame gets an array of its own. */
+const MAX_CAPACITY = 256 * 1024;
+
+/** A first-in first-out queue of masked client frames, as bytes to write. */
+export class OutgoingFrames {
+  /** Runs of frames ready to write, oldest first. */
+  #ready: Uint8Array[] = [];
+  /** Where the newest frames are being gathered, and how far it is filled. */
+  #gathering: Uint8Array | undefined;
+  #filled = 0;
+  /**
+   * The size of gathering buffers: it doubles whenever a frame does not fit,
+   * so bulk writers get large writes and chatty ones stay small.
+   */
+  #capacity = MIN_CAPACITY;
+  /** A written gathering buffer, kept for the next one. */
+  #spare: Uint8Array | undefined;
+
+  /** Whether nothing is queued. */
+  get empty(): boolean {
+    return this.#ready.length === 0 && this.#filled === 0;
+  }
+
+  /** Queues one frame; returns the bytes it takes on the wire. */
+  push(opcode: number, payload: Message): number {
+    const length = payloadLength(payload);
+    const size = clientFrameSize(length);
+    if (size > MAX_CAPACITY) {
+      this.#seal();
+      const frame = new Uint8Array(size);
+      writeClientFrame(frame, 0, opcode, payload, length);
+      this.#ready.push(frame);
+      return size;
+    }
+    let gathering = this.#gathering;
+    if (gathering === undefined || this.#filled + size > gathering.length) {
+      if (gathering !== undefined) {
+        this.#seal();
+        this.#capacity = Math.min(this.#capacity * 2, MAX_CAPACITY);
+      }
+      while (this.#capacity < size) this.#capacity *= 2;
+      gathering = this.#spare?.length === this.#capacity
+        ? this.#spare
+        : new Uint8Array(this.#capacity);
+      this.#spare = undefined;
+      this.#gathering = gathering;
+    }
+    this.#filled = writeClientFrame(
+      gathering,
+      this.#filled,
+      opcode,
+      payload,
+      length,
+    );
+    return size;
+  }
+
+  /**
+   * The next bytes to write: the oldest run of frames, which stays this
+   * queue's until {@linkcode release}d. `undefined` when nothing is queued.
+   */
+  take(): Uint8Array | undefined {
+    if (this.#ready.length === 0) this.#seal();
+    return this.#ready.shift();
+  }
+
+  /** Hands back bytes from {@linkcode take} once written, for reuse. */
+  release(written: Uint8Array): void {
+    if (written.buffer.byteLength === this.#capacity) {
+      this.#spare = new Uint8Array(written.buffer);
+    }
+  }
+
+  /** Drops every frame not yet taken; returns the bytes dropped. */
+  clear(): number {
+    let dropped = this.#filled;
+    for (const run of this.#ready) dropped += run.byteLength;
+    this.#ready = [];
+    this.#filled = 0;
+    return dropped;
+  }
+
+  /** Makes the frames gathered so far a run of their own. */
+  #seal(): void {
+    if (this.#filled === 0) return;
+    this.#ready.push(this.#gathering!.subarray(0, this.#filled));
+    this.#gathering = undefined;
+    this.#filled = 0;
+  }
+}
