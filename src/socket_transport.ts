@@ -41,8 +41,10 @@ export interface SocketTransportOptions {
 /** How a session ended, as {@linkcode TransportEvents.onClose} takes it. */
 type Ending = Parameters<TransportEvents["onClose"]>;
 
-/** Bytes read from the connection at a time. */
-const READ_BUFFER_BYTES = 64 * 1024;
+/** The read buffer's first size: enough for a handshake answer and chat. */
+const MIN_READ_BUFFER_BYTES = 4 * 1024;
+/** The read buffer grows fourfold, up to this, while reads fill it. */
+const MAX_READ_BUFFER_BYTES = 256 * 1024;
 /**
  * Reads go into the buffer only while this much of it is free; a frame
  * header or a control frame always fits in it.
@@ -82,7 +84,7 @@ export class SocketTransport implements Transport {
   #writeFailure: string | undefined;
 
   // Reading: bytes [#start, #end) of #buffer are read but not yet parsed.
-  readonly #buffer = new Uint8Array(READ_BUFFER_BYTES);
+  #buffer = new Uint8Array(MIN_READ_BUFFER_BYTES);
   #start = 0;
   #end = 0;
   /** Set while the receiver has no room; resolved by `resume()`. */
@@ -223,6 +225,14 @@ export class SocketTransport implements Transport {
     const read = await this.#conn!.read(buffer.subarray(this.#end));
     if (read === null) return false;
     this.#end += read;
+    if (this.#end === buffer.length && buffer.length < MAX_READ_BUFFER_BYTES) {
+      // A read that took all the room there was: more is waiting, so read
+      // more at a time. Connections that only chat keep a small buffer.
+      this.#buffer = new Uint8Array(buffer.length * 4);
+      this.#buffer.set(buffer.subarray(this.#start, this.#end));
+      this.#end -= this.#start;
+      this.#start = 0;
+    }
     return true;
   }
 
