@@ -127,18 +127,29 @@ export function checkHandshakeResponse(
     } instead of 101 Switching Protocols`;
   }
   const fields = new Map<string, string[]>();
+  let last: string[] | undefined;
   for (const line of headerLines) {
     if (line === "") continue;
+    if (line[0] === " " || line[0] === "\t") {
+      // An obsolete folded line continues the previous value (RFC 9112,
+      // section 5.2): a user agent unfolds it.
+      if (last === undefined) {
+        return "the server's answer starts its headers with a folded line";
+      }
+      const previous = last.pop();
+      last.push(previous ? `${previous} ${line.trim()}` : line.trim());
+      continue;
+    }
     const colon = line.indexOf(":");
-    if (colon <= 0) {
+    const name = line.slice(0, colon).toLowerCase();
+    if (colon <= 0 || !/^[!#$%&'*+.^_`|~0-9a-z-]+$/.test(name)) {
       return `the server sent a malformed header line: ${
         JSON.stringify(line.slice(0, 80))
       }`;
     }
-    const name = line.slice(0, colon).trim().toLowerCase();
-    const values = fields.get(name) ?? [];
-    values.push(line.slice(colon + 1).trim());
-    fields.set(name, values);
+    last = fields.get(name) ?? [];
+    last.push(line.slice(colon + 1).trim());
+    fields.set(name, last);
   }
   const field = (name: string) => fields.get(name)?.join(", ") ?? "";
   if (field("upgrade").toLowerCase() !== "websocket") {

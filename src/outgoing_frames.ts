@@ -29,11 +29,6 @@ export class OutgoingFrames {
   /** A written gathering buffer, kept for the next one. */
   #spare: Uint8Array | undefined;
 
-  /** Whether nothing is queued. */
-  get empty(): boolean {
-    return this.#ready.length === 0 && this.#filled === 0;
-  }
-
   /** Queues one frame; returns the bytes it takes on the wire. */
   push(opcode: number, payload: Message): number {
     const length = payloadLength(payload);

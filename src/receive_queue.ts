@@ -11,7 +11,7 @@ import { type Message, messageSize } from "./message.ts";
  * What each queued message costs beyond its payload, so that a flood of empty
  * messages is bounded too.
  */
-const MESSAGE_OVERHEAD_BYTES = 64;
+export const MESSAGE_OVERHEAD_BYTES = 64;
 
 /** What `message` counts against a receive limit. */
 export function queuedSize(message: Message): number {

@@ -12,6 +12,7 @@ import {
   checkHandshakeResponse,
   createHandshakeRequest,
   findHeadEnd,
+  type HandshakeResult,
   MAX_RESPONSE_HEAD_BYTES,
 } from "./client_handshake.ts";
 import {
@@ -23,6 +24,7 @@ import {
   readServerFrameHeader,
 } from "./frame.ts";
 import type { Message } from "./message.ts";
+import { MESSAGE_OVERHEAD_BYTES } from "./receive_queue.ts";
 import { OutgoingFrames } from "./outgoing_frames.ts";
 import type { Transport, TransportEvents } from "./transport.ts";
 
@@ -34,24 +36,37 @@ export interface SocketTransportOptions {
   headers: Headers | undefined;
   /** Sends resolve while at most this many bytes wait to be written. */
   highWaterMark: number;
-  /** Longer messages are reported with `onOverflow` and dropped. */
-  maxMessageBytes: number;
+  /**
+   * The most a message may count, each of its frames counting 64 bytes more
+   * (as the receive queue counts each message); longer messages are reported
+   * with `onOverflow` and skipped as they arrive.
+   */
+  messageLimit: number;
 }
 
 /** How a session ended, as {@linkcode TransportEvents.onClose} takes it. */
-type Ending = Parameters<TransportEvents["onClose"]>;
+type Outcome = Parameters<TransportEvents["onClose"]>;
+
+/** An end without a closing handshake: 1006, for `failure`. */
+function abnormal(failure: string): Outcome {
+  return [null, "", failure, false];
+}
 
 /** The read buffer's first size: enough for a handshake answer and chat. */
 const MIN_READ_BUFFER_BYTES = 4 * 1024;
 /** The read buffer grows fourfold, up to this, while reads fill it. */
 const MAX_READ_BUFFER_BYTES = 256 * 1024;
 /**
- * Reads go into the buffer only while this much of it is free; a frame
- * header or a control frame always fits in it.
+ * The read buffer is compacted before a read once less than this is free
+ * behind its data; a frame header or a control frame always fits in it, and
+ * a payload longer than the buffer less this is read into its own array.
  */
 const FILL_MARGIN = 2 * (MAX_HEADER_BYTES + MAX_CONTROL_PAYLOAD);
-/** How long the last frames (our Close) may take to leave before we hang up. */
-const FLUSH_GRACE_MS = 1000;
+/**
+ * How long the last frames (our Close) may take to leave, and then how long
+ * the server may take to close TCP, before we hang up.
+ */
+const CLOSING_GRACE_MS = 1000;
 
 /**
  * Resolves after one macrotask turn, long enough for a producer to queue its
@@ -70,8 +85,10 @@ const nextTurn: () => Promise<void> = (() => {
 const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 /** Why the connection is being failed, with the code our Close carries. */
-class ProtocolFailure {
-  constructor(readonly closeCode: number, readonly message: string) {}
+class ProtocolFailure extends Error {
+  constructor(readonly closeCode: number, message: string) {
+    super(message);
+  }
 }
 
 /** Speaks RFC 6455, client side, over a connection it opens itself. */
@@ -91,7 +108,8 @@ export class SocketTransport implements Transport {
   #paused: PromiseWithResolvers<void> | undefined;
   /** The data frames of the message being received. */
   #fragments: Uint8Array[] = [];
-  #fragmentBytes = 0;
+  /** What the message being received counts against `messageLimit`. */
+  #messageCost = 0;
   /** The opcode of the message being received, or 0 between messages. */
   #messageOpcode = 0;
   /** The message being received is too long: its frames are skipped. */
@@ -102,6 +120,8 @@ export class SocketTransport implements Transport {
   #queuedBytes = 0;
   #writing: Promise<void> | undefined;
   #roomWaiter: PromiseWithResolvers<boolean> | undefined;
+  /** The payload of the latest Ping, until its Pong is queued. */
+  #pendingPong: Uint8Array | undefined;
   #closeSent = false;
 
   constructor(options: SocketTransportOptions) {
@@ -109,62 +129,59 @@ export class SocketTransport implements Transport {
   }
 
   start(events: TransportEvents): void {
-    const { hostname, port } = endpointOf(this.#options.url);
+    const { url } = this.#options;
     // Deno's WebSocket asks for a missing permission, and throws when it is
     // refused, at construction; so do we, rather than only rejecting later.
-    const descriptor = { name: "net", host: `${hostname}:${port}` } as const;
+    // (Permissions name IPv6 hosts with their brackets, as URLs do.)
+    const host = `${url.hostname}:${endpointOf(url).port}`;
+    const descriptor = { name: "net", host } as const;
     if (
       Deno.permissions.querySync(descriptor).state !== "granted" &&
       Deno.permissions.requestSync(descriptor).state !== "granted"
     ) {
       throw new Deno.errors.NotCapable(
-        `Requires net access to "${hostname}:${port}", run again with the --allow-net flag`,
+        `Requires net access to "${host}", run again with the --allow-net flag`,
       );
     }
     this.#run(events);
   }
 
   async #run(events: TransportEvents): Promise<void> {
-    let ending: Ending;
+    let outcome: Outcome;
     try {
-      ending = await this.#session(events);
+      outcome = await this.#session(events);
     } catch (error) {
-      ending = [
-        null,
-        "",
-        this.#writeFailure ?? describeError(error),
-        false,
-      ];
+      outcome = abnormal(this.#writeFailure ?? describeError(error));
     }
     this.#hangUp();
-    if (!this.#terminated) events.onClose(...ending);
+    if (!this.#terminated) events.onClose(...outcome);
   }
 
   /** Connects, shakes hands and reads frames until the connection ends. */
-  async #session(events: TransportEvents): Promise<Ending> {
+  async #session(events: TransportEvents): Promise<Outcome> {
     const { url, protocols, headers } = this.#options;
     const conn = await this.#connect(url);
     if (this.#terminated) {
       conn.close();
-      return [null, "", "", false];
+      return abnormal("");
     }
     this.#conn = conn;
     const request = createHandshakeRequest(url, protocols, headers);
     await writeAll(conn, request.bytes);
     const answer = await this.#readHandshake(await request.expectedAccept);
     if (typeof answer === "string") {
-      return [null, "", `WebSocket handshake failed: ${answer}`, false];
+      return abnormal(`WebSocket handshake failed: ${answer}`);
     }
     events.onOpen(answer.protocol, answer.extensions);
-    if (this.#terminated) return [null, "", "", false];
+    if (this.#terminated) return abnormal("");
     try {
       return await this.#readFrames(events);
     } catch (error) {
       if (!(error instanceof ProtocolFailure)) throw error;
       // Failing the connection: tell the peer why if we still may.
       this.#sendClose(error.closeCode, "");
-      await this.#flush();
-      return [null, "", error.message, false];
+      await within(this.#writing, CLOSING_GRACE_MS);
+      return abnormal(error.message);
     }
   }
 
@@ -191,7 +208,9 @@ export class SocketTransport implements Transport {
   }
 
   /** Reads the server's answer; what follows the head stays in the buffer. */
-  async #readHandshake(expectedAccept: string) {
+  async #readHandshake(
+    expectedAccept: string,
+  ): Promise<HandshakeResult | string> {
     let headEnd = -1;
     while (headEnd < 0) {
       if (this.#end >= MAX_RESPONSE_HEAD_BYTES) {
@@ -237,10 +256,13 @@ export class SocketTransport implements Transport {
   }
 
   /** Parses frames until the closing handshake or the connection ends. */
-  async #readFrames(events: TransportEvents): Promise<Ending> {
+  async #readFrames(events: TransportEvents): Promise<Outcome> {
     for (;;) {
       if (this.#paused !== undefined) await this.#paused.promise;
-      if (this.#terminated) return [null, "", "", false];
+      if (this.#terminated) return abnormal("");
+      // A write failed while reading was paused: report it now, not after
+      // the reader has caught up.
+      if (this.#writeFailure !== undefined) return abnormal(this.#writeFailure);
       const header = readServerFrameHeader(
         this.#buffer,
         this.#start,
@@ -252,13 +274,10 @@ export class SocketTransport implements Transport {
         : header.headerBytes + header.length;
       if (header === undefined || this.#end - this.#start < controlBytes) {
         if (await this.#fill()) continue;
-        return [
-          null,
-          "",
+        return abnormal(
           this.#writeFailure ??
             "the server closed the connection without a Close frame",
-          false,
-        ];
+        );
       }
       this.#start += header.headerBytes;
       if (header.opcode >= Opcode.Close) {
@@ -267,17 +286,15 @@ export class SocketTransport implements Transport {
           this.#start + header.length,
         );
         this.#start += header.length;
-        const ending = await this.#onControlFrame(header.opcode, payload);
-        if (ending !== undefined) return ending;
+        const outcome = await this.#onControlFrame(header.opcode, payload);
+        if (outcome !== undefined) return outcome;
       } else {
         const ended = await this.#onDataFrame(events, header);
         if (ended) {
-          return [
-            null,
-            "",
-            "the server closed the connection in the middle of a frame",
-            false,
-          ];
+          return abnormal(
+            this.#writeFailure ??
+              "the server closed the connection in the middle of a frame",
+          );
         }
       }
     }
@@ -303,10 +320,12 @@ export class SocketTransport implements Transport {
     } else {
       this.#messageOpcode = opcode;
     }
-    this.#fragmentBytes += length;
+    // Each frame also counts the bookkeeping a queued message costs, so
+    // that a flood of tiny fragments is bounded too.
+    this.#messageCost += length + MESSAGE_OVERHEAD_BYTES;
     if (
       !this.#skippingMessage &&
-      this.#fragmentBytes > this.#options.maxMessageBytes
+      this.#messageCost > this.#options.messageLimit
     ) {
       this.#skippingMessage = true;
       this.#fragments = [];
@@ -314,16 +333,17 @@ export class SocketTransport implements Transport {
     }
     const payload = await this.#readPayload(length, this.#skippingMessage);
     if (payload === null) return true;
-    if (payload !== undefined) this.#fragments.push(payload);
+    if (payload !== undefined && length > 0) this.#fragments.push(payload);
     if (!fin) return false;
     const messageOpcode = this.#messageOpcode;
     const skipped = this.#skippingMessage;
-    const bytes = joinChunks(this.#fragments, this.#fragmentBytes);
+    const fragments = this.#fragments;
     this.#fragments = [];
-    this.#fragmentBytes = 0;
+    this.#messageCost = 0;
     this.#messageOpcode = 0;
     this.#skippingMessage = false;
     if (skipped) return false;
+    const bytes = joinChunks(fragments);
     let message: Message = bytes;
     if (messageOpcode === Opcode.Text) {
       try {
@@ -368,11 +388,12 @@ export class SocketTransport implements Transport {
       this.#start += length;
       return payload;
     }
-    // Longer than the buffer, so longer than what it holds: take all of it.
+    // Too long to gather in the buffer: take what it holds of the payload,
+    // and read the rest straight into place.
     const payload = new Uint8Array(length);
-    let filled = this.#end - this.#start;
-    payload.set(this.#buffer.subarray(this.#start, this.#end));
-    this.#start = this.#end = 0;
+    let filled = Math.min(length, this.#end - this.#start);
+    payload.set(this.#buffer.subarray(this.#start, this.#start + filled));
+    this.#start += filled;
     while (filled < length) {
       const read = await this.#conn!.read(payload.subarray(filled));
       if (read === null) return null;
@@ -385,9 +406,14 @@ export class SocketTransport implements Transport {
   async #onControlFrame(
     opcode: number,
     payload: Uint8Array,
-  ): Promise<Ending | undefined> {
+  ): Promise<Outcome | undefined> {
     if (opcode === Opcode.Ping) {
-      if (!this.#closeSent) this.#enqueue(Opcode.Pong, payload);
+      // Only the latest Ping waiting for its Pong is answered (RFC 6455,
+      // section 5.5.3), so a peer that pings and never reads costs nothing.
+      if (!this.#closeSent) {
+        this.#pendingPong = payload.slice();
+        this.#writing ??= this.#writeQueued();
+      }
       return undefined;
     }
     if (opcode === Opcode.Pong) return undefined;
@@ -398,8 +424,25 @@ export class SocketTransport implements Transport {
       this.#queuedBytes -= this.#outgoing.clear();
       this.#sendClose(closeCode === 1005 ? undefined : closeCode, reason);
     }
-    await this.#flush();
+    await within(this.#writing, CLOSING_GRACE_MS);
+    await within(this.#serverHangUp(), CLOSING_GRACE_MS);
     return [closeCode, reason, "", true];
+  }
+
+  /**
+   * Resolves once the server has closed TCP: after the closing handshake it
+   * goes first (RFC 6455, section 7.1.1), which leaves the TIME_WAIT state on
+   * its side. Anything it still sends is discarded.
+   */
+  async #serverHangUp(): Promise<void> {
+    const conn = this.#conn;
+    try {
+      while (conn !== undefined && await conn.read(this.#buffer) !== null) {
+        // Nothing may follow a Close frame.
+      }
+    } catch {
+      // A reset, or our own hang-up after the grace period, ends it too.
+    }
   }
 
   send(message: Message): true | Promise<boolean> {
@@ -434,8 +477,15 @@ export class SocketTransport implements Transport {
 
   #sendClose(closeCode: number | undefined, reason: string): void {
     if (this.#closeSent || this.#conn === undefined) return;
+    this.#queuePendingPong();
     this.#closeSent = true;
     this.#enqueue(Opcode.Close, closePayload(closeCode, reason));
+  }
+
+  #queuePendingPong(): void {
+    if (this.#pendingPong === undefined) return;
+    this.#queuedBytes += this.#outgoing.push(Opcode.Pong, this.#pendingPong);
+    this.#pendingPong = undefined;
   }
 
   #enqueue(opcode: number, payload: Message): void {
@@ -448,11 +498,10 @@ export class SocketTransport implements Transport {
     try {
       await nextTurn();
       // Once hung up, what is left can no longer be written.
-      for (
-        let bytes = this.#outgoing.take();
-        bytes !== undefined && this.#conn === conn;
-        bytes = this.#outgoing.take()
-      ) {
+      while (this.#conn === conn) {
+        this.#queuePendingPong();
+        const bytes = this.#outgoing.take();
+        if (bytes === undefined) break;
         await writeAll(conn, bytes);
         this.#queuedBytes -= bytes.byteLength;
         this.#outgoing.release(bytes);
@@ -464,26 +513,12 @@ export class SocketTransport implements Transport {
     } catch (error) {
       if (this.#conn === conn) {
         this.#writeFailure = describeError(error);
-        // Ending the connection wakes the reader, which reports it.
+        // Outcome the connection wakes the reader, which reports it.
         this.#hangUp();
       }
     } finally {
       this.#writing = undefined;
     }
-  }
-
-  /** Waits, for a bounded time, until everything queued has been written. */
-  async #flush(): Promise<void> {
-    const writing = this.#writing;
-    if (writing === undefined) return;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([
-      writing,
-      new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, FLUSH_GRACE_MS);
-      }),
-    ]);
-    clearTimeout(timer);
   }
 
   /** Closes the connection; reads and writes in progress then fail. */
@@ -543,8 +578,10 @@ function isReceivableCloseCode(code: number): boolean {
     (code >= 3000 && code <= 4999);
 }
 
-function joinChunks(chunks: Uint8Array[], bytes: number): Uint8Array {
+function joinChunks(chunks: Uint8Array[]): Uint8Array {
   if (chunks.length === 1) return chunks[0]!;
+  let bytes = 0;
+  for (const chunk of chunks) bytes += chunk.byteLength;
   const joined = new Uint8Array(bytes);
   let offset = 0;
   for (const chunk of chunks) {
@@ -552,6 +589,22 @@ function joinChunks(chunks: Uint8Array[], bytes: number): Uint8Array {
     offset += chunk.byteLength;
   }
   return joined;
+}
+
+/** Waits for `promise`, if any, but no longer than `ms` milliseconds. */
+async function within(
+  promise: Promise<void> | undefined,
+  ms: number,
+): Promise<void> {
+  if (promise === undefined) return;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([
+    promise,
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, ms);
+    }),
+  ]);
+  clearTimeout(timer);
 }
 
 async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {

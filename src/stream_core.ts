@@ -294,7 +294,7 @@ export class StreamCore implements TransportEvents {
       return true;
     }
     if (!this.#queue.push(message)) {
-      this.#onOverflow();
+      this.#onOverflow("the reader fell behind");
       return true;
     }
     this.#transportPaused = true;
@@ -303,7 +303,9 @@ export class StreamCore implements TransportEvents {
 
   /** See {@linkcode TransportEvents.onOverflow}. */
   onOverflow(): void {
-    if (this.#state === "open" && !this.#readableDone) this.#onOverflow();
+    if (this.#state === "open" && !this.#readableDone) {
+      this.#onOverflow("a single message was longer than that");
+    }
   }
 
   #resumeTransport(): void {
@@ -312,10 +314,11 @@ export class StreamCore implements TransportEvents {
     this.#transport.resume?.();
   }
 
-  #onOverflow(): void {
+  /** @param cause Why the limit was exceeded, for the error's message. */
+  #onOverflow(cause: string): void {
     const { receiveLimit, overflowCloseCode } = this.#settings;
     this.#overflowError = createWebSocketError(
-      `WebSocketStream receive queue limit of ${receiveLimit} bytes exceeded: the reader fell behind, so the connection was closed with code ${overflowCloseCode} and later messages were dropped`,
+      `WebSocketStream receive queue limit of ${receiveLimit} bytes exceeded: ${cause}, so the connection was closed with code ${overflowCloseCode} and later messages were dropped`,
       overflowCloseCode,
       OVERFLOW_REASON,
     );

@@ -174,7 +174,7 @@ export class WebSocketStream {
         protocols,
         headers,
         highWaterMark: settings.writeHighWaterMark,
-        maxMessageBytes: settings.receiveLimit,
+        messageLimit: settings.receiveLimit,
       })
       : new WebSocketTransport(
         () =>

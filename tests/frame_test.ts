@@ -1,13 +1,15 @@
 /**
- * The client frame encoder against a byte-at-a-time reading of RFC 6455,
- * section 5.2: every header length form, text and binary, and payloads
- * starting at every alignment (masking goes a word at a time).
+ * Frames against a byte-at-a-time reading of RFC 6455, section 5.2: the
+ * client encoder with every header length form, text and binary, payloads
+ * starting at every alignment (masking goes a word at a time); the server
+ * header reader with headers split anywhere.
  */
 
 import assert from "node:assert/strict";
 import {
   clientFrameSize,
   payloadLength,
+  readServerFrameHeader,
   writeClientFrame,
 } from "../src/frame.ts";
 
@@ -82,4 +84,45 @@ Deno.test("client frames: text is encoded as UTF-8 with its byte length in the h
     assert.equal(frame.opcode, 0x1);
     assert.equal(new TextDecoder().decode(frame.payload), text);
   }
+});
+
+Deno.test("server frame headers: a header split anywhere asks for more, whole it reads every length form", () => {
+  const cases: [Uint8Array, number, number][] = [
+    [new Uint8Array([0x81, 0x05]), 5, 2],
+    [new Uint8Array([0x82, 0x7e, 0x01, 0x00]), 256, 4],
+    [new Uint8Array([0x02, 0x7f, 0, 0, 0, 1, 0, 0, 0, 0]), 2 ** 32, 10],
+    [
+      new Uint8Array([0x82, 0x7f, 0, 0x1f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]),
+      2 ** 53 - 1,
+      10,
+    ],
+  ];
+  for (const [bytes, length, headerBytes] of cases) {
+    const padded = new Uint8Array(bytes.length + 3);
+    padded.set(bytes, 3);
+    for (let end = 3; end < padded.length; end++) {
+      assert.equal(readServerFrameHeader(padded, 3, end), undefined);
+    }
+    const header = readServerFrameHeader(padded, 3, padded.length);
+    assert.ok(typeof header === "object");
+    assert.deepEqual(
+      { length: header.length, headerBytes: header.headerBytes },
+      { length, headerBytes },
+    );
+    assert.equal(header.fin, (bytes[0]! & 0x80) !== 0);
+  }
+});
+
+Deno.test("server frame headers: lengths past 2^53 and long control frames break the protocol", () => {
+  const tooLong = new Uint8Array([0x82, 0x7f, 0, 0x20, 0, 0, 0, 0, 0, 0]);
+  assert.match(`${readServerFrameHeader(tooLong, 0, 10)}`, /longer than 2\^53/);
+  const longPing = new Uint8Array([0x89, 0x7e, 0x00, 0x7e]);
+  assert.match(
+    `${readServerFrameHeader(longPing, 0, 4)}`,
+    /control frame of 126 bytes/,
+  );
+  // Extended length for a short control payload is wasteful, not invalid.
+  const wastefulPing = new Uint8Array([0x89, 0x7e, 0x00, 0x05]);
+  const header = readServerFrameHeader(wastefulPing, 0, 4);
+  assert.ok(typeof header === "object" && header.length === 5);
 });

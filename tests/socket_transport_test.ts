@@ -203,7 +203,9 @@ Deno.test("BP-02 socket transport: a message longer than receiveLimit overflows 
   const reader = readable.getReader();
   assert.deepEqual(await reader.read(), { value: "first", done: false });
   const error = await rejectionWithin(reader.read(), BOUND_MS, "read");
-  webSocketError(4009, { message: /receive queue limit of 1048576/ })(error);
+  webSocketError(4009, {
+    message: /receive queue limit of 1048576 bytes exceeded: a single message/,
+  })(error);
   assert.equal(await rejectionWithin(wss.closed, BOUND_MS, "closed"), error);
   assert.deepEqual(peerClose, {
     code: 4009,
@@ -365,6 +367,11 @@ const BAD_ANSWERS: [string, (request: string) => string, RegExp][] = [
     /lacks Upgrade: websocket/,
   ],
   [
+    "whitespace before a header's colon",
+    () => "HTTP/1.1 101 Switching Protocols\r\nUpgrade : websocket\r\n\r\n",
+    /malformed header line/,
+  ],
+  [
     "not HTTP",
     () => "SSH-2.0-OpenSSH_9.2\r\n\r\n",
     /did not answer with HTTP\/1\.1/,
@@ -491,4 +498,173 @@ Deno.test("socket transport: wss connects over TLS and verifies the server's cer
   } finally {
     await server.shutdown();
   }
+});
+
+Deno.test("socket transport: a message just longer than the free read buffer, with the next frame in the same read, arrives intact", async () => {
+  // The read buffer starts at 4 KiB; these payloads do not fit in what is
+  // left of it once a header is in, and each arrives together with the next
+  // frame.
+  for (const size of [3819, 3900, 4000, 4092]) {
+    const payload = new Uint8Array(size).map((_, i) => i);
+    await using server = startRawServer(async (connection) => {
+      // Let the client read the handshake answer on its own first.
+      await delay(20);
+      await writeAll(
+        connection.conn,
+        concat([
+          encodeFrame(Opcode.binary, payload),
+          encodeFrame(Opcode.text, "next"),
+          encodeFrame(Opcode.close, closePayload(1000)),
+        ]),
+      );
+      await readClose(connection);
+    });
+    const wss = new WebSocketStream(server.url, SOCKET);
+    const { readable } = await fulfilmentWithin(wss.opened, BOUND_MS, "opened");
+    const received = [];
+    for await (const message of readable) received.push(message);
+    assert.deepEqual(received, [payload, "next"], `${size} bytes`);
+    assert.deepEqual(await wss.closed, { closeCode: 1000, reason: "" });
+  }
+});
+
+Deno.test("BP-02 socket transport: a flood of empty fragments counts against receiveLimit and overflows instead of growing", async () => {
+  let peerClose: { code: number | undefined; reason: string } | undefined;
+  await using server = startRawServer(async (connection) => {
+    const empty = encodeFrame(Opcode.continuation, new Uint8Array(0), {
+      fin: false,
+    });
+    await writeAll(
+      connection.conn,
+      concat([
+        encodeFrame(Opcode.binary, new Uint8Array(0), { fin: false }),
+        ...Array.from({ length: 20_000 }, () => empty),
+        // Ends the message and the connection, so that a client that let it
+        // all in fails this test instead of hanging.
+        encodeFrame(Opcode.continuation, new Uint8Array(0)),
+        encodeFrame(Opcode.close, closePayload(1000)),
+      ]),
+    );
+    peerClose = await readClose(connection);
+  });
+  const wss = new WebSocketStream(server.url, {
+    ...SOCKET,
+    receiveLimit: 1 * MiB,
+  });
+  await fulfilmentWithin(wss.opened, BOUND_MS, "opened");
+  webSocketError(4009, { message: /a single message was longer than that/ })(
+    await rejectionWithin(wss.closed, BOUND_MS, "closed"),
+  );
+  await server.close();
+  assert.equal(peerClose?.code, 4009);
+});
+
+Deno.test("BP-02 socket transport: a frame announcing 2^52 bytes is skipped as it arrives, never allocated", async () => {
+  await using server = startRawServer(async (connection) => {
+    const header = new Uint8Array([0x82, 0x7f, 0, 0x10, 0, 0, 0, 0, 0, 0]);
+    await writeAll(connection.conn, concat([header, new Uint8Array(1000)]));
+    await readClose(connection);
+  });
+  const wss = new WebSocketStream(server.url, SOCKET);
+  const { readable } = await fulfilmentWithin(wss.opened, BOUND_MS, "opened");
+  const error = await rejectionWithin(
+    readable.getReader().read(),
+    BOUND_MS,
+    "read",
+  );
+  webSocketError(4009, { message: /a single message was longer/ })(error);
+  assert.equal(await rejectionWithin(wss.closed, BOUND_MS, "closed"), error);
+});
+
+Deno.test("socket transport: of several Pings waiting, only the latest is answered, before our Close", async () => {
+  const pongs: string[] = [];
+  await using server = startRawServer(async (connection) => {
+    await writeAll(
+      connection.conn,
+      concat(["1", "2", "3"].map((n) => encodeFrame(Opcode.ping, n))),
+    );
+    for (;;) {
+      const frame = await connection.readFrame();
+      if (frame === null || frame.opcode === Opcode.close) break;
+      if (frame.opcode === Opcode.pong) {
+        pongs.push(new TextDecoder().decode(frame.payload));
+        if (pongs.at(-1) === "3") {
+          await connection.writeFrame(Opcode.text, "go");
+        }
+      }
+    }
+    await connection.sendClose(1000);
+  });
+  const wss = new WebSocketStream(server.url, SOCKET);
+  const { readable } = await fulfilmentWithin(wss.opened, BOUND_MS, "opened");
+  await fulfilmentWithin(readable.getReader().read(), BOUND_MS, "read");
+  wss.close();
+  await fulfilmentWithin(wss.closed, BOUND_MS, "closed");
+  assert.equal(pongs.at(-1), "3");
+  assert.ok(pongs.length < 3, `answered ${pongs.length} Pings of 3`);
+});
+
+Deno.test("CLS-05 socket transport: after the closing handshake the client waits for the server to close TCP", async () => {
+  let clientHungUpFirst: boolean | undefined;
+  await using server = startRawServer(async (connection) => {
+    await readClose(connection);
+    await connection.sendClose(4000);
+    const read = connection.conn.read(new Uint8Array(16));
+    const outcome = await Promise.race([
+      read.then(() => "ended", () => "ended"),
+      delay(200).then(() => "still open"),
+    ]);
+    clientHungUpFirst = outcome === "ended";
+    connection.close();
+    await read.catch(() => {});
+  });
+  const wss = new WebSocketStream(server.url, SOCKET);
+  await fulfilmentWithin(wss.opened, BOUND_MS, "opened");
+  wss.close({ closeCode: 4000 });
+  assert.deepEqual(
+    await fulfilmentWithin(wss.closed, BOUND_MS, "closed"),
+    { closeCode: 4000, reason: "" },
+  );
+  await server.close();
+  assert.equal(clientHungUpFirst, false);
+});
+
+Deno.test("socket transport: a write that fails while reading is paused settles closed at once, not after the reader catches up", async () => {
+  await using server = startRawServer(async (connection) => {
+    await writeAll(
+      connection.conn,
+      concat(["a", "b", "c"].map((text) => encodeFrame(Opcode.text, text))),
+    );
+    await delay(100);
+    // Closing with the client's data unread makes the kernel send a reset.
+    connection.close();
+  });
+  const wss = new WebSocketStream(server.url, SOCKET);
+  const { writable } = await fulfilmentWithin(wss.opened, BOUND_MS, "opened");
+  const writer = writable.getWriter();
+  const writing = (async () => {
+    for (let i = 0; i < 200; i++) {
+      await writer.write(new Uint8Array(64 * 1024));
+      await delay(5);
+    }
+  })();
+  const [closed] = await Promise.all([
+    rejectionWithin(wss.closed, BOUND_MS, "closed"),
+    rejectionWithin(writing, BOUND_MS, "writes"),
+  ]);
+  webSocketError(1006)(closed);
+});
+
+Deno.test("OPN-03 socket transport: a folded header in the answer is unfolded", async () => {
+  await using server = startRawServer(async (connection) => {
+    await connection.sendClose(1000);
+    await readClose(connection);
+  }, { responseHeaders: ["Sec-WebSocket-Protocol:", " chat"] });
+  const wss = new WebSocketStream(server.url, {
+    ...SOCKET,
+    protocols: ["chat"],
+  });
+  const { protocol } = await fulfilmentWithin(wss.opened, BOUND_MS, "opened");
+  assert.equal(protocol, "chat");
+  await fulfilmentWithin(wss.closed, BOUND_MS, "closed");
 });
