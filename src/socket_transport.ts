@@ -329,9 +329,18 @@ export class SocketTransport implements Transport {
     ) {
       this.#skippingMessage = true;
       this.#fragments = [];
-      events.onOverflow();
+      // After our Close every message is dropped anyway.
+      if (!this.#closeSent) events.onOverflow();
     }
-    const payload = await this.#readPayload(length, this.#skippingMessage);
+    // Messages that arrive after our Close are dropped, as the standard
+    // says; skipping them as they arrive costs no memory. (What the peer sent
+    // before it saw our Close may be a long backlog held back in TCP while
+    // we were paused, so they are not counted as a flood either: only
+    // closeTimeout bounds them.)
+    const payload = await this.#readPayload(
+      length,
+      this.#skippingMessage || this.#closeSent,
+    );
     if (payload === null) return true;
     if (payload !== undefined && length > 0) this.#fragments.push(payload);
     if (!fin) return false;
@@ -342,7 +351,7 @@ export class SocketTransport implements Transport {
     this.#messageCost = 0;
     this.#messageOpcode = 0;
     this.#skippingMessage = false;
-    if (skipped) return false;
+    if (skipped || this.#closeSent) return false;
     const bytes = joinChunks(fragments);
     let message: Message = bytes;
     if (messageOpcode === Opcode.Text) {
@@ -425,6 +434,16 @@ export class SocketTransport implements Transport {
       this.#sendClose(closeCode === 1005 ? undefined : closeCode, reason);
     }
     await within(this.#writing, CLOSING_GRACE_MS);
+    // The closing handshake completed only if our Close left: not if writing
+    // broke, or is still stuck behind a frame the server does not read.
+    if (this.#writeFailure !== undefined || this.#writing !== undefined) {
+      return [
+        closeCode,
+        reason,
+        this.#writeFailure ?? "our Close frame could not be written",
+        false,
+      ];
+    }
     await within(this.#serverHangUp(), CLOSING_GRACE_MS);
     return [closeCode, reason, "", true];
   }

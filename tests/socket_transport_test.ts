@@ -17,6 +17,7 @@ import {
 } from "./_assert.ts";
 import { concat, MiB } from "./_bytes.ts";
 import {
+  closeDuringWrite,
   closePayload,
   encodeFrame,
   Opcode,
@@ -667,4 +668,40 @@ Deno.test("OPN-03 socket transport: a folded header in the answer is unfolded", 
   const { protocol } = await fulfilmentWithin(wss.opened, BOUND_MS, "opened");
   assert.equal(protocol, "chat");
   await fulfilmentWithin(wss.closed, BOUND_MS, "closed");
+});
+
+Deno.test("WR-11 socket transport: the peer's Close during a write that never completes is an unclean close with the peer's code", async () => {
+  await using server = startRawServer(closeDuringWrite(4567, "stop"));
+  const wss = new WebSocketStream(server.url, SOCKET);
+  const { writable } = await fulfilmentWithin(wss.opened, BOUND_MS, "opened");
+  const writer = writable.getWriter();
+  await writer.write("hello");
+  const big = writer.write(new Uint8Array(32 * MiB));
+  const [closed, write] = await Promise.all([
+    rejectionWithin(wss.closed, BOUND_MS, "closed"),
+    rejectionWithin(big, BOUND_MS, "the 32 MiB write"),
+  ]);
+  webSocketError(4567, { reason: "stop" })(closed);
+  assert.ok(write instanceof DOMException, `${write}`);
+});
+
+Deno.test("CLS-06 socket transport: what a server had already sent when we closed is read through and dropped, and the close is clean", async () => {
+  await using server = serve((request) => {
+    const { socket, response } = Deno.upgradeWebSocket(request);
+    socket.onopen = () => {
+      for (let i = 0; i < 256; i++) socket.send(new Uint8Array(64 * 1024));
+    };
+    return response;
+  });
+  // A backlog of 16 MiB far past what may arrive after a Close at this limit.
+  const wss = new WebSocketStream(server.url, {
+    ...SOCKET,
+    receiveLimit: 1 * MiB,
+  });
+  const { readable } = await fulfilmentWithin(wss.opened, BOUND_MS, "opened");
+  for await (const _ of readable) break;
+  assert.deepEqual(
+    await fulfilmentWithin(wss.closed, BOUND_MS, "closed"),
+    { closeCode: 1005, reason: "" },
+  );
 });
