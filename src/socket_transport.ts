@@ -120,6 +120,10 @@ export class SocketTransport implements Transport {
   #queuedBytes = 0;
   #writing: Promise<void> | undefined;
   #roomWaiter: PromiseWithResolvers<boolean> | undefined;
+  /** Frames queued since the writer last ran dry. */
+  #burstFrames = 0;
+  /** Whether the writer waits a turn for more frames before writing. */
+  #joinWrites = false;
   /** The payload of the latest Ping, until its Pong is queued. */
   #pendingPong: Uint8Array | undefined;
   #closeSent = false;
@@ -509,13 +513,14 @@ export class SocketTransport implements Transport {
 
   #enqueue(opcode: number, payload: Message): void {
     this.#queuedBytes += this.#outgoing.push(opcode, payload);
+    this.#burstFrames++;
     this.#writing ??= this.#writeQueued();
   }
 
   async #writeQueued(): Promise<void> {
     const conn = this.#conn!;
     try {
-      await nextTurn();
+      if (this.#joinWrites) await nextTurn();
       // Once hung up, what is left can no longer be written.
       while (this.#conn === conn) {
         this.#queuePendingPong();
@@ -537,6 +542,11 @@ export class SocketTransport implements Transport {
       }
     } finally {
       this.#writing = undefined;
+      // Frames that came in bursts are likely to again: then wait a turn
+      // before writing, so that a burst leaves in one write. One frame at a
+      // time (a request and its answer) is written at once.
+      this.#joinWrites = this.#burstFrames > 1;
+      this.#burstFrames = 0;
     }
   }
 
