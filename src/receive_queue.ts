@@ -37,10 +37,18 @@ export class ReceiveQueue {
     return (this.#incoming?.length ?? 0) + (this.#outgoing?.length ?? 0);
   }
 
-  /** Queues `message`, or returns `false` when it would exceed the limit. */
-  push(message: Message): boolean {
+  /** What the queued messages count against the limit. */
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  /**
+   * Queues `message`, or returns `false` when it would exceed the limit.
+   * Unless `bounded` is `false`: then the caller bounds the queue itself.
+   */
+  push(message: Message, bounded = true): boolean {
     const cost = queuedSize(message);
-    if (this.#bytes + cost > this.#limit) return false;
+    if (bounded && this.#bytes + cost > this.#limit) return false;
     this.#bytes += cost;
     (this.#incoming ??= []).push(message);
     return true;

@@ -87,6 +87,14 @@ type Ending =
 const READABLE_HIGH_WATER_MARK = 1;
 
 /**
+ * How far a transport that can pause reads ahead of the reader (at most
+ * `receiveLimit`): enough that a peer's Close behind a few messages is seen
+ * when nobody reads, as the standard asks of `closed`. Reading resumes once
+ * the reader has taken half of it.
+ */
+const READ_AHEAD_BYTES = 64 * 1024;
+
+/**
  * What a peer may still send after our Close, as shares of the receive limit
  * with floors so that small limits still let in-flight data land. Dropped
  * messages are garbage all the same, so this bounds what a flood costs. Past
@@ -278,9 +286,10 @@ export class StreamCore implements TransportEvents {
   }
 
   /**
-   * See {@linkcode TransportEvents.onMessage}. A transport that can pause is
-   * paused as soon as a message has to wait in the queue, so its queue never
-   * holds more than one message and only a message over the limit overflows.
+   * See {@linkcode TransportEvents.onMessage}. A transport that can pause
+   * never overflows the queue: it is paused once the queue holds its read
+   * ahead, so the queue holds less than that plus one message, and the
+   * transport itself refuses a message longer than the limit.
    */
   onMessage(message: Message): boolean {
     if (this.#state === "closing") {
@@ -293,12 +302,21 @@ export class StreamCore implements TransportEvents {
       controller.enqueue(message);
       return true;
     }
-    if (!this.#queue.push(message)) {
-      this.#onOverflow("the reader fell behind");
+    if (this.#transport.resume === undefined) {
+      if (!this.#queue.push(message)) {
+        this.#onOverflow("the reader fell behind");
+      }
       return true;
     }
+    this.#queue.push(message, false);
+    if (this.#queue.bytes < this.#readAhead) return true;
     this.#transportPaused = true;
     return false;
+  }
+
+  /** See {@linkcode READ_AHEAD_BYTES}. */
+  get #readAhead(): number {
+    return Math.min(READ_AHEAD_BYTES, this.#settings.receiveLimit);
   }
 
   /** See {@linkcode TransportEvents.onOverflow}. */
@@ -479,7 +497,7 @@ export class StreamCore implements TransportEvents {
     while (controller.desiredSize! > 0 && this.#queue.length > 0) {
       controller.enqueue(this.#queue.shift()!);
     }
-    if (this.#queue.length === 0) this.#resumeTransport();
+    if (this.#queue.bytes <= this.#readAhead / 2) this.#resumeTransport();
     if (this.#queue.length > 0 || this.#readableEnd === undefined) return;
     if (this.#readableEnd === null) {
       this.#readableDone = true;

@@ -4,6 +4,7 @@ import {
   BOUND_MS,
   delay,
   domException,
+  fulfilmentWithin,
   rejectionWithin,
   webSocketError,
 } from "./_assert.ts";
@@ -236,17 +237,27 @@ Deno.test("CLD-05 (Deno limitation) a peer that drops TCP instead of answering o
   assert.deepEqual(await wss.closed, { closeCode: 1005, reason: "" });
 });
 
-Deno.test("CLD-08 closed settles even when nobody reads", async () => {
-  await using server = startRawServer(async (connection) => {
-    for (let i = 0; i < 10; i++) {
-      await connection.writeFrame(Opcode.binary, new Uint8Array(1000));
+Deno.test("CLD-08 closed settles even when nobody reads, over either transport", async () => {
+  for (const transport of ["websocket", "socket"] as const) {
+    await using server = startRawServer(async (connection) => {
+      for (let i = 0; i < 10; i++) {
+        await connection.writeFrame(Opcode.binary, new Uint8Array(1000));
+      }
+      await connection.sendClose(1000, "done");
+      await readUntilClose(connection);
+    });
+    const wss = new WebSocketStream(server.url, { transport });
+    try {
+      await wss.opened;
+      assert.deepEqual(
+        await fulfilmentWithin(wss.closed, BOUND_MS, `closed (${transport})`),
+        { closeCode: 1000, reason: "done" },
+      );
+    } finally {
+      // Lets the peer finish should the assertion fail.
+      wss.close();
     }
-    await connection.sendClose(1000, "done");
-    await readUntilClose(connection);
-  });
-  const wss = new WebSocketStream(server.url);
-  await wss.opened;
-  assert.deepEqual(await wss.closed, { closeCode: 1000, reason: "done" });
+  }
 });
 
 Deno.test("CLD-09 WR-08 a Close answered after 1 s is clean; writer.close() waits for it", async () => {
