@@ -28,17 +28,25 @@ export class OutgoingFrames {
   #capacity = MIN_CAPACITY;
   /** A written gathering buffer, kept for the next one. */
   #spare: Uint8Array | undefined;
+  /** Bytes queued and not yet released as written. */
+  #bytes = 0;
 
-  /** Queues one frame; returns the bytes it takes on the wire. */
-  push(opcode: number, payload: Message): number {
+  /** The bytes queued and not yet written: what a write waits on. */
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  /** Queues one frame. */
+  push(opcode: number, payload: Message): void {
     const length = payloadLength(payload);
     const size = clientFrameSize(length);
+    this.#bytes += size;
     if (size > MAX_CAPACITY) {
       this.#seal();
       const frame = new Uint8Array(size);
       writeClientFrame(frame, 0, opcode, payload, length);
       this.#ready.push(frame);
-      return size;
+      return;
     }
     let gathering = this.#gathering;
     if (gathering === undefined || this.#filled + size > gathering.length) {
@@ -60,7 +68,6 @@ export class OutgoingFrames {
       payload,
       length,
     );
-    return size;
   }
 
   /**
@@ -74,18 +81,18 @@ export class OutgoingFrames {
 
   /** Hands back bytes from {@linkcode take} once written, for reuse. */
   release(written: Uint8Array): void {
+    this.#bytes -= written.byteLength;
     if (written.buffer.byteLength === this.#capacity) {
       this.#spare = new Uint8Array(written.buffer);
     }
   }
 
-  /** Drops every frame not yet taken; returns the bytes dropped. */
-  clear(): number {
-    let dropped = this.#filled;
-    for (const run of this.#ready) dropped += run.byteLength;
+  /** Drops every frame not yet taken. */
+  clear(): void {
+    this.#bytes -= this.#filled;
+    for (const run of this.#ready) this.#bytes -= run.byteLength;
     this.#ready = [];
     this.#filled = 0;
-    return dropped;
   }
 
   /** Makes the frames gathered so far a run of their own. */

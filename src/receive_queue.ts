@@ -42,13 +42,10 @@ export class ReceiveQueue {
     return this.#bytes;
   }
 
-  /**
-   * Queues `message`, or returns `false` when it would exceed the limit.
-   * Unless `bounded` is `false`: then the caller bounds the queue itself.
-   */
-  push(message: Message, bounded = true): boolean {
+  /** Queues `message`, or returns `false` when it would exceed the limit. */
+  push(message: Message): boolean {
     const cost = queuedSize(message);
-    if (bounded && this.#bytes + cost > this.#limit) return false;
+    if (this.#bytes + cost > this.#limit) return false;
     this.#bytes += cost;
     (this.#incoming ??= []).push(message);
     return true;

@@ -1,6 +1,6 @@
 /**
- * The {@linkcode Transport} over a TCP or TLS connection from `Deno.connect`
- * or `Deno.connectTls`, speaking RFC 6455 itself. Unlike a `WebSocket`, it
+ * The {@linkcode Transport} over a TCP connection from `Deno.connect` (with
+ * `Deno.startTls` on it for `wss:`), speaking RFC 6455 itself. Unlike a `WebSocket`, it
  * reads only while the receiver has room, so a slow reader slows the peer
  * down through TCP instead of filling memory, and it learns that a write
  * has left from the write itself.
@@ -117,7 +117,6 @@ export class SocketTransport implements Transport {
 
   // Writing: frames wait in #outgoing until the connection takes them.
   readonly #outgoing = new OutgoingFrames();
-  #queuedBytes = 0;
   #writing: Promise<void> | undefined;
   #roomWaiter: PromiseWithResolvers<boolean> | undefined;
   /** Frames queued since the writer last ran dry. */
@@ -155,7 +154,7 @@ export class SocketTransport implements Transport {
     try {
       outcome = await this.#session(events);
     } catch (error) {
-      outcome = abnormal(this.#writeFailure ?? describeError(error));
+      outcome = this.#failed(describeError(error));
     }
     this.#hangUp();
     if (!this.#terminated) events.onClose(...outcome);
@@ -278,9 +277,8 @@ export class SocketTransport implements Transport {
         : header.headerBytes + header.length;
       if (header === undefined || this.#end - this.#start < controlBytes) {
         if (await this.#fill()) continue;
-        return abnormal(
-          this.#writeFailure ??
-            "the server closed the connection without a Close frame",
+        return this.#failed(
+          "the server closed the connection without a Close frame",
         );
       }
       this.#start += header.headerBytes;
@@ -295,13 +293,20 @@ export class SocketTransport implements Transport {
       } else {
         const ended = await this.#onDataFrame(events, header);
         if (ended) {
-          return abnormal(
-            this.#writeFailure ??
-              "the server closed the connection in the middle of a frame",
+          return this.#failed(
+            "the server closed the connection in the middle of a frame",
           );
         }
       }
     }
+  }
+
+  /**
+   * An abnormal end: for a write that broke, if one did (reads then fail
+   * too, and say less), else for `failure`.
+   */
+  #failed(failure: string): Outcome {
+    return abnormal(this.#writeFailure ?? failure);
   }
 
   /** Returns `true` when the connection ended before the payload did. */
@@ -434,7 +439,7 @@ export class SocketTransport implements Transport {
     // The closing handshake is complete once our Close follows theirs; data
     // we had queued but not started would only be discarded by the peer.
     if (!this.#closeSent) {
-      this.#queuedBytes -= this.#outgoing.clear();
+      this.#outgoing.clear();
       this.#sendClose(closeCode === 1005 ? undefined : closeCode, reason);
     }
     await within(this.#writing, CLOSING_GRACE_MS);
@@ -476,7 +481,7 @@ export class SocketTransport implements Transport {
       typeof message === "string" ? Opcode.Text : Opcode.Binary,
       message,
     );
-    if (this.#queuedBytes <= this.#options.highWaterMark) return true;
+    if (this.#outgoing.bytes <= this.#options.highWaterMark) return true;
     this.#roomWaiter = Promise.withResolvers();
     return this.#roomWaiter.promise;
   }
@@ -507,12 +512,12 @@ export class SocketTransport implements Transport {
 
   #queuePendingPong(): void {
     if (this.#pendingPong === undefined) return;
-    this.#queuedBytes += this.#outgoing.push(Opcode.Pong, this.#pendingPong);
+    this.#outgoing.push(Opcode.Pong, this.#pendingPong);
     this.#pendingPong = undefined;
   }
 
   #enqueue(opcode: number, payload: Message): void {
-    this.#queuedBytes += this.#outgoing.push(opcode, payload);
+    this.#outgoing.push(opcode, payload);
     this.#burstFrames++;
     this.#writing ??= this.#writeQueued();
   }
@@ -527,9 +532,8 @@ export class SocketTransport implements Transport {
         const bytes = this.#outgoing.take();
         if (bytes === undefined) break;
         await writeAll(conn, bytes);
-        this.#queuedBytes -= bytes.byteLength;
         this.#outgoing.release(bytes);
-        if (this.#queuedBytes <= this.#options.highWaterMark) {
+        if (this.#outgoing.bytes <= this.#options.highWaterMark) {
           this.#roomWaiter?.resolve(true);
           this.#roomWaiter = undefined;
         }
@@ -537,7 +541,7 @@ export class SocketTransport implements Transport {
     } catch (error) {
       if (this.#conn === conn) {
         this.#writeFailure = describeError(error);
-        // Outcome the connection wakes the reader, which reports it.
+        // Ending the connection wakes the reader, which reports it.
         this.#hangUp();
       }
     } finally {

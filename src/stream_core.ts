@@ -143,6 +143,8 @@ export class StreamCore implements TransportEvents {
   #overflowError: WebSocketError | undefined;
   /** The transport was told there is no room and awaits `resume()`. */
   #transportPaused = false;
+  /** See {@linkcode READ_AHEAD_BYTES}; unbounded for a transport that cannot pause. */
+  readonly #readAhead: number;
 
   #writableController: WritableStreamDefaultController | undefined;
   #writableError: unknown;
@@ -151,7 +153,15 @@ export class StreamCore implements TransportEvents {
   constructor(transport: Transport, settings: StreamCoreSettings) {
     this.#transport = transport;
     this.#settings = settings;
-    this.#queue = new ReceiveQueue(settings.receiveLimit);
+    // A transport that can pause is bounded by pausing it instead (see
+    // onMessage), so that a slow reader never overflows.
+    const pausable = transport.resume !== undefined;
+    this.#queue = new ReceiveQueue(
+      pausable ? Infinity : settings.receiveLimit,
+    );
+    this.#readAhead = pausable
+      ? Math.min(READ_AHEAD_BYTES, settings.receiveLimit)
+      : Infinity;
   }
 
   /** See `WebSocketStream.opened`. */
@@ -302,21 +312,13 @@ export class StreamCore implements TransportEvents {
       controller.enqueue(message);
       return true;
     }
-    if (this.#transport.resume === undefined) {
-      if (!this.#queue.push(message)) {
-        this.#onOverflow("the reader fell behind");
-      }
+    if (!this.#queue.push(message)) {
+      this.#onOverflow("the reader fell behind");
       return true;
     }
-    this.#queue.push(message, false);
     if (this.#queue.bytes < this.#readAhead) return true;
     this.#transportPaused = true;
     return false;
-  }
-
-  /** See {@linkcode READ_AHEAD_BYTES}. */
-  get #readAhead(): number {
-    return Math.min(READ_AHEAD_BYTES, this.#settings.receiveLimit);
   }
 
   /** See {@linkcode TransportEvents.onOverflow}. */

@@ -62,8 +62,8 @@ export interface WebSocketStreamOptions extends StreamOptions {
    * which cannot pause reading: a reader that falls behind past
    * `receiveLimit` ends the connection with `overflowCloseCode`.
    * `"socket"` (Deno only) speaks the WebSocket protocol itself over
-   * `Deno.connect` or `Deno.connectTls`, and reads only while the reader
-   * keeps up, so a slow reader slows the peer down through TCP instead;
+   * `Deno.connect` (and `Deno.startTls` for `wss:`), and reads at most 64 KiB
+   * ahead of the reader, so a slow reader slows the peer down through TCP;
    * only a single message longer than `receiveLimit` overflows. It offers
    * no extensions (no compression) and does not go through HTTP proxies.
    *
@@ -163,9 +163,9 @@ export class WebSocketStream {
     const useSocket = readTransportChoice(options.transport);
     const parsed = parseWebSocketUrl(input, apiBaseUrl());
     validateProtocols(protocols);
-    if (headers !== undefined && !useSocket) requireHeaderSupport();
-    if (headers !== undefined && useSocket) {
-      refuseHandshakeHeaders(headers, CONSTRUCT);
+    if (headers !== undefined) {
+      if (useSocket) refuseHandshakeHeaders(headers, CONSTRUCT);
+      else requireHeaderSupport();
     }
     this.#url = parsed.href;
     const transport = useSocket
