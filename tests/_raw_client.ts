@@ -10,6 +10,7 @@
 import {
   encodeFrame,
   Opcode,
+  parseClosePayload,
   RawConnection,
   readHead,
   writeAll,
@@ -117,6 +118,14 @@ export async function readUntil(
     if (frame === null) return null;
     if (frame.opcode === opcode) return frame.payload;
   }
+}
+
+/** Reads frames until a Close and returns its code and reason; `null` if the connection ends first. */
+export async function readUntilClose(
+  connection: RawConnection,
+): Promise<{ code: number | undefined; reason: string } | null> {
+  const payload = await readUntil(connection, Opcode.close);
+  return payload && parseClosePayload(payload);
 }
 
 export { Opcode };

@@ -70,9 +70,9 @@ export function startWptServer(): TestServer {
         await new Promise((resolve) =>
           setTimeout(resolve, Number(url.searchParams.get("ms") ?? 2000))
         );
-        return echo(request, offered);
+        return echoResponse(request, offered);
       case "/echo":
-        return echo(request, offered);
+        return echoResponse(request, offered);
       case "/protocol_array": {
         const protocol = offered[0];
         const { socket, response } = Deno.upgradeWebSocket(
@@ -117,7 +117,14 @@ export function startWptServer(): TestServer {
   });
 }
 
-function echo(request: Request, offered: string[]): Response {
+/**
+ * Upgrades `request` to a socket that echoes text as text and binary as
+ * binary, selecting `echo` if offered; `Goodbye` is echoed, then closed.
+ */
+export function echoResponse(
+  request: Request,
+  offered: string[] = [],
+): Response {
   const { socket, response } = Deno.upgradeWebSocket(
     request,
     offered.includes("echo") ? { protocol: "echo" } : {},

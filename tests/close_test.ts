@@ -13,12 +13,11 @@ import {
   closeDuringWrite,
   encodeFrame,
   Opcode,
-  parseClosePayload,
   type RawConnection,
   startRawServer,
   writeAll,
 } from "./_raw_server.ts";
-import { readUntil } from "./_raw_client.ts";
+import { readUntilClose } from "./_raw_client.ts";
 import { startWptServer } from "./_wpt_server.ts";
 
 async function openEcho(
@@ -32,11 +31,6 @@ async function openEcho(
 }
 
 /** Reads the client's frames until its Close, returning the Close's body. */
-async function readUntilClose(connection: RawConnection) {
-  const payload = await readUntil(connection, Opcode.close);
-  return payload && parseClosePayload(payload);
-}
-
 Deno.test("CLS-01 close() takes nothing, undefined, null or a dictionary; true is a TypeError", async () => {
   await using server = startWptServer();
   const { wss } = await openEcho(server.url);

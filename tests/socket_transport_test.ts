@@ -21,40 +21,21 @@ import {
   closePayload,
   encodeFrame,
   Opcode,
-  parseClosePayload,
-  type RawConnection,
   startRawServer,
   writeAll,
 } from "./_raw_server.ts";
 import { runDeno } from "./_subprocess.ts";
-import { serve } from "./_wpt_server.ts";
+import { readUntilClose } from "./_raw_client.ts";
+import { echoResponse, serve, startWptServer } from "./_wpt_server.ts";
 
 const SOCKET = { transport: "socket" } as const;
 
-/** A `Deno.upgradeWebSocket` server that echoes every message. */
-function startEchoServer() {
-  return serve((request) => {
-    const { socket, response } = Deno.upgradeWebSocket(request);
-    socket.binaryType = "arraybuffer";
-    socket.onmessage = ({ data }) => socket.send(data);
-    return response;
-  });
-}
-
-/** Reads the client's frames until its Close; `undefined` if TCP ends first. */
-async function readClose(
-  connection: RawConnection,
-): Promise<{ code: number | undefined; reason: string } | undefined> {
-  for (;;) {
-    const frame = await connection.readFrame();
-    if (frame === null) return undefined;
-    if (frame.opcode === Opcode.close) return parseClosePayload(frame.payload);
-  }
-}
+/** The client's Close as the peer read it, `null` when none came. */
+type PeerClose = Awaited<ReturnType<typeof readUntilClose>>;
 
 Deno.test("socket transport: text, binary and messages longer than its read buffer round-trip through Deno's server", async () => {
-  await using server = startEchoServer();
-  const wss = new WebSocketStream(server.url, SOCKET);
+  await using server = startWptServer();
+  const wss = new WebSocketStream(`${server.url}/echo`, SOCKET);
   const { readable, writable } = await fulfilmentWithin(
     wss.opened,
     BOUND_MS,
@@ -86,7 +67,7 @@ Deno.test("socket transport: CTR-20 the handshake carries the path, query, host,
   await using server = startRawServer(async (connection) => {
     request = connection.request;
     await connection.sendClose(1000);
-    await readClose(connection);
+    await readUntilClose(connection);
   }, { responseHeaders: ["Sec-WebSocket-Protocol: beta"] });
   const wss = new WebSocketStream(`${server.url}/chat/room?id=7`, {
     ...SOCKET,
@@ -131,7 +112,7 @@ Deno.test("socket transport: fragments are joined, a UTF-8 character split acros
     const frame = await connection.readFrame();
     if (frame?.opcode === Opcode.pong) pong = frame.payload;
     await connection.sendClose(1000);
-    await readClose(connection);
+    await readUntilClose(connection);
   });
   const wss = new WebSocketStream(server.url, SOCKET);
   const { readable } = await fulfilmentWithin(wss.opened, BOUND_MS, "opened");
@@ -154,7 +135,7 @@ Deno.test("BP-01 socket transport: a reader that falls behind slows the peer dow
       written += messageBytes;
     }
     await connection.sendClose(1000, "all sent");
-    await readClose(connection);
+    await readUntilClose(connection);
   });
   const wss = new WebSocketStream(server.url, {
     ...SOCKET,
@@ -189,11 +170,11 @@ Deno.test("BP-01 socket transport: a reader that falls behind slows the peer dow
 });
 
 Deno.test("BP-02 socket transport: a message longer than receiveLimit overflows even with a reader waiting, after the messages before it", async () => {
-  let peerClose: { code: number | undefined; reason: string } | undefined;
+  let peerClose: PeerClose | undefined;
   await using server = startRawServer(async (connection) => {
     await connection.writeFrame(Opcode.text, "first");
     await connection.writeFrame(Opcode.binary, new Uint8Array(4 * MiB));
-    peerClose = await readClose(connection);
+    peerClose = await readUntilClose(connection);
     await connection.sendClose(peerClose?.code);
   });
   const wss = new WebSocketStream(server.url, {
@@ -216,10 +197,10 @@ Deno.test("BP-02 socket transport: a message longer than receiveLimit overflows 
 
 Deno.test("CLS-04 socket transport: the peer's Close is answered with its code, and an empty Close gives 1005", async () => {
   for (const [code, reason] of [[4321, "später"], [undefined, ""]] as const) {
-    let answer: { code: number | undefined; reason: string } | undefined;
+    let answer: PeerClose | undefined;
     await using server = startRawServer(async (connection) => {
       await connection.sendClose(code, reason);
-      answer = await readClose(connection);
+      answer = await readUntilClose(connection);
     });
     const wss = new WebSocketStream(server.url, SOCKET);
     assert.deepEqual(
@@ -233,7 +214,7 @@ Deno.test("CLS-04 socket transport: the peer's Close is answered with its code, 
 
 Deno.test("CLD-05 socket transport: a peer that drops TCP instead of answering our Close gives 1006", async () => {
   await using server = startRawServer(async (connection) => {
-    await readClose(connection);
+    await readUntilClose(connection);
   });
   const wss = new WebSocketStream(server.url, SOCKET);
   await fulfilmentWithin(wss.opened, BOUND_MS, "opened");
@@ -245,7 +226,7 @@ Deno.test("CLD-05 socket transport: a peer that drops TCP instead of answering o
 
 Deno.test("CLD-06 socket transport: closeTimeout drops a peer that never answers our Close", async () => {
   await using server = startRawServer(async (connection) => {
-    await readClose(connection);
+    await readUntilClose(connection);
     await connection.drainUntilEnd();
   });
   const wss = new WebSocketStream(server.url, { ...SOCKET, closeTimeout: 200 });
@@ -333,10 +314,10 @@ const PROTOCOL_ERRORS: [string, Uint8Array, number, RegExp][] = [
 
 for (const [what, frame, expectedCode, message] of PROTOCOL_ERRORS) {
   Deno.test(`ERR-03 socket transport: ${what} fails the connection with 1006, and the peer is told ${expectedCode}`, async () => {
-    let peerClose: { code: number | undefined; reason: string } | undefined;
+    let peerClose: PeerClose | undefined;
     await using server = startRawServer(async (connection) => {
       await writeAll(connection.conn, frame);
-      peerClose = await readClose(connection);
+      peerClose = await readUntilClose(connection);
     });
     const wss = new WebSocketStream(server.url, SOCKET);
     const { readable } = await fulfilmentWithin(wss.opened, BOUND_MS, "opened");
@@ -472,12 +453,7 @@ Deno.test("socket transport: wss connects over TLS and verifies the server's cer
     cert: await Deno.readTextFile(new URL("cert.pem", tls)),
     key: await Deno.readTextFile(new URL("key.pem", tls)),
     onListen() {},
-  }, (request) => {
-    const { socket, response } = Deno.upgradeWebSocket(request);
-    socket.binaryType = "arraybuffer";
-    socket.onmessage = ({ data }) => socket.send(data);
-    return response;
-  });
+  }, (request) => echoResponse(request));
   try {
     const url = `wss://localhost:${server.addr.port}/`;
     const client = ["run", "--allow-net", "tests/peers/tls_client.ts", url];
@@ -518,7 +494,7 @@ Deno.test("socket transport: a message just longer than the free read buffer, wi
           encodeFrame(Opcode.close, closePayload(1000)),
         ]),
       );
-      await readClose(connection);
+      await readUntilClose(connection);
     });
     const wss = new WebSocketStream(server.url, SOCKET);
     const { readable } = await fulfilmentWithin(wss.opened, BOUND_MS, "opened");
@@ -530,7 +506,7 @@ Deno.test("socket transport: a message just longer than the free read buffer, wi
 });
 
 Deno.test("BP-02 socket transport: a flood of empty fragments counts against receiveLimit and overflows instead of growing", async () => {
-  let peerClose: { code: number | undefined; reason: string } | undefined;
+  let peerClose: PeerClose | undefined;
   await using server = startRawServer(async (connection) => {
     const empty = encodeFrame(Opcode.continuation, new Uint8Array(0), {
       fin: false,
@@ -546,7 +522,7 @@ Deno.test("BP-02 socket transport: a flood of empty fragments counts against rec
         encodeFrame(Opcode.close, closePayload(1000)),
       ]),
     );
-    peerClose = await readClose(connection);
+    peerClose = await readUntilClose(connection);
   });
   const wss = new WebSocketStream(server.url, {
     ...SOCKET,
@@ -564,7 +540,7 @@ Deno.test("BP-02 socket transport: a frame announcing 2^52 bytes is skipped as i
   await using server = startRawServer(async (connection) => {
     const header = new Uint8Array([0x82, 0x7f, 0, 0x10, 0, 0, 0, 0, 0, 0]);
     await writeAll(connection.conn, concat([header, new Uint8Array(1000)]));
-    await readClose(connection);
+    await readUntilClose(connection);
   });
   const wss = new WebSocketStream(server.url, SOCKET);
   const { readable } = await fulfilmentWithin(wss.opened, BOUND_MS, "opened");
@@ -608,7 +584,7 @@ Deno.test("socket transport: of several Pings waiting, only the latest is answer
 Deno.test("CLS-05 socket transport: after the closing handshake the client waits for the server to close TCP", async () => {
   let clientHungUpFirst: boolean | undefined;
   await using server = startRawServer(async (connection) => {
-    await readClose(connection);
+    await readUntilClose(connection);
     await connection.sendClose(4000);
     const read = connection.conn.read(new Uint8Array(16));
     const outcome = await Promise.race([
@@ -659,7 +635,7 @@ Deno.test("socket transport: a write that fails while reading is paused settles 
 Deno.test("OPN-03 socket transport: a folded header in the answer is unfolded", async () => {
   await using server = startRawServer(async (connection) => {
     await connection.sendClose(1000);
-    await readClose(connection);
+    await readUntilClose(connection);
   }, { responseHeaders: ["Sec-WebSocket-Protocol:", " chat"] });
   const wss = new WebSocketStream(server.url, {
     ...SOCKET,
