@@ -78,9 +78,8 @@ export function writeClientFrame(
     target[offset + 3] = length & 0xff;
   } else {
     target[offset + 1] = 0x80 | 127;
-    const view = new DataView(target.buffer, target.byteOffset + offset + 2);
-    view.setUint32(0, Math.floor(length / 2 ** 32));
-    view.setUint32(4, length >>> 0);
+    writeUint32(target, offset + 2, Math.floor(length / 2 ** 32));
+    writeUint32(target, offset + 6, length >>> 0);
   }
   const key = takeMaskKey();
   // Byte i of the key is byte i of the little-endian word.
@@ -139,6 +138,20 @@ function applyMask(
   for (; i < length; i++) bytes[start + i]! ^= (key >>> ((i & 3) << 3)) & 0xff;
 }
 
+// Big-endian words of the 64-bit length, byte by byte: a DataView per frame
+// costs more than the rest of the header.
+function writeUint32(bytes: Uint8Array, at: number, value: number): void {
+  bytes[at] = value >>> 24;
+  bytes[at + 1] = (value >>> 16) & 0xff;
+  bytes[at + 2] = (value >>> 8) & 0xff;
+  bytes[at + 3] = value & 0xff;
+}
+
+function readUint32(bytes: Uint8Array, at: number): number {
+  return ((bytes[at]! << 24) | (bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) |
+    bytes[at + 3]!) >>> 0;
+}
+
 /** A frame header read off the wire. */
 export interface FrameHeader {
   fin: boolean;
@@ -176,12 +189,11 @@ export function readServerFrameHeader(
     headerBytes = 4;
   } else if (length === 127) {
     if (end - start < 10) return undefined;
-    const view = new DataView(bytes.buffer, bytes.byteOffset + start + 2, 8);
-    const high = view.getUint32(0);
+    const high = readUint32(bytes, start + 2);
     if (high >= 2 ** 21) {
       return "the server sent a frame longer than 2^53 bytes";
     }
-    length = high * 2 ** 32 + view.getUint32(4);
+    length = high * 2 ** 32 + readUint32(bytes, start + 6);
     headerBytes = 10;
   }
   if (opcode >= Opcode.Close) {

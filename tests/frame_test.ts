@@ -65,9 +65,15 @@ Deno.test("client frames: every length form, at every alignment, unmask to the p
       const end = writeClientFrame(target, offset, 0x2, full, length);
       assert.equal(end, offset + clientFrameSize(length));
       const frame = readMaskedFrame(target.subarray(offset));
+      // The length first: a wrong one would make the payload diff huge.
       assert.deepEqual(
-        { fin: frame.fin, opcode: frame.opcode, masked: frame.masked },
-        { fin: true, opcode: 0x2, masked: true },
+        {
+          fin: frame.fin,
+          opcode: frame.opcode,
+          masked: frame.masked,
+          length: frame.payload.length,
+        },
+        { fin: true, opcode: 0x2, masked: true, length },
       );
       assert.deepEqual(frame.payload, full, `length ${length} at +${offset}`);
       assert.equal(offset + frame.end, end);
