@@ -54,8 +54,11 @@ export class ReceiveQueue {
   /** Takes the oldest message, if any. */
   shift(): Message | undefined {
     if (!this.#outgoing?.length) {
+      // The emptied array takes the incoming side: a reader one message
+      // behind would otherwise cost an array per message.
+      const emptied = this.#outgoing;
       this.#outgoing = this.#incoming?.reverse();
-      this.#incoming = undefined;
+      this.#incoming = emptied;
     }
     const message = this.#outgoing?.pop();
     if (message !== undefined) {
