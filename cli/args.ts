@@ -13,7 +13,7 @@ import { parseWebSocketUrl } from "../src/handshake_options.ts";
 export const ExitStatus = {
   /** The connection closed cleanly, or the server was stopped. */
   ok: 0,
-  /** The connection closed uncleanly, or reading stdin / writing stdout failed. */
+  /** The connection closed uncleanly, reading stdin / writing stdout failed, or a permission is missing. */
   unclean: 1,
   /** The command line was wrong. */
   usage: 2,
@@ -80,8 +80,8 @@ stderr when it is a terminal.
 Exit status:
   0  the connection closed cleanly (any close code), or the server stopped
   1  the connection closed uncleanly (e.g. 1006, or 4009 when stdout fell
-     more than --receive-limit behind without --socket), or stdin/stdout
-     failed
+     more than --receive-limit behind without --socket), stdin/stdout
+     failed, or a permission is missing
   2  bad arguments
   3  the opening handshake failed (refused, HTTP error, no common subprotocol)
 `;

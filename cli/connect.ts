@@ -27,6 +27,14 @@ export async function runConnect(
   try {
     stream = new WebSocketStream(command.url, options);
   } catch (error) {
+    // A missing permission is not a mistake in the arguments: it ends the run
+    // as it does in --listen mode.
+    if (
+      error instanceof Deno.errors.NotCapable ||
+      error instanceof Deno.errors.PermissionDenied
+    ) {
+      throw error;
+    }
     throw new UsageError(describeError(error));
   }
   reporter.detail(`connecting to ${stream.url}`);

@@ -246,6 +246,16 @@ Deno.test("CLI bad arguments exit 2 with a usage line as a process", async () =>
   assert.equal(result.text, "");
 });
 
+Deno.test("CLI a missing network permission exits 1 with Deno's error, not a usage line, in both modes", async () => {
+  for (const args of [["ws://127.0.0.1:1/"], ["--listen", "0"]]) {
+    const result = await runDeno(["run", "--no-prompt", "cli.ts", ...args]);
+    assert.equal(result.code, 1, `${args.join(" ")}: ${result.stderr}`);
+    assert.match(result.stderr, /Requires net access/, args.join(" "));
+    assert.doesNotMatch(result.stderr, /usage: /);
+    assert.doesNotMatch(result.stderr, STACK_FRAME);
+  }
+});
+
 Deno.test("CLI --listen closes its client with a server-only --close-code such as 1001 when stopped (in-process)", async () => {
   let stderr = "";
   const listening = Promise.withResolvers<string>();
