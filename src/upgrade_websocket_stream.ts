@@ -18,7 +18,7 @@ import { WebSocketTransport } from "./websocket_transport.ts";
 
 /**
  * Picks the subprotocol from what the client offered: one name, a preference
- * list (the first one the client offered wins), or a function of the offered
+ * list (the first in it that the client offered wins), or a function of the offered
  * list that returns one of them or `undefined` for none.
  *
  * @example Preferring the newest version the client speaks
@@ -78,9 +78,10 @@ export interface UpgradeWebSocketStreamOptions extends StreamOptions {
   /**
    * The `signal` given to `Deno.serve`: when it aborts, the stream closes with
    * 1001 "Server shutting down" before Deno drops the connection, so both
-   * ends see a clean 1001. (Deno's own shutdown sends a Close with the
-   * reserved code 1005, which clients report as an abnormal 1006, and reports
-   * 1005 to the server's socket.)
+   * ends see a clean 1001. Without it, aborting `Deno.serve` drops the
+   * connection: clients report an abnormal 1006, and the stream a clean 1005.
+   * (`server.shutdown()` needs no signal for the clients: Deno 2.9 sends them
+   * 1001 itself, though the stream then reports 1005.)
    *
    * @default {undefined}
    */
@@ -105,7 +106,7 @@ export interface UpgradeWebSocketStreamOptions extends StreamOptions {
  *
  * function handler(request: Request): Response {
  *   const { response, stream } = upgradeWebSocketStream(request);
- *   if (stream === undefined) return response; // 426 or 403
+ *   if (stream === undefined) return response; // 400, 403 or 426
  *   stream.opened.then(({ writable }) => writable.getWriter().write("hi"))
  *     .catch(() => {});
  *   return response;
