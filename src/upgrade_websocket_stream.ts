@@ -18,8 +18,8 @@ import { WebSocketTransport } from "./websocket_transport.ts";
 
 /**
  * Picks the subprotocol from what the client offered: one name, a preference
- * list (the first in it that the client offered wins), or a function of the offered
- * list that returns one of them or `undefined` for none.
+ * list (the first in it that the client offered wins), or a function of the
+ * offered list that returns one of them or `undefined` for none.
  *
  * @example Preferring the newest version the client speaks
  * ```ts
