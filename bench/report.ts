@@ -12,6 +12,7 @@ import {
   type ComparedId,
   JUDGED,
   median,
+  type Spread,
   type TargetResult,
   total,
   variantOf,
@@ -155,11 +156,18 @@ function labelOf(report: Report, id: string): string {
   return id;
 }
 
-function targetValue(target: TargetResult, figure: number | undefined) {
+function targetValue(
+  target: TargetResult,
+  figure: number | undefined,
+  spread?: Spread,
+) {
   if (figure === undefined) return "–";
   const digits = target.unit === "closes" ? 0 : target.unit === "MiB" ? 0 : 2;
   const unit = target.unit === "x" ? "x" : ` ${target.unit}`;
-  return `${format(figure, digits)}${unit}`;
+  const range = spread === undefined
+    ? ""
+    : ` (${format(spread.low, digits)}–${format(spread.high, digits)})`;
+  return `${format(figure, digits)}${unit}${range}`;
 }
 
 function targetsTable(report: Report): string {
@@ -172,7 +180,9 @@ function targetsTable(report: Report): string {
     ],
     report.targets.map((target) => [
       target.label,
-      ...COMPARED.map((id) => targetValue(target, target.figures[id])),
+      ...COMPARED.map((id) =>
+        targetValue(target, target.figures[id], target.spread?.[id])
+      ),
       `${target.kind === "min" ? "≥" : "≤"} ${
         targetValue(target, target.target)
       }`,
@@ -266,7 +276,7 @@ export function renderMarkdown(report: Report): string {
     "",
     `Command: \`${report.command}\`. ${machineLine(report)}`,
     "",
-    "Targets (ratios compare medians from the same run):",
+    `Targets (ratios compare medians from the same run; in brackets, the lowest and highest of the ${report.reps} runs' own ratios, each run measuring every client back to back):`,
     "",
     targetsTable(report),
     "",

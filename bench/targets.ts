@@ -48,12 +48,23 @@ export interface TargetResult {
    * `WebSocket`, or an absolute figure in `unit`.
    */
   figures: Partial<Record<ComparedId, number>>;
+  /**
+   * For ratios, the lowest and highest of the per-run ratios: each run
+   * measures every client back to back, so these show the machine's drift.
+   */
+  spread?: Partial<Record<ComparedId, Spread>>;
   target: number;
   /** `min`: at least `target`; `max`: at most `target`. */
   kind: "min" | "max";
   unit: "x" | "MiB" | "KiB" | "closes";
   /** Whether each of ours' variants that ran meets the target. */
   met: Partial<Record<JudgedId, boolean>>;
+}
+
+/** The lowest and highest of a figure over the runs. */
+export interface Spread {
+  low: number;
+  high: number;
 }
 
 const MIB = 1024 * 1024;
@@ -112,11 +123,25 @@ export function evaluateTargets(results: CaseResult[]): TargetResult[] {
     }
     return found;
   };
-  /** Each variant over plain, by median. */
+  /** Each variant over plain, by median, and the range of the runs' ratios. */
   const ratios = (id: string, key: string) => {
     const plain = variantOf(byId(id), "plain");
-    return plain &&
-      figures(id, (entry) => median(entry, key) / median(plain, key));
+    if (plain === undefined) return undefined;
+    const perRun = (entry: VariantResult) =>
+      entry.samples.map((sample, run) =>
+        Number(sample[key]) / Number(plain.samples[run]?.[key])
+      );
+    const spread: TargetResult["spread"] = {};
+    for (const variant of COMPARED) {
+      const entry = variantOf(byId(id), variant);
+      if (entry === undefined) continue;
+      const each = perRun(entry);
+      spread[variant] = { low: Math.min(...each), high: Math.max(...each) };
+    }
+    return {
+      figures: figures(id, (entry) => median(entry, key) / median(plain, key))!,
+      spread,
+    };
   };
   const absolute = (id: string, key: string, scale: number) =>
     figures(id, (entry) => median(entry, key) / scale);
@@ -126,7 +151,7 @@ export function evaluateTargets(results: CaseResult[]): TargetResult[] {
     add({
       id: "upload-throughput",
       label: "Upload MB/s vs naive plain send loop",
-      figures: upload,
+      ...upload,
       target: 1.4,
       kind: "min",
       unit: "x",
@@ -148,7 +173,7 @@ export function evaluateTargets(results: CaseResult[]): TargetResult[] {
     add({
       id: `${id}-rate`,
       label: `Echo ${name}, window 64: messages/s vs plain`,
-      figures: rate,
+      ...rate,
       target: 0.95,
       kind: "min",
       unit: "x",
@@ -156,7 +181,7 @@ export function evaluateTargets(results: CaseResult[]): TargetResult[] {
     add({
       id: `${id}-cpu`,
       label: `Echo ${name}, window 64: CPU/message vs plain`,
-      figures: ratios(id!, "cpuMicrosPerMessage")!,
+      ...ratios(id!, "cpuMicrosPerMessage")!,
       target: 1.1,
       kind: "max",
       unit: "x",
@@ -178,7 +203,7 @@ export function evaluateTargets(results: CaseResult[]): TargetResult[] {
     add({
       id: "handshakes-rate",
       label: "Handshakes/s vs plain",
-      figures: handshakes,
+      ...handshakes,
       target: 0.9,
       kind: "min",
       unit: "x",
