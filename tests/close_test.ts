@@ -30,7 +30,6 @@ async function openEcho(
   return { wss, readable };
 }
 
-/** Reads the client's frames until its Close, returning the Close's body. */
 Deno.test("CLS-01 close() takes nothing, undefined, null or a dictionary; true is a TypeError", async () => {
   await using server = startWptServer();
   const { wss } = await openEcho(server.url);
