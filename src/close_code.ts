@@ -46,6 +46,14 @@ export function isSendableCloseCode(code: number, role: Role): boolean {
 }
 
 /**
+ * Whether a received Close frame may carry `code` (RFC 6455, section 7.4):
+ * any code a server may send, and 1010, which only a client sends.
+ */
+export function isReceivableCloseCode(code: number): boolean {
+  return isSendableCloseCode(code, "server") || code === 1010;
+}
+
+/**
  * Reads a `WebSocketCloseInfo` dictionary the way WebIDL does: `undefined` and
  * `null` mean "empty", anything else must be an object; `closeCode` is an
  * `[EnforceRange] unsigned short`; `reason` is a USVString.

@@ -23,6 +23,7 @@ import {
   Opcode,
   readServerFrameHeader,
 } from "./frame.ts";
+import { isReceivableCloseCode } from "./close_code.ts";
 import type { Message } from "./message.ts";
 import { MESSAGE_OVERHEAD_BYTES } from "./receive_queue.ts";
 import { OutgoingFrames } from "./outgoing_frames.ts";
@@ -603,12 +604,6 @@ function readClosePayload(
       "the server sent a close reason that is not valid UTF-8",
     );
   }
-}
-
-/** Codes a Close frame may carry on the wire (RFC 6455, section 7.4). */
-function isReceivableCloseCode(code: number): boolean {
-  return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) ||
-    (code >= 3000 && code <= 4999);
 }
 
 function joinChunks(chunks: Uint8Array[]): Uint8Array {

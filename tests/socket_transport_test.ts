@@ -196,7 +196,12 @@ Deno.test("BP-02 socket transport: a message longer than receiveLimit overflows 
 });
 
 Deno.test("CLS-04 socket transport: the peer's Close is answered with its code, and an empty Close gives 1005", async () => {
-  for (const [code, reason] of [[4321, "später"], [undefined, ""]] as const) {
+  const closes = [
+    [4321, "später"],
+    [1010, "a client's code, received all the same"],
+    [undefined, ""],
+  ] as const;
+  for (const [code, reason] of closes) {
     let answer: PeerClose | undefined;
     await using server = startRawServer(async (connection) => {
       await connection.sendClose(code, reason);
@@ -295,12 +300,14 @@ const PROTOCOL_ERRORS: [string, Uint8Array, number, RegExp][] = [
     1002,
     /Close frame of 1 byte/,
   ],
-  [
-    "close code 1005 on the wire",
-    encodeFrame(Opcode.close, closePayload(1005)),
+  ...[1004, 1005, 2999, 5000].map((
+    code,
+  ): [string, Uint8Array, number, RegExp] => [
+    `close code ${code} on the wire`,
+    encodeFrame(Opcode.close, closePayload(code)),
     1002,
-    /close code 1005/,
-  ],
+    new RegExp(`close code ${code}`),
+  ]),
   [
     "a close reason that is not UTF-8",
     encodeFrame(
