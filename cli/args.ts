@@ -7,6 +7,7 @@
 
 import { parseArgs } from "node:util";
 import { validateCloseInfo } from "../src/close_code.ts";
+import { describeError } from "../src/describe_error.ts";
 import { parseWebSocketUrl } from "../src/handshake_options.ts";
 
 /** How a run of the tool ended, as its exit status. */
@@ -165,7 +166,7 @@ export function parseCommand(args: readonly string[]): Command {
     });
   } catch (error) {
     // parseArgs spreads its messages over several lines.
-    const message = error instanceof Error ? error.message : `${error}`;
+    const message = describeError(error);
     throw new UsageError(message.replaceAll("\n", " "));
   }
   const { values, positionals } = parsed;
@@ -274,7 +275,7 @@ function checkCloseInfo(code: number, reason: string, server: boolean): void {
       "invalid --close-code/--close-reason",
     );
   } catch (error) {
-    throw new UsageError(error instanceof Error ? error.message : `${error}`);
+    throw new UsageError(describeError(error));
   }
 }
 

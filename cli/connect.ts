@@ -6,7 +6,8 @@
 
 import { WebSocketStream, type WebSocketStreamOptions } from "../mod.ts";
 import { type Command, ExitStatus, UsageError } from "./args.ts";
-import { type CliIo, describeError, Reporter } from "./io.ts";
+import { type CliIo, Reporter } from "./io.ts";
+import { describeError } from "../src/describe_error.ts";
 import { ProgressLine } from "./progress.ts";
 import { describeEnd, inputMessages, runSession } from "./session.ts";
 

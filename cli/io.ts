@@ -75,8 +75,3 @@ export class Reporter {
     if (this.#verbose) this.#write(`${line}\n`);
   }
 }
-
-/** An error's message, for a one-line report. */
-export function describeError(error: unknown): string {
-  return error instanceof Error ? error.message : `${error}`;
-}

@@ -12,7 +12,8 @@ import {
   type WebSocketStream,
 } from "../mod.ts";
 import { type Command, ExitStatus } from "./args.ts";
-import { type CliIo, describeError, Reporter } from "./io.ts";
+import { type CliIo, Reporter } from "./io.ts";
+import { describeError } from "../src/describe_error.ts";
 import { type Counter, countMessages, ProgressLine } from "./progress.ts";
 import {
   type CloseChoice,

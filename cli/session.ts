@@ -10,7 +10,7 @@ import { WebSocketError } from "../mod.ts";
 import { type Counter, countMessages } from "./progress.ts";
 import type { Message } from "../src/message.ts";
 import { linesToMessages, messageToBytes } from "./framing.ts";
-import { describeError } from "./io.ts";
+import { describeError } from "../src/describe_error.ts";
 
 /** The close code and reason the user chose for the closes the tool starts. */
 export interface CloseChoice {

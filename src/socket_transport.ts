@@ -24,6 +24,7 @@ import {
   readServerFrameHeader,
 } from "./frame.ts";
 import { isReceivableCloseCode } from "./close_code.ts";
+import { describeError } from "./describe_error.ts";
 import type { Message } from "./message.ts";
 import { MESSAGE_OVERHEAD_BYTES } from "./receive_queue.ts";
 import { OutgoingFrames } from "./outgoing_frames.ts";
@@ -640,8 +641,4 @@ async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
   while (written < bytes.byteLength) {
     written += await conn.write(bytes.subarray(written));
   }
-}
-
-function describeError(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
