@@ -109,17 +109,17 @@ export function evaluateTargets(results: CaseResult[]): TargetResult[] {
     }
     targets.push({ ...target, met });
   };
-  /** `figure` of every compared variant the case ran, if it ran. */
-  const figures = (
+  /** `measure` of every compared variant the case ran, if it ran. */
+  const figures = <T>(
     id: string,
-    figure: (entry: VariantResult) => number,
-  ): TargetResult["figures"] | undefined => {
+    measure: (entry: VariantResult) => T,
+  ): Partial<Record<ComparedId, T>> | undefined => {
     const result = byId(id);
     if (result === undefined) return undefined;
-    const found: TargetResult["figures"] = {};
+    const found: Partial<Record<ComparedId, T>> = {};
     for (const variant of COMPARED) {
       const entry = variantOf(result, variant);
-      if (entry !== undefined) found[variant] = figure(entry);
+      if (entry !== undefined) found[variant] = measure(entry);
     }
     return found;
   };
@@ -127,20 +127,15 @@ export function evaluateTargets(results: CaseResult[]): TargetResult[] {
   const ratios = (id: string, key: string) => {
     const plain = variantOf(byId(id), "plain");
     if (plain === undefined) return undefined;
-    const perRun = (entry: VariantResult) =>
-      entry.samples.map((sample, run) =>
-        Number(sample[key]) / Number(plain.samples[run]?.[key])
-      );
-    const spread: TargetResult["spread"] = {};
-    for (const variant of COMPARED) {
-      const entry = variantOf(byId(id), variant);
-      if (entry === undefined) continue;
-      const each = perRun(entry);
-      spread[variant] = { low: Math.min(...each), high: Math.max(...each) };
-    }
     return {
       figures: figures(id, (entry) => median(entry, key) / median(plain, key))!,
-      spread,
+      spread: figures(id, (entry): Spread => {
+        // Each run measured every client back to back: pair them by run.
+        const each = entry.samples.map((sample, run) =>
+          Number(sample[key]) / Number(plain.samples[run]?.[key])
+        );
+        return { low: Math.min(...each), high: Math.max(...each) };
+      })!,
     };
   };
   const absolute = (id: string, key: string, scale: number) =>
