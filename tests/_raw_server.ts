@@ -238,10 +238,15 @@ export function closeDuringWrite(
   };
 }
 
+/** How long closing a raw server waits for its handlers to finish. */
+const HANDLER_GRACE_MS = 10_000;
+
 /**
  * Starts a raw server on an ephemeral loopback port; `handler` runs for each
  * connection after the handshake and owns it (the server closes TCP after the
- * handler returns).
+ * handler returns). Closing the server waits for its handlers; one still
+ * running after {@linkcode HANDLER_GRACE_MS} has its connection dropped, and
+ * `close()` rejects.
  */
 export function startRawServer(
   handler: (connection: RawConnection) => Promise<void>,
@@ -250,6 +255,7 @@ export function startRawServer(
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = listener.addr.port;
   const handlers = new Set<Promise<void>>();
+  const conns = new Set<Deno.TcpConn>();
   let accepted = 0;
   const serve = async (conn: Deno.TcpConn) => {
     const head = await readHead(conn);
@@ -270,9 +276,13 @@ export function startRawServer(
   const accepting = (async () => {
     for await (const conn of listener) {
       accepted++;
+      conns.add(conn);
       const running = serve(conn).catch(() => {});
       handlers.add(running);
-      running.finally(() => handlers.delete(running));
+      running.finally(() => {
+        handlers.delete(running);
+        conns.delete(conn);
+      });
     }
   })();
   let closing: Promise<void> | undefined;
@@ -280,7 +290,29 @@ export function startRawServer(
     closing ??= (async () => {
       listener.close();
       await accepting.catch(() => {});
-      await Promise.all(handlers);
+      const finished = Promise.all(handlers).then(() => true);
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const inTime = await Promise.race([
+        finished,
+        new Promise<false>((resolve) => {
+          timer = setTimeout(() => resolve(false), HANDLER_GRACE_MS);
+        }),
+      ]);
+      clearTimeout(timer);
+      if (inTime) return;
+      // A handler waiting for a client that a failed test left open would
+      // hold the test forever: drop its connection and fail instead.
+      for (const conn of conns) {
+        try {
+          conn.close();
+        } catch {
+          // Already closed.
+        }
+      }
+      await finished;
+      throw new Error(
+        `a raw server handler was still running ${HANDLER_GRACE_MS} ms after close(), so its connection was dropped`,
+      );
     })();
   return {
     url: `ws://127.0.0.1:${port}`,
