@@ -10,7 +10,11 @@
 import { type Role, validateCloseInfo } from "./close_code.ts";
 import { LazyPromise } from "./lazy_promise.ts";
 import { chunkToMessage, type Message } from "./message.ts";
-import { queuedSize, ReceiveQueue } from "./receive_queue.ts";
+import {
+  MESSAGE_OVERHEAD_BYTES,
+  queuedSize,
+  ReceiveQueue,
+} from "./receive_queue.ts";
 import type { Transport, TransportEvents } from "./transport.ts";
 import {
   createWebSocketError,
@@ -116,7 +120,7 @@ function shareOf(
 
 /** Why a peer that kept sending after our Close was dropped. */
 function afterCloseFailure(bytes: number): string {
-  return `the peer sent more than ${bytes} bytes of messages after our Close (each message counts 64 bytes more)`;
+  return `the peer sent more than ${bytes} bytes of messages after our Close (each message counts ${MESSAGE_OVERHEAD_BYTES} bytes more)`;
 }
 
 /** The reason sent with {@linkcode StreamCoreSettings.overflowCloseCode}. */
