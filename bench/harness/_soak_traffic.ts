@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { WebSocketOpenInfo, WebSocketStream } from "../mod.ts";
+import type { WebSocketOpenInfo, WebSocketStream } from "../../mod.ts";
 
 /** Counters shared by every connection of one process. */
 export interface TrafficTally {

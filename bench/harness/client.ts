@@ -3,7 +3,7 @@
  * one JSON line on stdout. `run.ts` starts it; run it by hand as
  *
  * ```sh
- * deno run --allow-net --allow-read bench/client.ts \
+ * deno run --allow-net --allow-read bench/harness/client.ts \
  *   --client=ours --workload=echo --url=ws://127.0.0.1:PORT --count=1000
  * ```
  *
@@ -97,7 +97,7 @@ function readTransport(): Transport {
 
 async function streamConstructor(): Promise<StreamConstructor> {
   if (kind === "ours") {
-    return (await import("../mod.ts")).WebSocketStream as StreamConstructor;
+    return (await import("../../mod.ts")).WebSocketStream as StreamConstructor;
   }
   const native =
     (globalThis as unknown as { WebSocketStream?: StreamConstructor })

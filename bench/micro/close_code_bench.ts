@@ -1,6 +1,6 @@
 /**
  * Micro-benchmarks of close-code and reason validation, run on every
- * `close()`, `abort()` and `cancel()`. Run with `deno bench bench/`.
+ * `close()`, `abort()` and `cancel()`. Run with `deno bench bench/micro/`.
  *
  * @module
  */
@@ -9,7 +9,7 @@ import {
   isSendableCloseCode,
   readCloseInfo,
   validateCloseInfo,
-} from "../src/close_code.ts";
+} from "../../src/close_code.ts";
 
 const what = "bench";
 const reason = "a reason of some length that fits in a close frame";

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { upgradeWebSocketStream } from "../mod.ts";
+import { upgradeWebSocketStream } from "../../mod.ts";
 
 /** Open echo connections, and those that ended uncleanly. */
 export interface EchoTally {

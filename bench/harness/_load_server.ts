@@ -15,7 +15,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { upgradeWebSocketStream } from "../mod.ts";
+import { upgradeWebSocketStream } from "../../mod.ts";
 import {
   collectGarbage,
   echoOurs,

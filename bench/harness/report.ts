@@ -268,7 +268,7 @@ export function renderTable(report: Report): string {
   ].join("\n");
 }
 
-/** results.md: the tables with the machine and the command, for the README. */
+/** results.md: the tables with the machine and the command, for bench/README.md. */
 export function renderMarkdown(report: Report): string {
   const upload = uploadTable(report);
   return [

@@ -1,11 +1,11 @@
 /**
  * Micro-benchmarks of the bounded receive queue, which every message passes
- * through while the reader is behind. Run with `deno bench bench/`.
+ * through while the reader is behind. Run with `deno bench bench/micro/`.
  *
  * @module
  */
 
-import { ReceiveQueue } from "../src/receive_queue.ts";
+import { ReceiveQueue } from "../../src/receive_queue.ts";
 
 const message = new Uint8Array(1024);
 const BATCH = 1000;

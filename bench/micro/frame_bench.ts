@@ -1,7 +1,7 @@
 /**
  * Micro-benchmarks of the socket transport's framing, which runs once per
  * message it sends (encoding and masking) or receives (header parsing). Run
- * with `deno bench bench/`.
+ * with `deno bench bench/micro/`.
  *
  * @module
  */
@@ -12,7 +12,7 @@ import {
   payloadLength,
   readServerFrameHeader,
   writeClientFrame,
-} from "../src/frame.ts";
+} from "../../src/frame.ts";
 
 const KIB = 1024;
 

@@ -11,7 +11,7 @@
  *   default sizes are the issue's (256 MiB transfers, 200 handshakes,
  *   1,000 idle connections).
  * - `--only=ID,ID` runs only the cases whose id starts with one of these.
- * - `--out=DIR` (default `bench/`) where results.json, results.md and
+ * - `--out=DIR` (default `bench/results/`) where results.json, results.md and
  *   results.svg go.
  *
  * @module
@@ -37,7 +37,7 @@ const reps = Number(values.reps);
 const quick = values.quick;
 const only = values.only?.split(",");
 const outDir = values.out === undefined
-  ? new URL("./", import.meta.url)
+  ? new URL("../results/", import.meta.url)
   : new URL(`${values.out.replace(/\/?$/, "/")}`, `file://${Deno.cwd()}/`);
 
 const MIB = 1024 * 1024;

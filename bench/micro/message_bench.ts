@@ -1,11 +1,11 @@
 /**
  * Micro-benchmarks of the write path's message conversion, which runs once
- * per written chunk. Run with `deno bench bench/`.
+ * per written chunk. Run with `deno bench bench/micro/`.
  *
  * @module
  */
 
-import { chunkToMessage, messageSize } from "../src/message.ts";
+import { chunkToMessage, messageSize } from "../../src/message.ts";
 
 const text64 = "x".repeat(64);
 const text16k = "x".repeat(16 * 1024);

@@ -11,7 +11,7 @@
  * @module
  */
 
-import { WebSocketStream } from "../mod.ts";
+import { WebSocketStream } from "../../mod.ts";
 import {
   mib,
   peakRssOf,
