@@ -162,7 +162,7 @@ Deno.test("BP-01 a reader that keeps up never overflows, whatever the volume", a
   assert.deepEqual(await wss.closed, { closeCode: 1005, reason: "" });
 });
 
-Deno.test("receive overflow: the overflow code can be chosen", async () => {
+Deno.test("LIM-04 receive overflow: the overflow code can be chosen", async () => {
   let peerClose: unknown;
   await using server = startRawServer(async (connection) => {
     for (let i = 0; i < 4; i++) {

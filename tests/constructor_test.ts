@@ -305,7 +305,7 @@ Deno.test("OPN-05 close() during the handshake rejects both promises with WebSoc
   await assert.rejects(wss.closed, webSocketError(1006));
 });
 
-Deno.test("options: buffer limits and timeouts are checked", () => {
+Deno.test("OPT-02 options: buffer limits and timeouts are checked", () => {
   const url = "ws://127.0.0.1:1/";
   assert.throws(
     () => new WebSocketStream(url, { receiveLimit: -1 }),

@@ -138,7 +138,7 @@ Deno.test("CLS-07 an empty Close from either end is seen as 1005 by both", async
   });
 });
 
-Deno.test("CLS-03 the server stream refuses codes no endpoint may send with InvalidAccessError, overlong reasons with SyntaxError", async () => {
+Deno.test("CLS-03 CLS-04 the server stream refuses codes no endpoint may send with InvalidAccessError, overlong reasons with SyntaxError", async () => {
   await using server = startStreamServer();
   const { client, serverStream } = await connectPair(server);
   for (const closeCode of [0, 999, 1004, 1005, 1006, 1015, 2999, 5000]) {

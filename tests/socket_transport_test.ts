@@ -62,7 +62,7 @@ Deno.test("socket transport: text, binary and messages longer than its read buff
   assert.deepEqual(await wss.closed, { closeCode: 4000, reason: "done" });
 });
 
-Deno.test("socket transport: CTR-20 the handshake carries the path, query, host, offered protocols and extra headers", async () => {
+Deno.test("HSK-01 CTR-12 CTR-20 socket transport: the handshake carries the path, query, host, offered protocols and extra headers", async () => {
   let request = "";
   await using server = startRawServer(async (connection) => {
     request = connection.request;
@@ -94,7 +94,7 @@ Deno.test("socket transport: CTR-20 the handshake carries the path, query, host,
   assert.match(request, /^authorization: Bearer token\r?$/im);
 });
 
-Deno.test("socket transport: fragments are joined, a UTF-8 character split across them survives, and pings between them are answered", async () => {
+Deno.test("PRO-05 PRO-04 socket transport: fragments are joined, a UTF-8 character split across them survives, and pings between them are answered", async () => {
   let pong: Uint8Array | undefined;
   await using server = startRawServer(async (connection) => {
     const text = new TextEncoder().encode("a🦕b");
@@ -169,7 +169,7 @@ Deno.test("BP-01 socket transport: a reader that falls behind slows the peer dow
   assert.deepEqual(await wss.closed, { closeCode: 1000, reason: "all sent" });
 });
 
-Deno.test("BP-02 socket transport: a message longer than receiveLimit overflows even with a reader waiting, after the messages before it", async () => {
+Deno.test("LIM-01 socket transport: a message longer than receiveLimit overflows even with a reader waiting, after the messages before it", async () => {
   let peerClose: PeerClose | undefined;
   await using server = startRawServer(async (connection) => {
     await connection.writeFrame(Opcode.text, "first");
@@ -195,7 +195,7 @@ Deno.test("BP-02 socket transport: a message longer than receiveLimit overflows 
   });
 });
 
-Deno.test("CLS-04 socket transport: the peer's Close is answered with its code, and an empty Close gives 1005", async () => {
+Deno.test("PRO-01 CLD-03 socket transport: the peer's Close is answered with its code, and an empty Close gives 1005", async () => {
   const closes = [
     [4321, "später"],
     [1010, "a client's code, received all the same"],
@@ -229,7 +229,7 @@ Deno.test("CLD-05 socket transport: a peer that drops TCP instead of answering o
   })(await rejectionWithin(wss.closed, BOUND_MS, "closed"));
 });
 
-Deno.test("CLD-06 socket transport: closeTimeout drops a peer that never answers our Close", async () => {
+Deno.test("CLD-09 socket transport: closeTimeout drops a peer that never answers our Close", async () => {
   await using server = startRawServer(async (connection) => {
     await readUntilClose(connection);
     await connection.drainUntilEnd();
@@ -320,7 +320,7 @@ const PROTOCOL_ERRORS: [string, Uint8Array, number, RegExp][] = [
 ];
 
 for (const [what, frame, expectedCode, message] of PROTOCOL_ERRORS) {
-  Deno.test(`ERR-03 socket transport: ${what} fails the connection with 1006, and the peer is told ${expectedCode}`, async () => {
+  Deno.test(`PRO-02 socket transport: ${what} fails the connection with 1006, and the peer is told ${expectedCode}`, async () => {
     let peerClose: PeerClose | undefined;
     await using server = startRawServer(async (connection) => {
       await writeAll(connection.conn, frame);
@@ -368,7 +368,7 @@ const BAD_ANSWERS: [string, (request: string) => string, RegExp][] = [
 ];
 
 for (const [what, respond, message] of BAD_ANSWERS) {
-  Deno.test(`OPN-03 socket transport: a handshake answer with ${what} rejects both promises with WebSocketError`, async () => {
+  Deno.test(`OPN-04 HSK-02 socket transport: a handshake answer with ${what} rejects both promises with WebSocketError`, async () => {
     await using server = startRawServer(async () => {}, { respond });
     const wss = new WebSocketStream(server.url, SOCKET);
     const opened = await rejectionWithin(wss.opened, BOUND_MS, "opened");
@@ -379,7 +379,7 @@ for (const [what, respond, message] of BAD_ANSWERS) {
   });
 }
 
-Deno.test("OPN-05 socket transport: an extension or subprotocol that was not offered fails the handshake", async () => {
+Deno.test("CTR-20 socket transport: an extension or subprotocol that was not offered fails the handshake", async () => {
   for (
     const [header, message] of [
       ["Sec-WebSocket-Extensions: permessage-deflate", /extensions/],
@@ -430,7 +430,7 @@ Deno.test("WR-07 socket transport: writes wait while a peer that does not read l
   await rejectionWithin(wss.closed, BOUND_MS, "closed");
 });
 
-Deno.test("CTR-07 socket transport: an unknown transport or a header the handshake owns is a TypeError", () => {
+Deno.test("OPT-01 socket transport: an unknown transport or a header the handshake owns is a TypeError", () => {
   assert.throws(
     () =>
       new WebSocketStream("ws://127.0.0.1:9/", {
@@ -512,7 +512,7 @@ Deno.test("socket transport: a message just longer than the free read buffer, wi
   }
 });
 
-Deno.test("BP-02 socket transport: a flood of empty fragments counts against receiveLimit and overflows instead of growing", async () => {
+Deno.test("LIM-02 socket transport: a flood of empty fragments counts against receiveLimit and overflows instead of growing", async () => {
   let peerClose: PeerClose | undefined;
   await using server = startRawServer(async (connection) => {
     const empty = encodeFrame(Opcode.continuation, new Uint8Array(0), {
@@ -543,7 +543,7 @@ Deno.test("BP-02 socket transport: a flood of empty fragments counts against rec
   assert.equal(peerClose?.code, 4009);
 });
 
-Deno.test("BP-02 socket transport: a frame announcing 2^52 bytes is skipped as it arrives, never allocated", async () => {
+Deno.test("LIM-03 socket transport: a frame announcing 2^52 bytes is skipped as it arrives, never allocated", async () => {
   await using server = startRawServer(async (connection) => {
     const header = new Uint8Array([0x82, 0x7f, 0, 0x10, 0, 0, 0, 0, 0, 0]);
     await writeAll(connection.conn, concat([header, new Uint8Array(1000)]));
@@ -588,7 +588,7 @@ Deno.test("socket transport: of several Pings waiting, only the latest is answer
   assert.ok(pongs.length < 3, `answered ${pongs.length} Pings of 3`);
 });
 
-Deno.test("CLS-05 socket transport: after the closing handshake the client waits for the server to close TCP", async () => {
+Deno.test("PRO-03 socket transport: after the closing handshake the client waits for the server to close TCP", async () => {
   let clientHungUpFirst: boolean | undefined;
   await using server = startRawServer(async (connection) => {
     await readUntilClose(connection);
@@ -639,7 +639,7 @@ Deno.test("socket transport: a write that fails while reading is paused settles 
   webSocketError(1006)(closed);
 });
 
-Deno.test("OPN-03 socket transport: a folded header in the answer is unfolded", async () => {
+Deno.test("HSK-03 socket transport: a folded header in the answer is unfolded", async () => {
   await using server = startRawServer(async (connection) => {
     await connection.sendClose(1000);
     await readUntilClose(connection);
@@ -668,7 +668,7 @@ Deno.test("WR-11 socket transport: the peer's Close during a write that never co
   assert.ok(write instanceof DOMException, `${write}`);
 });
 
-Deno.test("CLS-06 socket transport: what a server had already sent when we closed is read through and dropped, and the close is clean", async () => {
+Deno.test("CLS-12 socket transport: what a server had already sent when we closed is read through and dropped, and the close is clean", async () => {
   await using server = serve((request) => {
     const { socket, response } = Deno.upgradeWebSocket(request);
     socket.onopen = () => {
