@@ -16,21 +16,18 @@ import {
   bundleModule,
   startInteropServer,
 } from "./_interop_server.ts";
+import { findPeer, type Peer, peerTest } from "./_peers.ts";
 
 /** How long the page may take; generous for a cold browser start in CI. */
 const RESULTS_TIMEOUT_MS = 30_000;
 
 interface Browser {
-  name: string;
-  path: string;
-  package: string;
+  peer: Peer;
   args(profile: string, url: string): string[];
 }
 
 const CHROMIUM: Browser = {
-  name: "chromium",
-  path: "/usr/bin/chromium",
-  package: "chromium",
+  peer: findPeer("chromium"),
   args: (profile, url) => [
     "--headless",
     "--no-sandbox",
@@ -47,24 +44,12 @@ const CHROMIUM: Browser = {
 };
 
 const FIREFOX: Browser = {
-  name: "firefox",
-  path: "/usr/bin/firefox-esr",
-  package: "firefox-esr",
+  peer: findPeer("firefox"),
   args: (
     profile,
     url,
   ) => ["--headless", "--no-remote", "--profile", profile, url],
 };
-
-async function requireBrowser(browser: Browser): Promise<void> {
-  try {
-    await Deno.stat(browser.path);
-  } catch {
-    throw new Error(
-      `${browser.name} is required for this test but ${browser.path} is missing: install it with "apt-get install -y ${browser.package}" (.ci/run does)`,
-    );
-  }
-}
 
 /**
  * Waits until no process mentions `profile` on its command line: browser
@@ -84,31 +69,38 @@ async function helpersGone(profile: string): Promise<void> {
   throw new Error(`browser processes still run for ${profile}`);
 }
 
-Deno.test("Chromium's native WebSocketStream: echo (incl. 4 MiB), subprotocol and close codes both ways against our server", async () => {
-  await runPage(CHROMIUM, "native");
-});
+peerTest(
+  CHROMIUM.peer,
+  "Chromium's native WebSocketStream: echo (incl. 4 MiB), subprotocol and close codes both ways against our server",
+  (path) => runPage(CHROMIUM, path, "native"),
+);
 
-Deno.test("our WebSocketStream in Chromium (bundled mod.ts): the same scenarios pass", async () => {
-  await runPage(CHROMIUM, "ours");
-});
+peerTest(
+  CHROMIUM.peer,
+  "our WebSocketStream in Chromium (bundled mod.ts): the same scenarios pass",
+  (path) => runPage(CHROMIUM, path, "ours"),
+);
 
-Deno.test("our WebSocketStream in Firefox, which has no WebSocketStream of its own: the same scenarios pass", async () => {
-  await runPage(FIREFOX, "ours");
-});
+peerTest(
+  FIREFOX.peer,
+  "our WebSocketStream in Firefox, which has no WebSocketStream of its own: the same scenarios pass",
+  (path) => runPage(FIREFOX, path, "ours"),
+);
 
 async function runPage(
   browser: Browser,
+  path: string,
   impl: "native" | "ours",
 ): Promise<void> {
-  await requireBrowser(browser);
+  const name = browser.peer.name;
   await using server = await startInteropServer(
     impl === "ours" ? await bundleModule() : "",
   );
   const profile = await Deno.makeTempDir({
-    prefix: `${browser.name}_profile_`,
+    prefix: `${name}_profile_`,
   });
-  const url = `${server.httpUrl}/?impl=${impl}&name=${browser.name}`;
-  const child = new Deno.Command(browser.path, {
+  const url = `${server.httpUrl}/?impl=${impl}&name=${name}`;
+  const child = new Deno.Command(path, {
     args: browser.args(profile, url),
     stdin: "null",
     stdout: "null",
@@ -121,18 +113,18 @@ async function runPage(
         () =>
           reject(
             new Error(
-              `${browser.name} posted no results within ${RESULTS_TIMEOUT_MS} ms`,
+              `${name} posted no results within ${RESULTS_TIMEOUT_MS} ms`,
             ),
           ),
         RESULTS_TIMEOUT_MS,
       );
     });
     const exited = child.status.then((status) => {
-      throw new Error(`${browser.name} exited early with code ${status.code}`);
+      throw new Error(`${name} exited early with code ${status.code}`);
     });
     const outcome = await Promise.race([server.results, timeout, exited]);
     await assertScenarios(server, outcome, {
-      name: browser.name,
+      name,
       impl,
       echoesReason: true,
     });
