@@ -11,6 +11,31 @@ Deno.test("ERR-02 WebSocketError is a DOMException named WebSocketError", () => 
   assert.equal(new WebSocketError().message, "");
 });
 
+Deno.test("ERR-11 Object.prototype.toString gives [object WebSocketError], as in browsers", () => {
+  const toString = Object.prototype.toString;
+  assert.equal(
+    toString.call(new WebSocketError("m")),
+    "[object WebSocketError]",
+  );
+  assert.equal(
+    toString.call(WebSocketError.prototype),
+    "[object WebSocketError]",
+  );
+  assert.equal(toString.call(new DOMException("m")), "[object DOMException]");
+  assert.deepEqual(
+    Object.getOwnPropertyDescriptor(
+      WebSocketError.prototype,
+      Symbol.toStringTag,
+    ),
+    {
+      value: "WebSocketError",
+      writable: false,
+      enumerable: false,
+      configurable: true,
+    },
+  );
+});
+
 Deno.test("ERR-03 WebSocketError defaults to a null closeCode and empty reason", () => {
   const error = new WebSocketError();
   assert.equal(error.closeCode, null);
