@@ -46,7 +46,8 @@ export interface StreamOptions {
   receiveLimit?: number;
   /**
    * The close code sent when the receive limit is exceeded: 1000 or
-   * 3000-4999 (and, in the server role, the codes a server may send).
+   * 3000-4999 (and, in the server role, the codes a server may send:
+   * 1001-1003, 1007-1009 and 1011-1014).
    *
    * @default {4009}
    */

@@ -35,9 +35,26 @@ import {
  * ```
  */
 export interface WebSocketOpenInfo {
-  /** Incoming messages: text as `string`, binary as `Uint8Array`. */
+  /**
+   * Incoming messages, one chunk per message: text as `string`, binary as
+   * `Uint8Array`. It ends after a clean close; after an unclean one it first
+   * yields every message that had arrived, then errors with the error that
+   * rejects `closed`. `cancel(reason)` closes the connection, with the code
+   * and reason of `reason` only when it is a `WebSocketError`.
+   */
   readable: ReadableStream<string | Uint8Array>;
-  /** Outgoing messages: strings as text, BufferSources as binary. */
+  /**
+   * Outgoing messages: strings as text, any `BufferSource` (`ArrayBuffer`,
+   * typed arrays, `DataView`) as binary, copied at write time; other values
+   * are converted to strings, and resizable or shared buffers are a
+   * `TypeError`. A rejected write errors the writable but leaves the
+   * connection open for reading. `close()` closes without a code and
+   * resolves after the closing handshake (it rejects if the close is
+   * unclean). After a clean close writes reject with `InvalidStateError`,
+   * after an unclean one with the error that rejects `closed`; a write still
+   * waiting for room when the connection ends rejects with
+   * `InvalidStateError`.
+   */
   writable: WritableStream<unknown>;
   /** The extensions the server accepted, `""` when none. */
   extensions: string;

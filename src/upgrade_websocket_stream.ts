@@ -60,7 +60,10 @@ export interface UpgradeWebSocketStreamOptions extends StreamOptions {
    * The subprotocol to select. When the client offered none of the
    * candidates, the connection is accepted without a subprotocol, as RFC 6455
    * says; a client that offered some (every browser, and `WebSocketStream`)
-   * then fails it.
+   * then fails it. The offer is parsed here, so both `a, b` and the `a,b`
+   * the npm `ws` client sends work (answering `a,b` needs Deno 2.5 or
+   * later); a selector returning a name the client did not offer is a
+   * `TypeError`.
    *
    * @default {undefined} no subprotocol
    */
@@ -125,7 +128,8 @@ const UPGRADE = "Cannot upgrade to WebSocketStream";
  * connection: the same `opened`, `closed`, `close()`, streams, errors and
  * backpressure as the client, and the server's close codes (1001, 1008,
  * 1011...) besides. No message is lost between the response and the first
- * read.
+ * read. A server cannot take back its 101, so `close()` called before the
+ * socket opens is carried out once it opens.
  *
  * A request that is not a WebSocket upgrade gets a ready `426 Upgrade
  * Required` response, a malformed handshake (not GET, no `Connection:

@@ -41,7 +41,8 @@ let hasBrand: (value: unknown) => boolean;
  * `readable.cancel()` and `writable.abort()` to close with a given code.
  *
  * It is a `DOMException` named `"WebSocketError"` that carries the close code
- * (`null` when there is none) and the reason.
+ * (`null` when there is none) and the reason. The errors a connection
+ * reports may carry codes the constructor refuses (1006, 1001, 1011...).
  *
  * @example Closing with a code through `writable.abort()`
  * ```ts

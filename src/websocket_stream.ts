@@ -45,14 +45,20 @@ export interface WebSocketStreamOptions extends StreamOptions {
   protocols?: string[];
   /**
    * Aborts the opening handshake; `opened` and `closed` then reject with
-   * `signal.reason`. It has no effect once the connection is open.
+   * `signal.reason`. It has no effect once the connection is open; a signal
+   * already aborted means no connection is attempted at all.
    *
    * @default {undefined}
    */
   signal?: AbortSignal;
   /**
    * Extra headers for the opening handshake, such as `Authorization`. A Deno
-   * extension that needs Deno 2.5 or later; browsers cannot send headers.
+   * extension that needs Deno 2.5 or later (any Deno with
+   * `transport: "socket"`), a `TypeError` elsewhere; browsers cannot send
+   * headers. With `transport: "socket"` the headers the handshake sets itself
+   * (`Host`, `Upgrade`, `Connection`, `Sec-WebSocket-*`) are a `TypeError`;
+   * the default transport, Deno's `WebSocket`, drops `Host` and `Sec-*`
+   * headers silently.
    *
    * @default {undefined} no extra headers
    */
@@ -66,6 +72,12 @@ export interface WebSocketStreamOptions extends StreamOptions {
    * ahead of the reader, so a slow reader slows the peer down through TCP;
    * only a single message longer than `receiveLimit` overflows. It offers
    * no extensions (no compression) and does not go through HTTP proxies.
+   *
+   * Where the default is weaker: it cannot pace a slow reader through TCP;
+   * it accepts a wrong `Sec-WebSocket-Accept` (Deno's `WebSocket` does not
+   * check it), which `"socket"` refuses; and it silently drops `Host` and
+   * `Sec-*` entries of `headers`, which `"socket"` refuses with a
+   * `TypeError`.
    *
    * @default {"websocket"}
    */
@@ -134,6 +146,8 @@ export class WebSocketStream {
    *   large.
    * @throws {DOMException} `SyntaxError` for an invalid URL or subprotocol,
    *   `InvalidAccessError` for an `overflowCloseCode` a client may not send.
+   *   Without `--allow-net`, Deno's `NotCapable` error, as `new WebSocket()`
+   *   throws it.
    */
   constructor(url: string | URL, options: WebSocketStreamOptions = {}) {
     if (adopting !== undefined) {
@@ -225,7 +239,8 @@ export class WebSocketStream {
   /**
    * Resolves once the connection is open, with the readable and writable
    * streams and the negotiated subprotocol and extensions; rejects with a
-   * {@linkcode WebSocketError} if it cannot be opened, or with the abort
+   * {@linkcode WebSocketError} if it cannot be opened (an HTTP 404, for
+   * example, with the status in the message), or with the abort
    * reason. Marked as handled: ignoring it never ends the process.
    *
    * @example Waiting for the connection
