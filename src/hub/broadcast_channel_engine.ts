@@ -1,0 +1,103 @@
+/**
+ * The {@linkcode BroadcastChannelEngine}: hubs in the workers of one process
+ * (`deno serve --parallel`, Web Workers) share their topics.
+ *
+ * @module
+ */
+
+import type { HubEngine, HubEngineReceiver } from "./engine.ts";
+
+/**
+ * Options of {@linkcode BroadcastChannelEngine}.
+ *
+ * @example A channel of its own for one app
+ * ```ts
+ * import type { BroadcastChannelEngineOptions } from "@streams/websocket/hub";
+ *
+ * const options: BroadcastChannelEngineOptions = { name: "my-app" };
+ * ```
+ */
+export interface BroadcastChannelEngineOptions {
+  /** The channel's name. @default {"@streams/websocket/hub"} */
+  name?: string;
+}
+
+/** What goes over the channel. */
+interface ChannelMessage {
+  topic: string;
+  payload: Uint8Array;
+}
+
+/**
+ * An engine over a `BroadcastChannel`: every hub on the same channel name in
+ * this process, whichever worker it lives in, gets every message. On Deno
+ * the channel does not reach other processes or machines: use the Redis
+ * engine for those. Nothing is lost while both ends live, so it reports no
+ * losses.
+ *
+ * @example Sharing a room between the workers of `deno serve --parallel`
+ * ```ts
+ * import { BroadcastChannelEngine, Hub } from "@streams/websocket/hub";
+ *
+ * const hub = new Hub({ engine: new BroadcastChannelEngine() });
+ * hub.publish("room", "seen by every worker's subscribers");
+ * await hub.close();
+ * ```
+ */
+export class BroadcastChannelEngine implements HubEngine {
+  readonly #name: string;
+  readonly #topics = new Set<string>();
+  #channel: BroadcastChannel | undefined;
+  #receiver: HubEngineReceiver | undefined;
+
+  /**
+   * Creates the engine; the channel opens when a hub takes it.
+   *
+   * @example Creating one
+   * ```ts
+   * import { BroadcastChannelEngine } from "@streams/websocket/hub";
+   *
+   * const engine = new BroadcastChannelEngine({ name: "chat" });
+   * await engine.close();
+   * ```
+   */
+  constructor(options: BroadcastChannelEngineOptions = {}) {
+    this.#name = options.name ?? "@streams/websocket/hub";
+  }
+
+  /** Opens the channel and delivers to `receiver`. */
+  open(receiver: HubEngineReceiver): void {
+    this.#receiver = receiver;
+    this.#channel = new BroadcastChannel(this.#name);
+    this.#channel.onmessage = ({ data }: MessageEvent<ChannelMessage>) => {
+      if (this.#topics.has(data.topic)) {
+        receiver.receive(data.topic, data.payload);
+      }
+    };
+  }
+
+  /** Delivers here at once, and to the other hubs through the channel. */
+  publish(topic: string, payload: Uint8Array): void {
+    this.#channel?.postMessage({ topic, payload } satisfies ChannelMessage);
+    // A channel does not deliver to its own sender.
+    if (this.#topics.has(topic)) this.#receiver?.receive(topic, payload);
+  }
+
+  /** Delivers `topic`'s messages from now on. */
+  follow(topic: string): void {
+    this.#topics.add(topic);
+  }
+
+  /** Stops delivering `topic`'s messages. */
+  unfollow(topic: string): void {
+    this.#topics.delete(topic);
+  }
+
+  /** Closes the channel. */
+  close(): Promise<void> {
+    this.#channel?.close();
+    this.#channel = undefined;
+    this.#receiver = undefined;
+    return Promise.resolve();
+  }
+}

@@ -1,0 +1,383 @@
+/**
+ * The {@linkcode Hub}: publish a message once, every subscribed writable gets
+ * it, each through its own bounded queue.
+ *
+ * @module
+ */
+
+import type { HubEngine, HubLossReport } from "./engine.ts";
+import {
+  createHubId,
+  packEnvelope,
+  sameHubId,
+  unpackEnvelope,
+} from "./envelope.ts";
+import { measureMessage } from "./message_size.ts";
+import {
+  DEFAULT_MAX_QUEUED_BYTES,
+  type HubOptions,
+  type PublishOptions,
+  type SlowSubscriberPolicy,
+  type SubscribeOptions,
+} from "./options.ts";
+import { SubscriberQueue } from "./subscriber_queue.ts";
+import {
+  type HubRecovery,
+  HubSubscription,
+  type RecoveredMessage,
+  type Subscription,
+} from "./subscription.ts";
+
+/** A subscribed writable: its queue and its subscriptions by topic. */
+interface Subscriber {
+  queue: SubscriberQueue;
+  topics: Map<string, HubSubscription>;
+}
+
+/**
+ * Fans messages out to many writables (a `WebSocketStream`'s writable per
+ * client, or any sink), by topic. Publishing never waits: each writable has
+ * its own queue, bounded in bytes; one that is full is closed with code
+ * {@linkcode SLOW_SUBSCRIBER_CLOSE_CODE} or skipped, by policy. Every
+ * subscriber gets each publisher's messages in the order they were
+ * published. With an engine, hubs in other workers, processes or machines
+ * share the topics.
+ *
+ * @example A chat room: every client gets what any client says
+ * ```ts
+ * import { upgradeWebSocketStream } from "@streams/websocket";
+ * import { Hub } from "@streams/websocket/hub";
+ *
+ * const hub = new Hub();
+ * const handler = (request: Request): Response => {
+ *   const { response, stream } = upgradeWebSocketStream(request);
+ *   stream?.opened.then(async ({ readable, writable }) => {
+ *     hub.subscribe("room", writable);
+ *     for await (const message of readable) {
+ *       hub.publish("room", message, { except: writable });
+ *     }
+ *   }).catch(() => {});
+ *   return response;
+ * };
+ * console.log(typeof handler); // "function"
+ * await hub.close();
+ * ```
+ */
+export class Hub {
+  readonly #engine: HubEngine | undefined;
+  readonly #id = createHubId();
+  readonly #maxQueuedBytes: number;
+  readonly #whenFull: SlowSubscriberPolicy;
+  readonly #onLoss: (report: HubLossReport) => void;
+  readonly #topics = new Map<string, Set<HubSubscription>>();
+  readonly #subscribers = new Map<WritableStream, Subscriber>();
+  #nextQueueId = 1;
+  #closed: Promise<void> | undefined;
+
+  /**
+   * Creates a hub, in-process unless `options.engine` is given.
+   *
+   * @example A hub shared by the workers of `deno serve --parallel`
+   * ```ts
+   * import { BroadcastChannelEngine, Hub } from "@streams/websocket/hub";
+   *
+   * const hub = new Hub({ engine: new BroadcastChannelEngine() });
+   * await hub.close();
+   * ```
+   *
+   * @throws {TypeError} When an option has the wrong type.
+   * @throws {RangeError} When `maxQueuedBytes` is not a positive integer.
+   */
+  constructor(options: HubOptions = {}) {
+    if (typeof options !== "object" || options === null) {
+      throw new TypeError(
+        `Cannot construct Hub: options must be an object, received ${options}`,
+      );
+    }
+    this.#maxQueuedBytes = validateMaxQueuedBytes(
+      options.maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES,
+      "Cannot construct Hub",
+    );
+    this.#whenFull = validatePolicy(
+      options.whenFull ?? "close",
+      "Cannot construct Hub",
+    );
+    this.#onLoss = options.onLoss ?? ((report) =>
+      console.error(
+        `Hub: lost ${
+          report.count ?? "an unknown number of"
+        } messages (${report.reason})`,
+      ));
+    this.#engine = options.engine;
+    this.#engine?.open({
+      receive: (topic, payload, offset) =>
+        this.#receive(topic, payload, offset),
+      lost: (report) => this.#onLoss(report),
+    });
+  }
+
+  /**
+   * Sends `writable` every message published on `topic` from now on (or
+   * from `options.since`, with an engine that keeps history). The hub holds
+   * the writable's lock until its last subscription ends: by
+   * `unsubscribe()`, by `hub.close()`, or by itself when the writable closes
+   * or errors.
+   *
+   * @example Two topics, one queue
+   * ```ts
+   * import { Hub } from "@streams/websocket/hub";
+   *
+   * const hub = new Hub();
+   * const received: unknown[] = [];
+   * const writable = new WritableStream({ write: (m) => void received.push(m) });
+   * hub.subscribe("a", writable);
+   * hub.subscribe("b", writable);
+   * hub.publish("a", "one");
+   * hub.publish("b", "two");
+   * await hub.close();
+   * console.log(received); // ["one", "two"]
+   * ```
+   *
+   * @throws {TypeError} When `topic` is not a string, `writable` not a
+   *   `WritableStream` or locked by someone else, or an option is wrong.
+   * @throws {DOMException} `InvalidStateError` when the hub is closed or the
+   *   writable is already subscribed to `topic`.
+   */
+  subscribe(
+    topic: string,
+    writable: WritableStream,
+    options: SubscribeOptions = {},
+  ): Subscription {
+    const context = "Cannot subscribe";
+    this.#checkOpen(context);
+    validateTopic(topic, context);
+    if (!(writable instanceof WritableStream)) {
+      throw new TypeError(
+        `${context}: the writable must be a WritableStream, received ${writable}`,
+      );
+    }
+    const subscriber = this.#subscriberOf(writable, options);
+    if (subscriber.topics.has(topic)) {
+      throw new DOMException(
+        `${context}: the writable is already subscribed to "${topic}"`,
+        "InvalidStateError",
+      );
+    }
+    const subscription = new HubSubscription(
+      topic,
+      writable,
+      subscriber.queue,
+      options,
+      (ended) => this.#remove(ended),
+    );
+    subscriber.topics.set(topic, subscription);
+    let followers = this.#topics.get(topic);
+    if (followers === undefined) {
+      followers = new Set();
+      this.#topics.set(topic, followers);
+      this.#engine?.follow(topic);
+    }
+    followers.add(subscription);
+    if (options.since !== undefined) {
+      subscription.recovery = this.#recover(subscription, options.since);
+    }
+    return subscription;
+  }
+
+  /**
+   * Publishes `message` (a string is sent as text, a `Uint8Array` as binary)
+   * on `topic`, and returns at once.
+   *
+   * @example Publishing to everyone but the sender
+   * ```ts
+   * import { Hub } from "@streams/websocket/hub";
+   *
+   * const hub = new Hub();
+   * const sender = new WritableStream();
+   * hub.subscribe("room", sender);
+   * hub.publish("room", new Uint8Array([1, 2, 3]), { except: sender });
+   * await hub.close();
+   * ```
+   *
+   * @throws {TypeError} When `topic` is not a string or `message` neither a
+   *   string nor a `Uint8Array`.
+   * @throws {DOMException} `InvalidStateError` when the hub is closed.
+   */
+  publish(
+    topic: string,
+    message: string | Uint8Array,
+    options: PublishOptions = {},
+  ): void {
+    const context = "Cannot publish";
+    this.#checkOpen(context);
+    validateTopic(topic, context);
+    if (typeof message !== "string" && !(message instanceof Uint8Array)) {
+      throw new TypeError(
+        `${context}: the message must be a string or a Uint8Array, received ${
+          Object.prototype.toString.call(message)
+        }`,
+      );
+    }
+    const except = options.except === undefined
+      ? 0
+      : this.#subscribers.get(options.except)?.queue.id ?? 0;
+    if (this.#engine === undefined) {
+      this.#deliver(topic, message, except, undefined);
+    } else {
+      this.#engine.publish(topic, packEnvelope(message, this.#id, except));
+    }
+  }
+
+  /**
+   * Ends every subscription (messages still queued are dropped; the
+   * writables are released, left open) and closes the engine. Idempotent.
+   *
+   * @example Closing
+   * ```ts
+   * import { Hub } from "@streams/websocket/hub";
+   *
+   * const hub = new Hub();
+   * await hub.close();
+   * ```
+   */
+  close(): Promise<void> {
+    this.#closed ??= (async () => {
+      for (const { queue } of [...this.#subscribers.values()]) queue.release();
+      this.#subscribers.clear();
+      this.#topics.clear();
+      await this.#engine?.close();
+    })();
+    return this.#closed;
+  }
+
+  #checkOpen(context: string): void {
+    if (this.#closed !== undefined) {
+      throw new DOMException(
+        `${context}: the hub is closed`,
+        "InvalidStateError",
+      );
+    }
+  }
+
+  #subscriberOf(
+    writable: WritableStream,
+    options: SubscribeOptions,
+  ): Subscriber {
+    const known = this.#subscribers.get(writable);
+    if (known !== undefined) return known;
+    const context = "Cannot subscribe";
+    const maxBytes = validateMaxQueuedBytes(
+      options.maxQueuedBytes ?? this.#maxQueuedBytes,
+      context,
+    );
+    const policy = validatePolicy(options.whenFull ?? this.#whenFull, context);
+    if (writable.locked) {
+      throw new TypeError(`${context}: the writable is locked`);
+    }
+    const subscriber: Subscriber = {
+      queue: new SubscriberQueue(
+        this.#nextQueueId++,
+        writable,
+        maxBytes,
+        policy,
+        () => this.#drop(writable),
+      ),
+      topics: new Map(),
+    };
+    this.#subscribers.set(writable, subscriber);
+    return subscriber;
+  }
+
+  /** The writable ended: all its subscriptions go. */
+  #drop(writable: WritableStream): void {
+    const subscriber = this.#subscribers.get(writable);
+    if (subscriber === undefined) return;
+    this.#subscribers.delete(writable);
+    for (const subscription of subscriber.topics.values()) {
+      subscription.unsubscribe();
+    }
+  }
+
+  #remove(subscription: HubSubscription): void {
+    const followers = this.#topics.get(subscription.topic);
+    if (followers?.delete(subscription) && followers.size === 0) {
+      this.#topics.delete(subscription.topic);
+      this.#engine?.unfollow(subscription.topic);
+    }
+    const subscriber = this.#subscribers.get(subscription.writable);
+    if (subscriber === undefined) return;
+    subscriber.topics.delete(subscription.topic);
+    if (subscriber.topics.size === 0) {
+      this.#subscribers.delete(subscription.writable);
+      subscriber.queue.release();
+    }
+  }
+
+  #receive(topic: string, payload: Uint8Array, offset?: string): void {
+    const envelope = unpackEnvelope(payload);
+    if (envelope === undefined) return;
+    const except = sameHubId(envelope.origin, this.#id) ? envelope.except : 0;
+    this.#deliver(topic, envelope.message, except, offset);
+  }
+
+  #deliver(
+    topic: string,
+    message: string | Uint8Array,
+    except: number,
+    offset: string | undefined,
+  ): void {
+    const followers = this.#topics.get(topic);
+    if (followers === undefined) return;
+    const size = measureMessage(message);
+    for (const subscription of followers) {
+      if (subscription.queue.id !== except) {
+        subscription.deliver(message, size, offset);
+      }
+    }
+  }
+
+  async #recover(
+    subscription: HubSubscription,
+    since: string,
+  ): Promise<HubRecovery> {
+    const history = this.#engine?.history;
+    if (history === undefined) return { recovered: false, count: 0 };
+    subscription.startRecovery();
+    const kept = await history.call(this.#engine, subscription.topic, since);
+    const missed: RecoveredMessage[] = [];
+    for (const { offset, payload } of kept.messages) {
+      const envelope = unpackEnvelope(payload);
+      if (envelope !== undefined) {
+        missed.push({ offset, message: envelope.message });
+      }
+    }
+    subscription.finishRecovery(missed);
+    return { recovered: kept.recovered, count: missed.length };
+  }
+}
+
+function validateTopic(topic: unknown, context: string): void {
+  if (typeof topic !== "string") {
+    throw new TypeError(
+      `${context}: the topic must be a string, received ${typeof topic}`,
+    );
+  }
+}
+
+function validateMaxQueuedBytes(value: unknown, context: string): number {
+  if (typeof value !== "number" || !Number.isInteger(value) || value < 1) {
+    throw new RangeError(
+      `${context}: maxQueuedBytes must be a positive integer, received ${value}`,
+    );
+  }
+  return value;
+}
+
+function validatePolicy(value: unknown, context: string): SlowSubscriberPolicy {
+  if (value !== "close" && value !== "skip") {
+    throw new TypeError(
+      `${context}: whenFull must be "close" or "skip", received ${value}`,
+    );
+  }
+  return value;
+}

@@ -1,0 +1,214 @@
+/**
+ * A writable's subscription to one topic: what it delivers, what it skipped,
+ * and its recovery of missed messages.
+ *
+ * @module
+ */
+
+import { measureMessage } from "./message_size.ts";
+import type { SubscribeOptions } from "./options.ts";
+import type { SubscriberQueue } from "./subscriber_queue.ts";
+
+/**
+ * A message as {@linkcode SubscribeOptions.encode} sees it. `offset` is set
+ * by engines that keep history (the Redis engine with `history`), and is
+ * what a client passes back as `since` to recover what it missed.
+ *
+ * @example Writing the offset along with each message
+ * ```ts
+ * import type { HubMessage } from "@streams/websocket/hub";
+ *
+ * const encode = ({ data, offset }: HubMessage) =>
+ *   JSON.stringify({ offset, text: data });
+ * console.log(encode({ topic: "t", data: "hi", offset: "1-0" }));
+ * ```
+ */
+export interface HubMessage {
+  /** The topic it was published on. */
+  topic: string;
+  /** The message as published: text or binary. */
+  data: string | Uint8Array;
+  /** Its offset in the engine's history, when the engine keeps one. */
+  offset: string | undefined;
+}
+
+/**
+ * The outcome of a recovery: `recovered` is `false` when the engine no
+ * longer had every message after the given offset (or keeps no history);
+ * `count` is how many missed messages were delivered.
+ *
+ * @example Telling a client its history is gone
+ * ```ts
+ * import type { HubRecovery } from "@streams/websocket/hub";
+ *
+ * const outcome: HubRecovery = { recovered: false, count: 0 };
+ * if (!outcome.recovered) console.log("reload the page");
+ * ```
+ */
+export interface HubRecovery {
+  /** Whether every missed message was delivered. */
+  recovered: boolean;
+  /** How many missed messages were delivered. */
+  count: number;
+}
+
+/**
+ * What `hub.subscribe()` returns.
+ *
+ * @example Unsubscribing
+ * ```ts
+ * import { Hub } from "@streams/websocket/hub";
+ *
+ * const hub = new Hub();
+ * const subscription = hub.subscribe("news", new WritableStream());
+ * subscription.unsubscribe();
+ * console.log(subscription.active); // false
+ * await hub.close();
+ * ```
+ */
+export interface Subscription {
+  /** The topic. */
+  readonly topic: string;
+  /** The writable the messages go to. */
+  readonly writable: WritableStream;
+  /** Messages left out under the `"skip"` policy, in total. */
+  readonly skipped: number;
+  /** `false` once unsubscribed, or once the writable ended. */
+  readonly active: boolean;
+  /** With `since`: how the recovery went. Never rejects. */
+  readonly recovery: Promise<HubRecovery> | undefined;
+  /**
+   * Queues a message for this writable alone, in order with what the hub
+   * delivers to it (a greeting, a notice of skipped messages...).
+   */
+  send(message: string | Uint8Array): void;
+  /** Stops delivering this topic to the writable; idempotent. */
+  unsubscribe(): void;
+}
+
+/** A missed message, as recovered from an engine. */
+export interface RecoveredMessage {
+  offset: string;
+  message: string | Uint8Array;
+}
+
+/** The hub's side of a {@linkcode Subscription}. */
+export class HubSubscription implements Subscription {
+  readonly topic: string;
+  readonly writable: WritableStream;
+  readonly queue: SubscriberQueue;
+  recovery: Promise<HubRecovery> | undefined = undefined;
+  readonly #encode: SubscribeOptions["encode"];
+  readonly #onSkip: SubscribeOptions["onSkip"];
+  readonly #onUnsubscribe: (subscription: HubSubscription) => void;
+  #skipped = 0;
+  #skippedInARow = 0;
+  #active = true;
+  /** Live messages held while recovering, with their bytes. */
+  #held: { message: string | Uint8Array; offset: string | undefined }[] | null =
+    null;
+  #heldBytes = 0;
+
+  constructor(
+    topic: string,
+    writable: WritableStream,
+    queue: SubscriberQueue,
+    options: SubscribeOptions,
+    onUnsubscribe: (subscription: HubSubscription) => void,
+  ) {
+    this.topic = topic;
+    this.writable = writable;
+    this.queue = queue;
+    this.#encode = options.encode;
+    this.#onSkip = options.onSkip;
+    this.#onUnsubscribe = onUnsubscribe;
+  }
+
+  get skipped(): number {
+    return this.#skipped;
+  }
+
+  get active(): boolean {
+    return this.#active && !this.queue.ended;
+  }
+
+  send(message: string | Uint8Array): void {
+    if (!this.active) return;
+    this.queue.offer(message, measureMessage(message));
+  }
+
+  unsubscribe(): void {
+    if (!this.#active) return;
+    this.#active = false;
+    this.#held = null;
+    this.#onUnsubscribe(this);
+  }
+
+  /** Delivers a published message of `size` bytes. */
+  deliver(
+    message: string | Uint8Array,
+    size: number,
+    offset: string | undefined,
+  ): void {
+    if (this.#held !== null) {
+      this.#hold(message, size, offset);
+      return;
+    }
+    if (this.#encode !== undefined) {
+      message = this.#encode({ topic: this.topic, data: message, offset });
+      size = measureMessage(message);
+    }
+    if (this.#skippedInARow > 0) {
+      if (!this.queue.fits(size)) {
+        this.#skip();
+        return;
+      }
+      const missed = this.#skippedInARow;
+      this.#skippedInARow = 0;
+      this.#onSkip?.(missed, this);
+    }
+    if (this.queue.offer(message, size) === "skipped") this.#skip();
+  }
+
+  /** Holds live messages until {@linkcode finishRecovery}. */
+  startRecovery(): void {
+    this.#held = [];
+    this.#heldBytes = 0;
+  }
+
+  /** Delivers what was missed, then the live messages held meanwhile. */
+  finishRecovery(recovered: RecoveredMessage[]): void {
+    const held = this.#held;
+    this.#held = null;
+    if (held === null || !this.active) return;
+    const seen = new Set<string>();
+    for (const { offset, message } of recovered) {
+      seen.add(offset);
+      this.deliver(message, measureMessage(message), offset);
+    }
+    for (const { message, offset } of held) {
+      if (offset !== undefined && seen.has(offset)) continue;
+      this.deliver(message, measureMessage(message), offset);
+    }
+  }
+
+  #skip(): void {
+    this.#skipped++;
+    this.#skippedInARow++;
+  }
+
+  #hold(
+    message: string | Uint8Array,
+    size: number,
+    offset: string | undefined,
+  ): void {
+    // Held messages count against the same bound as queued ones.
+    if (this.#heldBytes + this.queue.queuedBytes + size > this.queue.maxBytes) {
+      if (this.queue.policy === "skip") this.#skip();
+      else this.queue.overflow();
+      return;
+    }
+    this.#held!.push({ message, offset });
+    this.#heldBytes += size;
+  }
+}

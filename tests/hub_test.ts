@@ -1,0 +1,451 @@
+/**
+ * The in-process hub: delivery, order, queue bounds and their policies,
+ * unsubscribing, subscriptions that end with their stream, close, bad input;
+ * over plain sinks and over real WebSocket connections.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { upgradeWebSocketStream, WebSocketStream } from "../mod.ts";
+import {
+  BroadcastChannelEngine,
+  Hub,
+  type HubEngine,
+  type HubEngineReceiver,
+  SLOW_SUBSCRIBER_CLOSE_CODE,
+} from "../hub.ts";
+import { delay, domException } from "./_assert.ts";
+import { readUntil } from "./_raw_client.ts";
+import { rawHandshake } from "./_raw_client.ts";
+import { Opcode, parseClosePayload } from "./_raw_server.ts";
+
+/** A sink that records what it got; its writes complete when `hold` is off. */
+function recorder(highWaterMark = 1) {
+  const received: (string | Uint8Array)[] = [];
+  let gate = Promise.withResolvers<void>();
+  gate.resolve();
+  const aborted = Promise.withResolvers<unknown>();
+  const writable = new WritableStream<string | Uint8Array>({
+    async write(chunk) {
+      await gate.promise;
+      received.push(chunk);
+    },
+    abort(reason) {
+      aborted.resolve(reason);
+    },
+  }, new CountQueuingStrategy({ highWaterMark }));
+  return {
+    writable,
+    received,
+    aborted: aborted.promise,
+    hold() {
+      gate = Promise.withResolvers<void>();
+    },
+    release() {
+      gate.resolve();
+    },
+  };
+}
+
+/** Lets queued writes run. */
+async function settle(): Promise<void> {
+  for (let i = 0; i < 20; i++) await Promise.resolve();
+  await delay(0);
+}
+
+Deno.test("hub: text and binary reach every subscriber of the topic, not others", async () => {
+  const hub = new Hub();
+  const a = recorder();
+  const b = recorder();
+  const other = recorder();
+  hub.subscribe("room", a.writable);
+  hub.subscribe("room", b.writable);
+  hub.subscribe("elsewhere", other.writable);
+  hub.publish("room", "hello");
+  hub.publish("room", new Uint8Array([1, 2, 3]));
+  await settle();
+  assert.deepEqual(a.received, ["hello", new Uint8Array([1, 2, 3])]);
+  assert.deepEqual(b.received, ["hello", new Uint8Array([1, 2, 3])]);
+  assert.deepEqual(other.received, []);
+  await hub.close();
+});
+
+Deno.test("hub: one queue per writable across its topics keeps publish order; the sender is left out", async () => {
+  const hub = new Hub();
+  const both = recorder();
+  const sender = recorder();
+  hub.subscribe("a", both.writable);
+  hub.subscribe("b", both.writable);
+  hub.subscribe("a", sender.writable);
+  both.hold();
+  const expected: string[] = [];
+  for (let i = 0; i < 50; i++) {
+    const topic = i % 2 === 0 ? "a" : "b";
+    hub.publish(topic, `${topic}${i}`, { except: sender.writable });
+    expected.push(`${topic}${i}`);
+  }
+  both.release();
+  await settle();
+  assert.deepEqual(both.received, expected);
+  assert.deepEqual(sender.received, []);
+  await hub.close();
+});
+
+Deno.test("hub: every subscriber sees each publisher's messages in order, whatever its pace", async () => {
+  const hub = new Hub({ maxQueuedBytes: 1 << 20 });
+  const sinks = Array.from({ length: 5 }, (_, i) => {
+    const received: string[] = [];
+    const writable = new WritableStream<string>({
+      async write(chunk) {
+        if (i > 0 && received.length % (i * 7) === 0) await delay(1);
+        received.push(chunk);
+      },
+    });
+    hub.subscribe("t", writable);
+    return { received, writable };
+  });
+  const publishers = 4;
+  const count = 100;
+  for (let n = 0; n < count; n++) {
+    for (let p = 0; p < publishers; p++) hub.publish("t", `${p}:${n}`);
+    if (n % 10 === 0) await delay(0);
+  }
+  for (let i = 0; i < 500 && sinks.some((s) => s.received.length < 400); i++) {
+    await delay(5);
+  }
+  for (const { received } of sinks) {
+    assert.equal(received.length, publishers * count);
+    for (let p = 0; p < publishers; p++) {
+      const mine = received.filter((m) => m.startsWith(`${p}:`));
+      assert.deepEqual(
+        mine,
+        Array.from({ length: count }, (_, n) => `${p}:${n}`),
+      );
+    }
+  }
+  await hub.close();
+});
+
+Deno.test("hub: a full queue under the default policy aborts the writable with 4008 and ends its subscriptions", async () => {
+  const hub = new Hub({ maxQueuedBytes: 10 });
+  const slow = recorder();
+  const fast = recorder();
+  const subscription = hub.subscribe("t", slow.writable);
+  hub.subscribe("other", slow.writable);
+  hub.subscribe("t", fast.writable);
+  slow.hold();
+  // The first goes to the sink, the next two fill the 10 bytes.
+  for (let i = 0; i < 3; i++) hub.publish("t", `msg${i}!`);
+  await settle();
+  assert.equal(subscription.active, true);
+  hub.publish("t", "msg3!");
+  assert.equal(subscription.active, false);
+  slow.release();
+  const reason = await slow.aborted;
+  assert.ok(reason instanceof DOMException);
+  assert.equal(
+    (reason as { closeCode?: number }).closeCode,
+    SLOW_SUBSCRIBER_CLOSE_CODE,
+  );
+  assert.equal((reason as { reason?: string }).reason, "Subscriber too slow");
+  hub.publish("t", "later");
+  await settle();
+  assert.deepEqual(fast.received, [
+    "msg0!",
+    "msg1!",
+    "msg2!",
+    "msg3!",
+    "later",
+  ]);
+  assert.equal(slow.received.length, 1);
+  await hub.close();
+});
+
+Deno.test("hub: under the skip policy a full queue skips, counts, and onSkip's send() lands before the next message", async () => {
+  const hub = new Hub({ maxQueuedBytes: 4, whenFull: "skip" });
+  const slow = recorder();
+  const skips: number[] = [];
+  const subscription = hub.subscribe("t", slow.writable, {
+    onSkip: (skipped, sub) => {
+      skips.push(skipped);
+      sub.send(`skipped ${skipped}`);
+    },
+  });
+  slow.hold();
+  hub.publish("t", "0");
+  await settle();
+  for (let i = 1; i <= 10; i++) hub.publish("t", `${i}`);
+  // "1".."4" fit in 4 bytes; "5".."10" are skipped.
+  assert.equal(subscription.skipped, 6);
+  assert.equal(subscription.active, true);
+  slow.release();
+  await settle();
+  hub.publish("t", "11");
+  await settle();
+  assert.deepEqual(skips, [6]);
+  assert.deepEqual(slow.received, ["0", "1", "2", "3", "4", "skipped 6", "11"]);
+  await hub.close();
+});
+
+Deno.test("hub: a stalled subscriber holds no more than its bound (skip policy, 64 MiB published, 64 KiB bound)", async () => {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  assert.ok(gc !== undefined, "run with --v8-flags=--expose-gc");
+  const hub = new Hub({ maxQueuedBytes: 64 * 1024, whenFull: "skip" });
+  const stalled = recorder();
+  stalled.hold();
+  const subscription = hub.subscribe("t", stalled.writable);
+  gc();
+  const before = Deno.memoryUsage().heapUsed +
+    Deno.memoryUsage().external;
+  for (let i = 0; i < 1024; i++) hub.publish("t", new Uint8Array(64 * 1024));
+  for (let i = 0; i < 3; i++) {
+    gc();
+    await delay(10);
+  }
+  const after = Deno.memoryUsage().heapUsed + Deno.memoryUsage().external;
+  // Two messages at most are held (one in the sink, one queued): 64 MiB
+  // held would show here as 64 MiB.
+  assert.ok(after - before < 8 * 1024 * 1024, `${after - before} bytes`);
+  assert.equal(subscription.skipped, 1022);
+  stalled.release();
+  await hub.close();
+});
+
+Deno.test("hub: unsubscribe stops delivery, releases the writable after its last topic, and unfollows the engine's topic", async () => {
+  const follows: string[] = [];
+  const engine = loopbackEngine(follows);
+  const hub = new Hub({ engine });
+  const sink = recorder();
+  const a = hub.subscribe("a", sink.writable);
+  const b = hub.subscribe("b", sink.writable);
+  hub.publish("a", "1");
+  await settle();
+  a.unsubscribe();
+  a.unsubscribe();
+  hub.publish("a", "2");
+  hub.publish("b", "3");
+  await settle();
+  assert.deepEqual(sink.received, ["1", "3"]);
+  assert.equal(sink.writable.locked, true);
+  b.unsubscribe();
+  assert.equal(sink.writable.locked, false);
+  assert.deepEqual(follows, ["+a", "+b", "-a", "-b"]);
+  await hub.close();
+});
+
+Deno.test("hub: a subscription ends by itself when its stream closes or errors", async () => {
+  const hub = new Hub();
+  let errorSink: WritableStreamDefaultController | undefined;
+  const erroring = new WritableStream({
+    start(controller) {
+      errorSink = controller;
+    },
+  });
+  const closing = new WritableStream();
+  const a = hub.subscribe("t", erroring);
+  const b = hub.subscribe("t", closing);
+  errorSink!.error(new Error("gone"));
+  await settle();
+  assert.equal(a.active, false);
+  assert.equal(b.active, true);
+  // Closing needs the lock, which the hub holds: close through a sink that
+  // ends itself instead.
+  b.unsubscribe();
+  const ending = new WritableStream({
+    write(_chunk, controller) {
+      controller.error(new Error("peer left"));
+    },
+  });
+  const c = hub.subscribe("t", ending);
+  hub.publish("t", "x");
+  await settle();
+  assert.equal(c.active, false);
+  await hub.close();
+});
+
+Deno.test("hub: close() releases every writable, is idempotent, and later calls throw InvalidStateError", async () => {
+  const hub = new Hub();
+  const sink = recorder();
+  hub.subscribe("t", sink.writable);
+  await Promise.all([hub.close(), hub.close()]);
+  assert.equal(sink.writable.locked, false);
+  assert.throws(() => hub.publish("t", "x"), domException("InvalidStateError"));
+  assert.throws(
+    () => hub.subscribe("t", sink.writable),
+    domException("InvalidStateError"),
+  );
+});
+
+Deno.test("hub: bad input gets TypeError, RangeError or InvalidStateError with what was wrong", async () => {
+  assert.throws(() => new Hub({ maxQueuedBytes: 0 }), RangeError);
+  assert.throws(
+    () => new Hub({ whenFull: "drop" as "skip" }),
+    /whenFull must be "close" or "skip", received drop/,
+  );
+  const hub = new Hub();
+  const sink = recorder();
+  assert.throws(
+    () => hub.publish("t", 42 as unknown as string),
+    /Cannot publish: the message must be a string or a Uint8Array, received \[object Number\]/,
+  );
+  assert.throws(
+    () => hub.publish("t", new ArrayBuffer(1) as unknown as string),
+    TypeError,
+  );
+  assert.throws(() => hub.publish(1 as unknown as string, "x"), TypeError);
+  assert.throws(
+    () => hub.subscribe("t", {} as WritableStream),
+    /Cannot subscribe: the writable must be a WritableStream/,
+  );
+  const locked = new WritableStream();
+  const writer = locked.getWriter();
+  assert.throws(() => hub.subscribe("t", locked), /the writable is locked/);
+  writer.releaseLock();
+  hub.subscribe("t", sink.writable);
+  assert.throws(
+    () => hub.subscribe("t", sink.writable),
+    domException("InvalidStateError"),
+  );
+  await hub.close();
+});
+
+Deno.test("hub: an engine carries messages between hubs; the sender is left out only in its own hub", async () => {
+  const bus = new Set<HubEngineReceiver>();
+  const follows: string[] = [];
+  const first = new Hub({ engine: loopbackEngine(follows, bus) });
+  const second = new Hub({ engine: loopbackEngine(follows, bus) });
+  const here = recorder();
+  const there = recorder();
+  first.subscribe("t", here.writable);
+  second.subscribe("t", there.writable);
+  first.publish("t", "from first", { except: here.writable });
+  second.publish("t", new Uint8Array([7]));
+  await settle();
+  assert.deepEqual(here.received, [new Uint8Array([7])]);
+  assert.deepEqual(there.received, ["from first", new Uint8Array([7])]);
+  await Promise.all([first.close(), second.close()]);
+});
+
+Deno.test("hub: BroadcastChannelEngine shares topics between hubs on one channel name", async () => {
+  const name = `hub-test-${crypto.randomUUID()}`;
+  const first = new Hub({ engine: new BroadcastChannelEngine({ name }) });
+  const second = new Hub({ engine: new BroadcastChannelEngine({ name }) });
+  const here = recorder();
+  const there = recorder();
+  first.subscribe("t", here.writable);
+  second.subscribe("t", there.writable);
+  for (let i = 0; i < 10; i++) first.publish("t", `${i}`);
+  second.publish("t", "back");
+  const expected = Array.from({ length: 10 }, (_, i) => `${i}`);
+  for (let i = 0; i < 200 && there.received.length < 11; i++) await delay(5);
+  assert.deepEqual(there.received.filter((m) => m !== "back"), expected);
+  assert.ok(there.received.includes("back"));
+  for (let i = 0; i < 200 && here.received.length < 11; i++) await delay(5);
+  assert.deepEqual(here.received.filter((m) => m !== "back"), expected);
+  await Promise.all([first.close(), second.close()]);
+});
+
+Deno.test("hub over WebSocketStreams: 20 clients all publishing get every message in order; a client that stops reading is closed with 4008", async () => {
+  const hub = new Hub({ maxQueuedBytes: 256 * 1024 });
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    (request) => {
+      const { response, stream } = upgradeWebSocketStream(request, {
+        closeTimeout: 1000,
+      });
+      stream?.opened.then(async ({ readable, writable }) => {
+        hub.subscribe("room", writable);
+        for await (const message of readable) {
+          hub.publish("room", message as string);
+        }
+      }).catch(() => {});
+      return response;
+    },
+  );
+  try {
+    const url = `ws://127.0.0.1:${server.addr.port}`;
+    using stalled = await rawHandshake(server.addr.port);
+    const clients = await Promise.all(
+      Array.from({ length: 20 }, async () => {
+        const client = new WebSocketStream(url);
+        return { client, ...await client.opened };
+      }),
+    );
+    await delay(50);
+    const perClient = 50;
+    const filler = "x".repeat(8000);
+    // Each client sends its next message once its own came back, so the
+    // readers keep up and only the stalled client falls behind.
+    await Promise.all(clients.map(async ({ readable, writable }, c) => {
+      const writer = writable.getWriter();
+      const reader = readable.getReader();
+      const seen = new Map<string, number>();
+      const total = clients.length * perClient;
+      await writer.write(`${c}:0:${filler}`);
+      for (let i = 0; i < total; i++) {
+        const { value } = await reader.read();
+        const [from, n] = (value as string).split(":");
+        assert.equal(
+          Number(n),
+          seen.get(from!) ?? 0,
+          "in publisher order, once",
+        );
+        seen.set(from!, Number(n) + 1);
+        if (from === `${c}` && Number(n) + 1 < perClient) {
+          await writer.write(`${c}:${Number(n) + 1}:${filler}`);
+        }
+      }
+      assert.equal(seen.size, clients.length);
+      writer.releaseLock();
+      reader.releaseLock();
+    }));
+    // 8 MB went to the stalled client: more than its bound and socket buffers.
+    const close = await readUntil(stalled.connection, Opcode.close);
+    assert.deepEqual(parseClosePayload(close!), {
+      code: SLOW_SUBSCRIBER_CLOSE_CODE,
+      reason: "Subscriber too slow",
+    });
+    for (const { client } of clients) client.close();
+    await Promise.all(clients.map(({ client }) => client.closed));
+  } finally {
+    await hub.close();
+    await server.shutdown();
+  }
+});
+
+/** An engine over an in-memory bus of receivers, recording follows. */
+function loopbackEngine(
+  follows: string[],
+  bus = new Set<HubEngineReceiver>(),
+): HubEngine {
+  const topics = new Set<string>();
+  let self: HubEngineReceiver | undefined;
+  const receiver: HubEngineReceiver = {
+    receive(topic, payload) {
+      if (topics.has(topic)) self?.receive(topic, payload);
+    },
+    lost() {},
+  };
+  return {
+    open(hubReceiver) {
+      self = hubReceiver;
+      bus.add(receiver);
+    },
+    publish(topic, payload) {
+      for (const other of bus) other.receive(topic, payload);
+    },
+    follow(topic) {
+      follows.push(`+${topic}`);
+      topics.add(topic);
+    },
+    unfollow(topic) {
+      follows.push(`-${topic}`);
+      topics.delete(topic);
+    },
+    close() {
+      bus.delete(receiver);
+      return Promise.resolve();
+    },
+  };
+}
