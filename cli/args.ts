@@ -6,9 +6,14 @@
  */
 
 import { parseArgs } from "node:util";
-import { validateCloseInfo } from "../src/close_code.ts";
-import { describeError } from "../src/describe_error.ts";
-import { parseWebSocketUrl } from "../src/handshake_options.ts";
+import {
+  describeError,
+  isProtocolToken,
+  parseWebSocketUrl,
+  refuseHandshakeHeaders,
+  type Role,
+  validateCloseInfo,
+} from "../src/internal.ts";
 
 /** How a run of the tool ended, as its exit status. */
 export const ExitStatus = {
@@ -18,8 +23,10 @@ export const ExitStatus = {
   unclean: 1,
   /** The command line was wrong. */
   usage: 2,
-  /** The opening handshake failed: refused, not a WebSocket, no common subprotocol. */
+  /** The opening handshake failed: refused, not a WebSocket, no common subprotocol, or no answer in time. */
   handshake: 3,
+  /** Interrupted (Ctrl-C) before the connection opened. */
+  interrupted: 130,
 } as const;
 
 /** The one-line usage shown with every argument error. */
@@ -40,7 +47,8 @@ Modes:
   --listen PORT            Serve on PORT (0 picks a free one; the address is
                            printed on stderr). One client at a time is piped
                            to stdout and fed from stdin; the end of stdin
-                           closes it and stops the server.
+                           closes it and stops the server (at once when no
+                           client is connected).
   --listen PORT --echo     Serve as an echo server for any number of clients,
                            until interrupted (Ctrl-C closes them cleanly).
 
@@ -50,9 +58,18 @@ Options:
       --protocol NAME      Subprotocol to offer (client) or accept (server);
                            repeatable, most preferred first.
   -H, --header 'Name: v'   Extra handshake header (client only); repeatable.
-      --socket             Client only: speak WebSocket over Deno.connect
-                           ourselves, so that a slow stdout slows the server
-                           down instead of ending with 4009.
+                           Host, Upgrade, Connection and Sec-WebSocket-* are
+                           the handshake's own and cannot be set.
+      --transport NAME     Client only: "socket" (the default) speaks
+                           WebSocket over Deno.connect itself, so that a slow
+                           stdout slows the server down through TCP;
+                           "websocket" uses the runtime's WebSocket, which
+                           cannot pause the server (see --receive-limit).
+      --socket             Same as --transport socket; kept for old scripts.
+      --connect-timeout SEC
+                           Client only: give up on an opening handshake that
+                           has not completed after SEC seconds, with exit
+                           status 3; 0 waits as long as TCP does (default 30).
       --close-code CODE    Close code to send when closing (default 1000).
       --close-reason TEXT  Close reason to send when closing (default none).
       --linger SEC         After stdin ends, keep printing what arrives until
@@ -63,14 +80,17 @@ Options:
                            silent for twice that; 0 turns pings off
                            (default 15).
       --receive-limit N    Bytes of received messages held while stdout is
-                           slow, e.g. 16777216 or 16M (default 16M). A peer
-                           that gets further ahead is closed with 4009
-                           (with --socket, only a single longer message).
+                           slow, e.g. 16777216 or 16M (default 16M). With the
+                           socket transport a slow stdout pauses the peer, so
+                           only a single longer message closes with 4009;
+                           with --transport websocket and in --listen mode, a
+                           peer that gets further ahead is closed with 4009.
       --hostname HOST      Address to listen on (default 127.0.0.1).
   -q, --quiet              Print nothing on stderr but the reason for a
                            failure.
-  -v, --verbose            Print handshake details and each close code and
-                           reason on stderr.
+  -v, --verbose            Print the headers added to the handshake, the
+                           subprotocol, and each close code and reason on
+                           stderr.
   -h, --help               Print this help.
   -V, --version            Print the version.
 
@@ -81,10 +101,14 @@ stderr when it is a terminal.
 Exit status:
   0  the connection closed cleanly (any close code), or the server stopped
   1  the connection closed uncleanly (e.g. 1006, or 4009 when stdout fell
-     more than --receive-limit behind without --socket), stdin/stdout
-     failed, or a permission is missing
+     more than --receive-limit behind), stdin/stdout failed, or a permission
+     is missing; with --listen (not --echo), the piped client's unclean close
+     stops the server with this status
   2  bad arguments
-  3  the opening handshake failed (refused, HTTP error, no common subprotocol)
+  3  the opening handshake failed (refused, HTTP error, no common
+     subprotocol, or not done within --connect-timeout)
+  130  interrupted (Ctrl-C) before the connection opened, or a second Ctrl-C
+     that does not wait for the peer
 `;
 
 /** Settings both modes share. */
@@ -108,8 +132,9 @@ export type Command =
     kind: "connect";
     url: string;
     headers: Headers;
-    /** Use the `"socket"` transport. */
-    socket: boolean;
+    transport: "socket" | "websocket";
+    /** How long the opening handshake may take, in ms; 0 for no limit. */
+    connectTimeoutMs: number;
   } & CommonOptions
   | {
     kind: "listen";
@@ -119,7 +144,10 @@ export type Command =
     idleTimeout: number | undefined;
   } & CommonOptions;
 
-/** A command line that cannot be run; its message is shown above the usage. */
+/**
+ * A command line that cannot be run; its message ("Cannot parse <what the
+ * user typed>: <why>") is shown above the usage.
+ */
 export class UsageError extends Error {
   /** @param message What was wrong with the arguments. */
   constructor(message: string) {
@@ -128,11 +156,18 @@ export class UsageError extends Error {
   }
 }
 
-const OPTIONS = {
+interface OptionSpec {
+  type: "string" | "boolean";
+  short?: string;
+}
+
+const OPTIONS: Record<string, OptionSpec> = {
   binary: { type: "boolean" },
-  protocol: { type: "string", multiple: true },
-  header: { type: "string", short: "H", multiple: true },
+  protocol: { type: "string" },
+  header: { type: "string", short: "H" },
+  transport: { type: "string" },
   socket: { type: "boolean" },
+  "connect-timeout": { type: "string" },
   "close-code": { type: "string" },
   "close-reason": { type: "string" },
   linger: { type: "string" },
@@ -145,9 +180,89 @@ const OPTIONS = {
   verbose: { type: "boolean", short: "v" },
   help: { type: "boolean", short: "h" },
   version: { type: "boolean", short: "V" },
-} as const;
+};
 
 const DEFAULT_LINGER_MS = 1000;
+const DEFAULT_CONNECT_TIMEOUT_MS = 30_000;
+/** The longest delay `setTimeout` honours, in whole seconds. */
+const MAX_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
+
+/** A value as the user typed it, quoted when it would not read on its own. */
+function shown(text: string): string {
+  return text === "" || /[\s"']/.test(text) ? JSON.stringify(text) : text;
+}
+
+type Tokens = NonNullable<ReturnType<typeof parseArgs>["tokens"]>;
+
+/** The options given, each with the name it was typed as. */
+class GivenOptions {
+  readonly #values = new Map<string, { typed: string; values: string[] }>();
+
+  constructor(tokens: Tokens) {
+    for (const token of tokens) {
+      if (token.kind !== "option") continue;
+      const spec = Object.hasOwn(OPTIONS, token.name)
+        ? OPTIONS[token.name]
+        : undefined;
+      if (spec === undefined) {
+        throw new UsageError(
+          `Cannot parse ${token.rawName}: no such option (see --help)`,
+        );
+      }
+      if (spec.type === "string" && token.value === undefined) {
+        throw new UsageError(`Cannot parse ${token.rawName}: it needs a value`);
+      }
+      if (spec.type === "boolean" && token.value !== undefined) {
+        throw new UsageError(
+          `Cannot parse ${token.rawName}: it takes no value, received ${
+            shown(token.value)
+          }`,
+        );
+      }
+      const entry = this.#values.get(token.name) ??
+        { typed: token.rawName, values: [] };
+      entry.typed = token.rawName;
+      entry.values.push(token.value ?? "");
+      this.#values.set(token.name, entry);
+    }
+  }
+
+  has(name: string): boolean {
+    return this.#values.has(name);
+  }
+
+  /** How the user typed the option, for messages. */
+  typed(name: string): string {
+    return this.#values.get(name)?.typed ?? `--${name}`;
+  }
+
+  /** The last value given, as single-valued options take it. */
+  last(name: string): string | undefined {
+    return this.#values.get(name)?.values.at(-1);
+  }
+
+  all(name: string): string[] {
+    return this.#values.get(name)?.values ?? [];
+  }
+
+  /** Refuses each of `names` that was given, with why. */
+  refuse(names: readonly string[], why: string): void {
+    for (const name of names) {
+      if (this.has(name)) {
+        throw new UsageError(`Cannot parse ${this.typed(name)}: ${why}`);
+      }
+    }
+  }
+
+  /** Parses the option's last value with `read`; `undefined` when absent. */
+  read<T>(
+    name: string,
+    read: (text: string, typed: string) => T,
+  ): T | undefined {
+    const text = this.last(name);
+    return text === undefined ? undefined : read(text, this.typed(name));
+  }
+}
 
 /**
  * Parses the arguments after the program name.
@@ -156,152 +271,220 @@ const DEFAULT_LINGER_MS = 1000;
  *   values out of range.
  */
 export function parseCommand(args: readonly string[]): Command {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...args],
-      options: OPTIONS,
-      allowPositionals: true,
-      strict: true,
-    });
-  } catch (error) {
-    // parseArgs spreads its messages over several lines.
-    const message = describeError(error);
-    throw new UsageError(message.replaceAll("\n", " "));
+  // Not strict: unknown options and missing values are reported below, in
+  // the same words as every other mistake.
+  const { tokens, positionals } = parseArgs({
+    args: [...args],
+    options: OPTIONS,
+    allowPositionals: true,
+    strict: false,
+    tokens: true,
+  });
+  const given = new GivenOptions(tokens);
+  if (given.has("help")) return { kind: "help" };
+  if (given.has("version")) return { kind: "version" };
+  if (given.has("quiet") && given.has("verbose")) {
+    throw new UsageError(
+      `Cannot parse ${given.typed("quiet")}: it cannot be used with ${
+        given.typed("verbose")
+      }`,
+    );
   }
-  const { values, positionals } = parsed;
-  if (values.help) return { kind: "help" };
-  if (values.version) return { kind: "version" };
-  if (values.quiet && values.verbose) {
-    throw new UsageError("--quiet and --verbose cannot be used together");
-  }
-  const listening = values.listen !== undefined;
-  const closeCode = values["close-code"] === undefined
-    ? 1000
-    : readInteger(values["close-code"], "--close-code", 0, 65535);
-  const closeReason = values["close-reason"] ?? "";
-  checkCloseInfo(closeCode, closeReason, listening);
+  const listening = given.has("listen");
+  const role: Role = listening ? "server" : "client";
+  const protocols = given.all("protocol");
+  readProtocols(protocols, given.typed("protocol"));
   const common: CommonOptions = {
-    binary: values.binary ?? false,
-    protocols: values.protocol ?? [],
-    closeCode,
-    closeReason,
-    lingerMs: values.linger === undefined
-      ? DEFAULT_LINGER_MS
-      : readNumber(values.linger, "--linger") * 1000,
-    receiveLimit: values["receive-limit"] === undefined
-      ? undefined
-      : readSize(values["receive-limit"], "--receive-limit"),
-    quiet: values.quiet ?? false,
-    verbose: values.verbose ?? false,
+    binary: given.has("binary"),
+    protocols,
+    closeCode: given.read(
+      "close-code",
+      (text, typed) => readCloseCode(text, typed, role),
+    ) ?? 1000,
+    closeReason: given.read(
+      "close-reason",
+      (text, typed) => readCloseReason(text, typed, role),
+    ) ?? "",
+    lingerMs: (given.read("linger", readSeconds) ?? DEFAULT_LINGER_MS / 1000) *
+      1000,
+    receiveLimit: given.read("receive-limit", readSize),
+    quiet: given.has("quiet"),
+    verbose: given.has("verbose"),
   };
   if (listening) {
     if (positionals.length > 0) {
       throw new UsageError(
-        `--listen takes no URL, received "${positionals[0]}"`,
+        `Cannot parse ${given.typed("listen")}: it takes no URL, received ${
+          shown(positionals[0]!)
+        }`,
       );
     }
-    if (values.header !== undefined) {
-      throw new UsageError("-H/--header is for connecting, not --listen");
-    }
-    if (values.socket !== undefined) {
-      throw new UsageError("--socket is for connecting, not --listen");
-    }
-    const pingInterval = values["ping-interval"] === undefined
-      ? undefined
-      : readNumber(values["ping-interval"], "--ping-interval");
+    given.refuse(
+      ["header", "transport", "socket", "connect-timeout"],
+      "it is for connecting, not for --listen",
+    );
+    const pingInterval = given.read("ping-interval", readSeconds);
     return {
       kind: "listen",
-      hostname: values.hostname ?? "127.0.0.1",
-      port: readInteger(values.listen!, "--listen", 0, 65535),
-      echo: values.echo ?? false,
+      hostname: given.last("hostname") ?? "127.0.0.1",
+      port: given.read("listen", readPort)!,
+      echo: given.has("echo"),
       // Deno pings at half the idle timeout.
       idleTimeout: pingInterval === undefined ? undefined : pingInterval * 2,
       ...common,
     };
   }
-  for (const option of ["echo", "hostname", "ping-interval"] as const) {
-    if (values[option] !== undefined) {
-      throw new UsageError(`--${option} works only with --listen`);
-    }
-  }
+  given.refuse(["echo", "hostname", "ping-interval"], "it needs --listen");
   if (positionals.length !== 1) {
     throw new UsageError(
       positionals.length === 0
-        ? "a ws:// or wss:// URL (or --listen PORT) is required"
-        : `expected one URL, received ${positionals.length} arguments`,
+        ? "Cannot parse the arguments: a ws:// or wss:// URL (or --listen PORT) is required"
+        : `Cannot parse the arguments: expected one URL, received ${
+          positionals.map(shown).join(" ")
+        }`,
     );
   }
   return {
     kind: "connect",
     url: readUrl(positionals[0]!),
-    headers: readHeaders(values.header ?? []),
-    socket: values.socket ?? false,
+    headers: readHeaders(given.all("header"), given.typed("header")),
+    transport: readTransport(given),
+    connectTimeoutMs: (given.read("connect-timeout", readSeconds) ??
+      DEFAULT_CONNECT_TIMEOUT_MS / 1000) * 1000,
     ...common,
   };
 }
 
+function readTransport(given: GivenOptions): "socket" | "websocket" {
+  const transport = given.read("transport", (text, typed) => {
+    if (text !== "socket" && text !== "websocket") {
+      throw new UsageError(
+        `Cannot parse ${typed}: the transport must be socket or websocket, received ${
+          shown(text)
+        }`,
+      );
+    }
+    return text;
+  }) ?? "socket";
+  if (given.has("socket") && transport !== "socket") {
+    throw new UsageError(
+      `Cannot parse ${given.typed("socket")}: it cannot be used with ${
+        given.typed("transport")
+      } ${transport}`,
+    );
+  }
+  return transport;
+}
+
 function readUrl(text: string): string {
   try {
-    return parseWebSocketUrl(text).href;
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
-}
-
-function readHeaders(lines: readonly string[]): Headers {
-  const headers = new Headers();
-  for (const line of lines) {
-    const colon = line.indexOf(":");
-    const name = line.slice(0, colon).trim();
-    if (colon < 0 || name === "") {
-      throw new UsageError(`-H expects 'Name: value', received "${line}"`);
-    }
-    try {
-      headers.append(name, line.slice(colon + 1).trim());
-    } catch {
-      throw new UsageError(`invalid header "${line}"`);
-    }
-  }
-  return headers;
-}
-
-function checkCloseInfo(code: number, reason: string, server: boolean): void {
-  try {
-    validateCloseInfo(
-      code,
-      reason,
-      server ? "server" : "client",
-      "invalid --close-code/--close-reason",
-    );
+    return parseWebSocketUrl(text, undefined, "Cannot parse the URL").href;
   } catch (error) {
     throw new UsageError(describeError(error));
   }
 }
 
-function readNumber(text: string, option: string): number {
-  const value = Number(text);
-  if (text.trim() === "" || !Number.isFinite(value) || value < 0) {
+function readProtocols(protocols: readonly string[], typed: string): void {
+  const seen = new Set<string>();
+  for (const protocol of protocols) {
+    if (!isProtocolToken(protocol)) {
+      throw new UsageError(
+        `Cannot parse ${typed}: a subprotocol must be a token without spaces or separators, received ${
+          shown(protocol)
+        }`,
+      );
+    }
+    if (seen.has(protocol.toLowerCase())) {
+      throw new UsageError(
+        `Cannot parse ${typed}: each subprotocol may be given once, received ${protocol} twice`,
+      );
+    }
+    seen.add(protocol.toLowerCase());
+  }
+}
+
+function readHeaders(lines: readonly string[], typed: string): Headers {
+  const headers = new Headers();
+  for (const line of lines) {
+    const colon = line.indexOf(":");
+    const name = line.slice(0, colon).trim();
+    const header = new Headers();
+    try {
+      if (colon < 0 || name === "") throw new TypeError("no name");
+      header.append(name, line.slice(colon + 1).trim());
+    } catch {
+      throw new UsageError(
+        `Cannot parse ${typed}: a header must read 'Name: value' with a valid name, received ${
+          shown(line)
+        }`,
+      );
+    }
+    try {
+      refuseHandshakeHeaders(header, "");
+    } catch {
+      throw new UsageError(
+        `Cannot parse ${typed}: the WebSocket handshake sets ${name} itself, received ${
+          shown(line)
+        }`,
+      );
+    }
+    for (const [key, value] of header) headers.append(key, value);
+  }
+  return headers;
+}
+
+function readCloseCode(text: string, typed: string, role: Role): number {
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(Number(text))) {
     throw new UsageError(
-      `${option} expects a number of at least 0, received "${text}"`,
+      `Cannot parse ${typed}: a close code must be a whole number such as 1000 or 4000, received ${
+        shown(text)
+      }`,
+    );
+  }
+  return validateClose(Number(text), "", role, typed).closeCode!;
+}
+
+function readCloseReason(text: string, typed: string, role: Role): string {
+  return validateClose(undefined, text, role, typed).reason;
+}
+
+function validateClose(
+  code: number | undefined,
+  reason: string,
+  role: Role,
+  typed: string,
+) {
+  try {
+    return validateCloseInfo(code, reason, role, `Cannot parse ${typed}`);
+  } catch (error) {
+    throw new UsageError(describeError(error));
+  }
+}
+
+function readSeconds(text: string, typed: string): number {
+  const value = Number(text);
+  if (
+    text.trim() === "" || !Number.isFinite(value) || value < 0 ||
+    value > MAX_SECONDS
+  ) {
+    throw new UsageError(
+      `Cannot parse ${typed}: it must be a number of seconds from 0 to ${MAX_SECONDS}, received ${
+        shown(text)
+      }`,
     );
   }
   return value;
 }
 
-function readInteger(
-  text: string,
-  option: string,
-  min: number,
-  max: number,
-): number {
-  const value = Number(text);
-  if (!/^\d+$/.test(text) || value < min || value > max) {
+function readPort(text: string, typed: string): number {
+  if (!/^\d{1,5}$/.test(text) || Number(text) > 65535) {
     throw new UsageError(
-      `${option} expects an integer from ${min} to ${max}, received "${text}"`,
+      `Cannot parse ${typed}: a port must be a whole number from 0 to 65535, received ${
+        shown(text)
+      }`,
     );
   }
-  return value;
+  return Number(text);
 }
 
 const SIZE_SUFFIXES: Record<string, number> = {
@@ -311,11 +494,13 @@ const SIZE_SUFFIXES: Record<string, number> = {
   g: 1024 ** 3,
 };
 
-function readSize(text: string, option: string): number {
+function readSize(text: string, typed: string): number {
   const match = /^(\d+)([kmg]?)$/i.exec(text);
   if (match === null) {
     throw new UsageError(
-      `${option} expects a byte count such as 1048576, 512K or 16M, received "${text}"`,
+      `Cannot parse ${typed}: it must be a byte count such as 1048576, 512K or 16M, received ${
+        shown(text)
+      }`,
     );
   }
   return Number(match[1]) * SIZE_SUFFIXES[match[2]!.toLowerCase()]!;

@@ -5,9 +5,9 @@
  */
 
 import { WebSocketStream, type WebSocketStreamOptions } from "../mod.ts";
-import { type Command, ExitStatus, UsageError } from "./args.ts";
+import { type Command, ExitStatus } from "./args.ts";
 import { type CliIo, Reporter } from "./io.ts";
-import { describeError } from "../src/describe_error.ts";
+import { describeError } from "../src/internal.ts";
 import { ProgressLine } from "./progress.ts";
 import { describeEnd, inputMessages, runSession } from "./session.ts";
 
@@ -17,40 +17,60 @@ export async function runConnect(
   io: CliIo,
 ): Promise<number> {
   const reporter = new Reporter(io.stderr, command);
-  const options: WebSocketStreamOptions = { protocols: command.protocols };
+  // Aborted by the user (io.signal) or by the connect timeout; once open,
+  // only the user's signal counts, and it closes instead of aborting.
+  const handshake = new AbortController();
+  const interrupt = () => handshake.abort(io.signal?.reason);
+  if (io.signal?.aborted) interrupt();
+  io.signal?.addEventListener("abort", interrupt, { once: true });
+  let timedOut = false;
+  const timer = command.connectTimeoutMs > 0
+    ? setTimeout(() => {
+      timedOut = true;
+      handshake.abort();
+    }, command.connectTimeoutMs)
+    : undefined;
+  const options: WebSocketStreamOptions = {
+    protocols: command.protocols,
+    transport: command.transport,
+    signal: handshake.signal,
+  };
   if ([...command.headers.keys()].length > 0) options.headers = command.headers;
   if (command.receiveLimit !== undefined) {
     options.receiveLimit = command.receiveLimit;
   }
-  if (io.signal !== undefined) options.signal = io.signal;
-  if (command.socket) options.transport = "socket";
-  let stream: WebSocketStream;
+  let open;
+  let stream: WebSocketStream | undefined;
   try {
     stream = new WebSocketStream(command.url, options);
-  } catch (error) {
-    // A missing permission is not a mistake in the arguments: it ends the run
-    // as it does in --listen mode.
-    if (
-      error instanceof Deno.errors.NotCapable ||
-      error instanceof Deno.errors.PermissionDenied
-    ) {
-      throw error;
+    reporter.detail(`connecting to ${stream.url} (${command.transport})`);
+    // What goes on the wire beside the handshake's own headers: the
+    // arguments refuse any header the handshake sets itself.
+    if (command.protocols.length > 0) {
+      reporter.detail(
+        `> Sec-WebSocket-Protocol: ${command.protocols.join(", ")}`,
+      );
     }
-    throw new UsageError(describeError(error));
-  }
-  reporter.detail(`connecting to ${stream.url}`);
-  for (const protocol of command.protocols) {
-    reporter.detail(`> Sec-WebSocket-Protocol: ${protocol}`);
-  }
-  for (const [name, value] of command.headers) {
-    reporter.detail(`> ${name}: ${value}`);
-  }
-  let open;
-  try {
+    for (const [name, value] of command.headers) {
+      reporter.detail(`> ${name}: ${value}`);
+    }
     open = await stream.opened;
   } catch (error) {
-    reporter.error(`handshake failed: ${describeError(error)}`);
+    if (io.signal?.aborted) return ExitStatus.interrupted;
+    if (stream === undefined) throw error;
+    reporter.error(
+      `handshake failed: ${
+        timedOut
+          ? `no answer within ${
+            command.connectTimeoutMs / 1000
+          } s (--connect-timeout)`
+          : describeError(error)
+      }`,
+    );
     return ExitStatus.handshake;
+  } finally {
+    clearTimeout(timer);
+    io.signal?.removeEventListener("abort", interrupt);
   }
   reporter.detail(
     `connected: subprotocol ${JSON.stringify(open.protocol)}, extensions ${
@@ -69,7 +89,6 @@ export async function runConnect(
     {
       ...command,
       received: progress.received,
-      shareInput: false,
       stop: io.signal,
     },
   );

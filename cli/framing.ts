@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { Message } from "../src/message.ts";
+import type { Message } from "../src/internal.ts";
 
 /**
  * The longest line line mode holds while waiting for its newline: past it the

@@ -13,8 +13,9 @@ import {
 } from "../mod.ts";
 import { type Command, ExitStatus } from "./args.ts";
 import { type CliIo, Reporter } from "./io.ts";
-import { describeError } from "../src/describe_error.ts";
+import { describeError } from "../src/internal.ts";
 import { type Counter, countMessages, ProgressLine } from "./progress.ts";
+import { SharedInput } from "./shared_input.ts";
 import {
   type CloseChoice,
   type ConnectionEnd,
@@ -29,7 +30,7 @@ type ListenCommand = Extract<Command, { kind: "listen" }>;
 
 /**
  * Serves until stopped by `io.signal`, or, without `--echo`, until stdin
- * ends; returns the exit status.
+ * ends or the piped client's connection fails; returns the exit status.
  */
 export async function runListen(
   command: ListenCommand,
@@ -46,7 +47,7 @@ export async function runListen(
   );
   const input = command.echo
     ? undefined
-    : inputMessages(io.stdin, command.binary, progress.sent);
+    : new SharedInput(inputMessages(io.stdin, command.binary, progress.sent));
   const upgradeOptions: UpgradeWebSocketStreamOptions = {};
   if (command.protocols.length > 0) upgradeOptions.protocol = command.protocols;
   if (command.idleTimeout !== undefined) {
@@ -57,7 +58,16 @@ export async function runListen(
   }
   const connections = new Set<Promise<void>>();
   let busy = false;
-  let localError: string | undefined;
+  let failure: string | undefined;
+  // Stdin that ends while no client is connected has nobody to close: stop.
+  const stopWhenInputEndsIdle = () => {
+    input?.atEnd().then((ended) => {
+      if (ended && !busy) stop();
+    }, (error) => {
+      failure ??= `stdin: ${describeError(error)}`;
+      stop();
+    });
+  };
 
   const serveConnection = async (stream: WebSocketStream, peer: string) => {
     const open = await stream.opened;
@@ -78,17 +88,18 @@ export async function runListen(
       else reporter.info(`${peer}: ${describeEnd(end)}`);
       return;
     }
-    const end = await runSession(stream, open, input, io.stdout, {
+    const end = await runSession(stream, open, input.stream(), io.stdout, {
       ...command,
       received: progress.received,
-      shareInput: true,
       stop: stopServer.signal,
     });
     busy = false;
-    if (end.inputEnded || end.localError !== undefined) stop();
-    if (end.localError !== undefined) localError ??= end.localError;
-    if (end.clean) reporter.detail(`${peer}: ${describeEnd(end)}`);
-    else reporter.info(`${peer}: ${describeEnd(end)}`);
+    // What reached stdout is incomplete after a failure: stop, with it.
+    if (end.localError !== undefined) failure ??= end.localError;
+    else if (!end.clean) failure ??= `${peer}: ${describeEnd(end)}`;
+    else reporter.detail(`${peer}: ${describeEnd(end)}`);
+    if (end.inputEnded || failure !== undefined) stop();
+    else stopWhenInputEndsIdle();
   };
 
   let server: Deno.HttpServer<Deno.NetAddr>;
@@ -119,14 +130,24 @@ export async function runListen(
       if (stream === undefined) return response;
       if (input !== undefined) busy = true;
       const done: Promise<void> = serveConnection(stream, peer)
-        .catch((error) => reporter.info(`${peer}: ${describeError(error)}`))
-        .finally(() => connections.delete(done));
+        .catch((error) => {
+          if (input === undefined) {
+            reporter.info(`${peer}: ${describeError(error)}`);
+          } else failure ??= `${peer}: ${describeError(error)}`;
+        })
+        .finally(() => {
+          connections.delete(done);
+          busy = false;
+          if (failure !== undefined) stop();
+          else stopWhenInputEndsIdle();
+        });
       connections.add(done);
       return response;
     });
   } catch (error) {
     io.signal?.removeEventListener("abort", stop);
     progress.stop();
+    await input?.cancel().catch(() => {});
     reporter.error(
       `cannot listen on ${command.hostname}:${command.port}: ${
         describeError(error)
@@ -140,6 +161,7 @@ export async function runListen(
         formatClose(command.closeCode, command.closeReason)
       } when it ends`,
     );
+    stopWhenInputEndsIdle();
   }
   if (!stopServer.signal.aborted) {
     await new Promise((resolve) =>
@@ -152,10 +174,10 @@ export async function runListen(
   await server.shutdown();
   io.signal?.removeEventListener("abort", stop);
   progress.stop();
-  // Sessions only release the shared stdin; cancel it now that none is left.
+  // Each client's stream leaves stdin open for the next; none is left.
   await input?.cancel().catch(() => {});
-  if (localError !== undefined) {
-    reporter.error(localError);
+  if (failure !== undefined) {
+    reporter.error(failure);
     return ExitStatus.unclean;
   }
   return ExitStatus.ok;

@@ -8,7 +8,7 @@ import denoJson from "../deno.json" with { type: "json" };
 import { ExitStatus, HELP, parseCommand, USAGE, UsageError } from "./args.ts";
 import { runConnect } from "./connect.ts";
 import type { CliIo } from "./io.ts";
-import { describeError } from "../src/describe_error.ts";
+import { describeError } from "../src/internal.ts";
 import { runListen } from "./listen.ts";
 
 export type { CliIo } from "./io.ts";

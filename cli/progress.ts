@@ -4,7 +4,7 @@
  * @module
  */
 
-import { type Message, messageSize } from "../src/message.ts";
+import { type Message, messageSize } from "../src/internal.ts";
 
 /** Bytes and messages that went one way. */
 export class Counter {

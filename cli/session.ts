@@ -8,9 +8,9 @@
 import type { WebSocketOpenInfo, WebSocketStream } from "../mod.ts";
 import { WebSocketError } from "../mod.ts";
 import { type Counter, countMessages } from "./progress.ts";
-import type { Message } from "../src/message.ts";
+import type { Message } from "../src/internal.ts";
 import { linesToMessages, messageToBytes } from "./framing.ts";
-import { describeError } from "../src/describe_error.ts";
+import { describeError } from "../src/internal.ts";
 
 /** The close code and reason the user chose for the closes the tool starts. */
 export interface CloseChoice {
@@ -48,11 +48,6 @@ export interface SessionOptions extends CloseChoice {
   binary: boolean;
   /** Counts the messages written to `output`. */
   received: Counter;
-  /**
-   * Whether `input` outlives the connection (the server's stdin, fed to one
-   * client after another); it is then released, not cancelled.
-   */
-  shareInput: boolean;
   /** Closes the connection when aborted. */
   stop: AbortSignal | undefined;
 }
@@ -100,7 +95,6 @@ export async function runSession(
   const upload = input?.pipeTo(open.writable, {
     preventClose: true,
     preventAbort: true,
-    preventCancel: options.shareInput,
     signal: stopInput.signal,
   }).then(() => {
     inputEnded = true;

@@ -7,15 +7,19 @@
 
 /**
  * Parses a WebSocket URL: http(s) becomes ws(s), other schemes and any
- * fragment are a `SyntaxError`.
+ * fragment are a `SyntaxError` whose message starts with `what`.
  */
-export function parseWebSocketUrl(input: string, base?: string): URL {
+export function parseWebSocketUrl(
+  input: string,
+  base?: string,
+  what = "Cannot construct WebSocketStream",
+): URL {
   let url: URL;
   try {
     url = new URL(input, base);
   } catch {
     throw new DOMException(
-      `Cannot construct WebSocketStream: invalid URL "${input}"`,
+      `${what}: invalid URL "${input}"`,
       "SyntaxError",
     );
   }
@@ -23,7 +27,7 @@ export function parseWebSocketUrl(input: string, base?: string): URL {
   else if (url.protocol === "https:") url.protocol = "wss:";
   if (url.protocol !== "ws:" && url.protocol !== "wss:") {
     throw new DOMException(
-      `Cannot construct WebSocketStream: URL scheme must be ws, wss, http or https, received "${
+      `${what}: URL scheme must be ws, wss, http or https, received "${
         url.protocol.slice(0, -1)
       }"`,
       "SyntaxError",
@@ -32,7 +36,7 @@ export function parseWebSocketUrl(input: string, base?: string): URL {
   // `hash` is "" for both "no fragment" and an empty one ("ws://h/#").
   if (url.hash !== "" || url.href.endsWith("#")) {
     throw new DOMException(
-      `Cannot construct WebSocketStream: URL must not have a fragment, received "${url.href}"`,
+      `${what}: URL must not have a fragment, received "${url.href}"`,
       "SyntaxError",
     );
   }

@@ -101,6 +101,23 @@ class Probe {
   }
 }
 
+/** A `ws` client, retried while the server is still starting (bounded). */
+async function connectWhenListening(url: string): Promise<WsClient> {
+  for (let attempt = 1;; attempt++) {
+    const client = new WsClient(url);
+    try {
+      await new Promise((resolve, reject) => {
+        client.on("open", resolve);
+        client.on("error", reject);
+      });
+      return client;
+    } catch (error) {
+      if (attempt === 100) throw error;
+      await delay(100);
+    }
+  }
+}
+
 async function listeningUrl(child: DenoProcess): Promise<string> {
   const [, port] = await child.waitForStderr(LISTENING);
   return `ws://127.0.0.1:${port}/`;
@@ -127,34 +144,51 @@ Deno.test("CLI connect sends stdin lines as text messages, prints received messa
   assert.equal(result.stderr, "");
 });
 
-Deno.test("CLI --protocol offers every subprotocol in order and -H headers reach the server", async () => {
-  const { server, seen } = recordingServer(
-    () => {},
-    (offered) => offered.includes("b") ? "b" : undefined,
-  );
-  await using _ = server;
-  const result = await runCli([
-    server.url,
-    "--protocol",
-    "a",
-    "--protocol",
-    "b",
-    "-H",
-    "Authorization: Bearer t0k3n",
-    "--header",
-    "X-Trace: 42",
-    "--verbose",
-    "--linger",
-    "0",
-  ]);
-  assert.equal(result.code, 0, result.stderr);
-  const { headers } = await seen;
-  assert.equal(headers.get("sec-websocket-protocol"), "a, b");
-  assert.equal(headers.get("authorization"), "Bearer t0k3n");
-  assert.equal(headers.get("x-trace"), "42");
-  assert.match(result.stderr, /connected: subprotocol "b"/);
-  assert.match(result.stderr, /^closed: 1000$/m);
-});
+for (const transport of ["socket", "websocket"]) {
+  Deno.test(`CLI --transport ${transport}: --protocol offers every subprotocol in order, -H headers reach the server, and -v shows exactly the headers added`, async () => {
+    const { server, seen } = recordingServer(
+      () => {},
+      (offered) => offered.includes("b") ? "b" : undefined,
+    );
+    await using _ = server;
+    const result = await runCli([
+      server.url,
+      "--transport",
+      transport,
+      "--protocol",
+      "a",
+      "--protocol",
+      "b",
+      "-H",
+      "Authorization: Bearer t0k3n",
+      "--header",
+      "X-Trace: 42",
+      "--verbose",
+      "--linger",
+      "0",
+    ]);
+    assert.equal(result.code, 0, result.stderr);
+    const { headers } = await seen;
+    const shown = [...result.stderr.matchAll(/^> ([^:]+): (.*)$/gm)];
+    assert.deepEqual(
+      shown.map(([, name, value]) => [name!.toLowerCase(), value]),
+      [
+        ["sec-websocket-protocol", "a, b"],
+        ["authorization", "Bearer t0k3n"],
+        ["x-trace", "42"],
+      ],
+    );
+    for (const [, name, value] of shown) {
+      assert.equal(headers.get(name!), value, `${name} as the server saw it`);
+    }
+    assert.match(
+      result.stderr,
+      new RegExp(`^connecting to .+ \\(${transport}\\)$`, "m"),
+    );
+    assert.match(result.stderr, /connected: subprotocol "b"/);
+    assert.match(result.stderr, /^closed: 1000$/m);
+  });
+}
 
 Deno.test("CLI exits 0 when the server closes cleanly, with stdin still open, and --verbose shows the code and reason", async () => {
   const { server } = recordingServer((socket) => socket.close(4002, "go away"));
@@ -201,6 +235,17 @@ Deno.test("CLI exits 3 with 'handshake failed' for an HTTP error, a refused conn
 
 const BAD_ARGUMENTS = [
   ["--no-such-option", "ws://127.0.0.1:1/"],
+  ["-x", "ws://127.0.0.1:1/"],
+  ["--binary=yes", "ws://127.0.0.1:1/"],
+  ["ws://127.0.0.1:1/", "--linger"],
+  ["--close-code", "999999", "ws://127.0.0.1:1/"],
+  ["--transport", "tcp", "ws://127.0.0.1:1/"],
+  ["--socket", "--transport", "websocket", "ws://127.0.0.1:1/"],
+  ["--connect-timeout", "soon", "ws://127.0.0.1:1/"],
+  ["-H", "Host: example.com", "ws://127.0.0.1:1/"],
+  ["--header", "Sec-WebSocket-Key: x", "ws://127.0.0.1:1/"],
+  ["--listen", "0", "--transport", "socket"],
+  ["--protocol", "a", "--protocol", "a", "ws://127.0.0.1:1/"],
   [],
   ["ftp://127.0.0.1/"],
   ["not a url"],
@@ -233,15 +278,60 @@ Deno.test("CLI bad arguments exit 2 with an error and a usage line, never a stac
       stderrIsTerminal: false,
     });
     assert.equal(status, 2, `${JSON.stringify(args)}: ${stderr}`);
-    assert.match(stderr, /^error: .+\nusage: /, JSON.stringify(args));
+    // One shape for every mistake: what was typed, then why.
+    assert.match(
+      stderr,
+      /^error: Cannot parse (-\S+|the URL|the arguments): \S.*\nusage: [^\n]+\n$/,
+      JSON.stringify(args),
+    );
     assert.doesNotMatch(stderr, STACK_FRAME);
+    assert.doesNotMatch(stderr, /WebSocketStream/);
+  }
+});
+
+Deno.test("CLI argument errors name the option as typed and the value received", async () => {
+  const cases: [string[], string][] = [
+    [
+      ["--close-code", "999999", "ws://127.0.0.1:1/"],
+      "Cannot parse --close-code: close code must be 1000 or between 3000 and 4999, received 999999",
+    ],
+    [
+      ["--linger", "-1", "ws://127.0.0.1:1/"],
+      "Cannot parse --linger: it must be a number of seconds from 0 to 2147483, received -1",
+    ],
+    [
+      ["--no-such-option", "ws://127.0.0.1:1/"],
+      "Cannot parse --no-such-option: no such option (see --help)",
+    ],
+    [
+      ["-H", "Host: example.com", "ws://127.0.0.1:1/"],
+      'Cannot parse -H: the WebSocket handshake sets Host itself, received "Host: example.com"',
+    ],
+    [
+      ["not a url"],
+      'Cannot parse the URL: invalid URL "not a url"',
+    ],
+    [
+      ["ftp://127.0.0.1/"],
+      'Cannot parse the URL: URL scheme must be ws, wss, http or https, received "ftp"',
+    ],
+  ];
+  for (const [args, message] of cases) {
+    let stderr = "";
+    await main(args, {
+      stdin: new ReadableStream({ start: (c) => c.close() }),
+      stdout: new WritableStream(),
+      stderr: (text) => stderr += text,
+      stderrIsTerminal: false,
+    });
+    assert.equal(stderr.split("\n")[0], `error: ${message}`);
   }
 });
 
 Deno.test("CLI bad arguments exit 2 with a usage line as a process", async () => {
   const result = await runCli(["--close-code", "1005", "ws://127.0.0.1:1/"]);
   assert.equal(result.code, 2);
-  assert.match(result.stderr, /^error: invalid --close-code.*\nusage: /);
+  assert.match(result.stderr, /^error: Cannot parse --close-code: .*\nusage: /);
   assert.doesNotMatch(result.stderr, STACK_FRAME);
   assert.equal(result.text, "");
 });
@@ -298,6 +388,9 @@ Deno.test("CLI --help documents the options and exit statuses; --version prints 
       "--binary",
       "--protocol",
       "--header",
+      "--transport",
+      "--socket",
+      "--connect-timeout",
       "--close-code",
       "--close-reason",
       "--ping-interval",
@@ -311,7 +404,7 @@ Deno.test("CLI --help documents the options and exit statuses; --version prints 
   }
   assert.match(
     help.text,
-    /Exit status:\n\s+0\s.+\n\s+1\s[\s\S]+\n\s+2\s+bad arguments\n\s+3\s/,
+    /Exit status:\n\s+0\s.+\n\s+1\s[\s\S]+\n\s+2\s+bad arguments\n\s+3\s[\s\S]+\n\s+130\s/,
   );
   const { default: config } = await import("../deno.json", {
     with: { type: "json" },
@@ -423,7 +516,7 @@ Deno.test("CLI --ping-interval makes the server ping its clients", async () => {
   await closed.promise;
 });
 
-Deno.test("CLI --receive-limit closes with 4009 and exits 1 when stdout falls behind a fast server", async () => {
+Deno.test("CLI --transport websocket --receive-limit closes with 4009 and exits 1 when stdout falls behind a fast server", async () => {
   const serverSawClose = Promise.withResolvers<void>();
   const { server, seen } = recordingServer((socket) => {
     // 8 MiB at once: far more than the 64 KiB a blocked stdout pipe takes.
@@ -434,7 +527,15 @@ Deno.test("CLI --receive-limit closes with 4009 and exits 1 when stdout falls be
     connection.closed.then(() => serverSawClose.resolve())
   );
   await using child = new DenoProcess(
-    [...CLI, server.url, "--binary", "--receive-limit", "256K"],
+    [
+      ...CLI,
+      server.url,
+      "--binary",
+      "--transport",
+      "websocket",
+      "--receive-limit",
+      "256K",
+    ],
     // Stdout is not read until the tool has given up, so its pipe is full.
     { readStdoutAfter: serverSawClose.promise },
   );
@@ -447,25 +548,111 @@ Deno.test("CLI --receive-limit closes with 4009 and exits 1 when stdout falls be
   assert.ok(result.stdout.byteLength < 8 * 1024 * 1024);
 });
 
-Deno.test("CLI --socket: a stdout that falls behind slows the server down instead, and everything arrives", async () => {
-  const { server } = recordingServer((socket) => {
-    // The same 8 MiB at once, then a Close once Deno has written it all.
-    for (let i = 0; i < 128; i++) socket.send(new Uint8Array(65536));
-    const closeWhenSent = () =>
-      socket.bufferedAmount === 0
-        ? socket.close(1000, "all sent")
-        : setTimeout(closeWhenSent, 10);
-    closeWhenSent();
+for (const alias of [[], ["--socket"], ["--transport", "socket"]]) {
+  Deno.test(`CLI ${alias.join(" ") || "(default transport)"}: a stdout that falls behind slows the server down instead, and everything arrives`, async () => {
+    const { server } = recordingServer((socket) => {
+      // The same 8 MiB at once, then a Close once Deno has written it all.
+      for (let i = 0; i < 128; i++) socket.send(new Uint8Array(65536));
+      const closeWhenSent = () =>
+        socket.bufferedAmount === 0
+          ? socket.close(1000, "all sent")
+          : setTimeout(closeWhenSent, 10);
+      closeWhenSent();
+    });
+    await using _ = server;
+    await using child = new DenoProcess(
+      [...CLI, server.url, "--binary", ...alias, "--receive-limit", "256K"],
+      // Stdout stays blocked for long enough to overflow a runtime WebSocket.
+      { readStdoutAfter: delay(500) },
+    );
+    const result = await child.finished();
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.stdout.byteLength, 8 * 1024 * 1024);
   });
-  await using _ = server;
-  await using child = new DenoProcess(
-    [...CLI, server.url, "--binary", "--socket", "--receive-limit", "256K"],
-    // Stdout stays blocked for long enough to overflow without --socket.
-    { readStdoutAfter: delay(500) },
-  );
-  const result = await child.finished();
+}
+
+/**
+ * A TCP server that accepts connections and never answers: a handshake that
+ * does not complete.
+ */
+function silentServer() {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const connections: Deno.Conn[] = [];
+  const accepted = Promise.withResolvers<void>();
+  const accepting = (async () => {
+    for await (const conn of listener) {
+      connections.push(conn);
+      accepted.resolve();
+    }
+  })();
+  return {
+    url: `ws://127.0.0.1:${listener.addr.port}/`,
+    accepted: accepted.promise,
+    async [Symbol.asyncDispose]() {
+      listener.close();
+      await accepting;
+      for (const conn of connections) conn.close();
+    },
+  };
+}
+
+for (const transport of ["socket", "websocket"]) {
+  Deno.test(`CLI --transport ${transport}: a handshake that never completes ends after --connect-timeout with exit 3`, async () => {
+    await using server = silentServer();
+    const result = await runCli([
+      server.url,
+      "--transport",
+      transport,
+      "--connect-timeout",
+      "0.5",
+      "-q",
+    ]);
+    assert.equal(result.code, 3, result.stderr);
+    assert.equal(
+      result.stderr,
+      "handshake failed: no answer within 0.5 s (--connect-timeout)\n",
+    );
+  });
+
+  Deno.test(`CLI --transport ${transport}: Ctrl-C during the handshake exits 130`, async () => {
+    await using server = silentServer();
+    await using child = new DenoProcess([
+      ...CLI,
+      server.url,
+      "--transport",
+      transport,
+    ]);
+    await server.accepted;
+    child.kill("SIGINT");
+    const result = await child.finished();
+    assert.equal(result.code, 130, result.stderr);
+    assert.doesNotMatch(result.stderr, /handshake failed/);
+  });
+}
+
+Deno.test("CLI --listen with stdin already at its end and no client stops with exit 0", async () => {
+  const result = await runCli(["--listen", "0"]);
   assert.equal(result.code, 0, result.stderr);
-  assert.equal(result.stdout.byteLength, 8 * 1024 * 1024);
+  assert.match(result.stderr, LISTENING);
+});
+
+Deno.test("CLI --listen exits 1 when its client drops without a Close, and -q still prints why", async () => {
+  // -q hides the address, so the port is chosen here.
+  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = probe.addr.port;
+  probe.close();
+  await using child = new DenoProcess([...CLI, "--listen", `${port}`, "-q"]);
+  const client = await connectWhenListening(`ws://127.0.0.1:${port}/`);
+  client.send("partial");
+  await child.waitForStdout(/^partial\n$/);
+  const closed = new Promise((resolve) => client.on("close", resolve));
+  client.terminate();
+  await closed;
+  const status = await child.status;
+  assert.equal(status.code, 1);
+  const result = await child.finished();
+  assert.match(result.stderr, /^127\.0\.0\.1:\d+: closed uncleanly: 1006\b/m);
+  assert.equal(result.stderr.trim().split("\n").length, 1, result.stderr);
 });
 
 Deno.test("CLI main() runs in-process on the streams it is given", async () => {

@@ -1,0 +1,58 @@
+/**
+ * Stdin in `--listen` mode, fed to one client after another.
+ *
+ * @module
+ */
+
+import type { Message } from "../src/internal.ts";
+
+/**
+ * Messages shared by the clients of one server, one client at a time: each
+ * gets a stream of what is left, and a stream cancelled when its client goes
+ * leaves the rest, even a message read for it but not taken, to the next.
+ * The end of the input is seen while no client is connected too.
+ */
+export class SharedInput {
+  readonly #reader: ReadableStreamDefaultReader<Message>;
+  /** A read started and not yet taken by any client. */
+  #next: Promise<ReadableStreamReadResult<Message>> | undefined;
+
+  /** @param input The messages, read only through this object from now on. */
+  constructor(input: ReadableStream<Message>) {
+    this.#reader = input.getReader();
+  }
+
+  #peek(): Promise<ReadableStreamReadResult<Message>> {
+    return this.#next ??= this.#reader.read();
+  }
+
+  /**
+   * Resolves with whether the input is at its end before its next message,
+   * without taking that message; rejects if reading fails.
+   */
+  async atEnd(): Promise<boolean> {
+    return (await this.#peek()).done;
+  }
+
+  /** A stream of the messages for one client. */
+  stream(): ReadableStream<Message> {
+    let cancelled = false;
+    return new ReadableStream<Message>({
+      pull: async (controller) => {
+        const result = await this.#peek();
+        if (cancelled) return;
+        this.#next = undefined;
+        if (result.done) controller.close();
+        else controller.enqueue(result.value);
+      },
+      cancel: () => {
+        cancelled = true;
+      },
+    }, { highWaterMark: 0 });
+  }
+
+  /** Stops reading the input, once no client needs it any more. */
+  async cancel(): Promise<void> {
+    await this.#reader.cancel();
+  }
+}
