@@ -5,15 +5,14 @@
  * @module
  */
 
-import { isProtocolToken } from "./handshake_options.ts";
+import type { StreamOptions } from "./options.ts";
 import {
-  readAmount,
-  readStreamOptions,
-  type StreamOptions,
-} from "./options.ts";
-import { StreamCore } from "./stream_core.ts";
-import type { Transport } from "./transport.ts";
-import { adopt, type WebSocketStream } from "./websocket_stream.ts";
+  readServerOptions,
+  refuseUpgrade,
+  selectProtocol,
+  startServerStream,
+} from "./server_handshake.ts";
+import type { WebSocketStream } from "./websocket_stream.ts";
 import { WebSocketTransport } from "./websocket_transport.ts";
 
 /**
@@ -133,7 +132,8 @@ const UPGRADE = "Cannot upgrade to WebSocketStream";
  *
  * A request that is not a WebSocket upgrade gets a ready `426 Upgrade
  * Required` response, a malformed handshake (not GET, no `Connection:
- * Upgrade` or `Sec-WebSocket-Key`) a `400 Bad Request`, a WebSocket version
+ * Upgrade` or a `Sec-WebSocket-Key` of 16 bytes in base64) a `400 Bad
+ * Request`, a WebSocket version
  * other than 13 a `426` naming 13, one from a refused origin a `403
  * Forbidden`; none of them gets a stream.
  *
@@ -169,52 +169,36 @@ export function upgradeWebSocketStream(
   request: Request,
   options: UpgradeWebSocketStreamOptions = {},
 ): WebSocketStreamUpgrade {
-  const settings = readStreamOptions(options, "server", UPGRADE);
-  const { signal, origins, protocol: selection } = options;
-  if (signal !== undefined && !(signal instanceof AbortSignal)) {
-    throw new TypeError(`${UPGRADE}: options.signal must be an AbortSignal`);
+  const settings = readServerOptions(options, UPGRADE);
+  const refusal = refuseUpgrade(request, settings.origins);
+  if (refusal !== undefined) {
+    return {
+      response: new Response(refusal.body, {
+        status: refusal.status,
+        headers: refusal.headers,
+      }),
+      stream: undefined,
+    };
   }
-  if (
-    origins !== undefined && typeof origins !== "function" &&
-    !Array.isArray(origins)
-  ) {
-    throw new TypeError(
-      `${UPGRADE}: options.origins must be an array of origins or a function`,
-    );
-  }
-  if (
-    selection !== undefined && typeof selection !== "string" &&
-    typeof selection !== "function" && !Array.isArray(selection)
-  ) {
-    throw new TypeError(
-      `${UPGRADE}: options.protocol must be a string, an array of strings or a function`,
-    );
-  }
-  const idleTimeout = readAmount(
-    options.idleTimeout,
-    DEFAULT_IDLE_TIMEOUT,
-    "idleTimeout",
-    UPGRADE,
-  );
-  const refusal = refuseUpgrade(request, origins);
-  if (refusal !== undefined) return { response: refusal, stream: undefined };
   const offer = request.headers.get("sec-websocket-protocol");
-  const protocol = selectProtocol(parseProtocolHeader(offer), selection);
-  const { socket, response } = upgrade(request, offer, protocol, idleTimeout);
+  const protocol = selectProtocol(offer, settings.protocol, UPGRADE);
+  const { socket, response } = upgrade(
+    request,
+    offer,
+    protocol,
+    settings.idleTimeout,
+  );
   const transport = new WebSocketTransport(
     socket,
-    settings.writeHighWaterMark,
+    settings.stream.writeHighWaterMark,
     protocol ?? "",
   );
-  const core = new StreamCore(
-    signal === undefined ? transport : reportShutdown(transport, signal),
-    settings,
-  );
-  core.start();
-  if (signal !== undefined) closeOnShutdown(core, signal);
   const url = new URL(request.url);
   url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
-  return { response, stream: adopt(url.href, core) };
+  return {
+    response,
+    stream: startServerStream(transport, settings, url.href),
+  };
 }
 
 /**
@@ -238,121 +222,4 @@ function upgrade(
     upgraded.response.headers.set("sec-websocket-protocol", protocol);
   }
   return upgraded;
-}
-
-/** Deno's own default for `idleTimeout`, in seconds. */
-const DEFAULT_IDLE_TIMEOUT = 30;
-
-/**
- * The ready response for a request that must not be upgraded, or `undefined`
- * to upgrade it. Deno.upgradeWebSocket would throw on a malformed handshake;
- * a client deserves an HTTP answer instead.
- */
-function refuseUpgrade(
-  request: Request,
-  origins: UpgradeWebSocketStreamOptions["origins"],
-): Response | undefined {
-  const { headers } = request;
-  if (!hasToken(headers.get("upgrade"), "websocket")) {
-    return new Response("Expected a WebSocket upgrade request\n", {
-      status: 426,
-      headers: { "upgrade": "websocket", "connection": "Upgrade" },
-    });
-  }
-  if (
-    request.method !== "GET" ||
-    !hasToken(headers.get("connection"), "upgrade") ||
-    !headers.get("sec-websocket-key")
-  ) {
-    return new Response(
-      "Malformed WebSocket upgrade request: it needs GET, Connection: Upgrade and Sec-WebSocket-Key\n",
-      { status: 400 },
-    );
-  }
-  if (headers.get("sec-websocket-version") !== "13") {
-    return new Response("Unsupported WebSocket version: 13 is required\n", {
-      status: 426,
-      headers: { "sec-websocket-version": "13" },
-    });
-  }
-  if (!isOriginAllowed(headers.get("origin"), origins)) {
-    return new Response("Origin not allowed\n", { status: 403 });
-  }
-  return undefined;
-}
-
-/** Whether a comma-separated header holds `token`, case-insensitively. */
-function hasToken(header: string | null, token: string): boolean {
-  return (header ?? "").split(",").some((value) =>
-    value.trim().toLowerCase() === token
-  );
-}
-
-/** The reason sent with 1001 when the server shuts down. */
-const SHUTDOWN_REASON = "Server shutting down";
-
-function closeOnShutdown(core: StreamCore, signal: AbortSignal): void {
-  const shutDown = () => core.close(1001, SHUTDOWN_REASON);
-  if (signal.aborted) {
-    shutDown();
-    return;
-  }
-  signal.addEventListener("abort", shutDown, { once: true });
-  const forget = () => signal.removeEventListener("abort", shutDown);
-  core.closed.then(forget, forget);
-}
-
-/**
- * Deno reports 1005 for every socket its shutdown tears down, even after our
- * 1001 went out and was answered; report the 1001 the peer was sent.
- */
-function reportShutdown(transport: Transport, signal: AbortSignal): Transport {
-  return {
-    start: (events) =>
-      transport.start({
-        onOpen: (protocol, extensions) => events.onOpen(protocol, extensions),
-        onMessage: (message) => events.onMessage(message),
-        onOverflow: () => events.onOverflow(),
-        onClose: (closeCode, reason, failure, wasClean) =>
-          signal.aborted && closeCode === 1005
-            ? events.onClose(1001, SHUTDOWN_REASON, failure, wasClean)
-            : events.onClose(closeCode, reason, failure, wasClean),
-      }),
-    send: (message) => transport.send(message),
-    close: (closeCode, reason) => transport.close(closeCode, reason),
-    terminate: () => transport.terminate(),
-  };
-}
-
-function isOriginAllowed(
-  origin: string | null,
-  allowed: UpgradeWebSocketStreamOptions["origins"],
-): boolean {
-  if (allowed === undefined) return true;
-  if (typeof allowed === "function") return allowed(origin);
-  return origin === null || allowed.includes(origin);
-}
-
-/** Splits a `Sec-WebSocket-Protocol` header, with or without spaces. */
-function parseProtocolHeader(header: string | null): string[] {
-  if (header === null) return [];
-  return header.split(",").map((token) => token.trim()).filter(isProtocolToken);
-}
-
-function selectProtocol(
-  offered: readonly string[],
-  selection: ProtocolSelection | undefined,
-): string | undefined {
-  if (selection === undefined) return undefined;
-  if (typeof selection === "function") {
-    const chosen = selection(offered);
-    if (chosen !== undefined && !offered.includes(chosen)) {
-      throw new TypeError(
-        `${UPGRADE}: the protocol selector returned "${chosen}", which the client did not offer`,
-      );
-    }
-    return chosen;
-  }
-  const candidates = typeof selection === "string" ? [selection] : selection;
-  return candidates.find((candidate) => offered.includes(candidate));
 }

@@ -16,8 +16,8 @@ import {
   type WebSocketClosedInfo,
   type WebSocketOpenInfo,
 } from "./stream_core.ts";
-import { refuseHandshakeHeaders } from "./client_handshake.ts";
-import { SocketTransport } from "./socket_transport.ts";
+import { refuseHandshakeHeaders } from "./socket/client_handshake.ts";
+import { SocketTransport } from "./socket/client_transport.ts";
 import type { WebSocketCloseInfo } from "./websocket_error.ts";
 import { WebSocketTransport } from "./websocket_transport.ts";
 

@@ -7,11 +7,37 @@
 
 import assert from "node:assert/strict";
 import {
-  clientFrameSize,
+  frameSize,
+  parseFrameHeader,
   payloadLength,
-  readServerFrameHeader,
-  writeClientFrame,
-} from "../src/frame.ts";
+  writeFrame,
+} from "../src/socket/frame.ts";
+import { ProtocolError } from "../src/socket/protocol_error.ts";
+
+const clientFrameSize = (length: number) => frameSize(length, true);
+const writeClientFrame = (
+  target: Uint8Array,
+  offset: number,
+  opcode: number,
+  payload: string | Uint8Array,
+  length: number,
+) => writeFrame(target, offset, opcode, payload, length, true);
+const readServerFrameHeader = (
+  bytes: Uint8Array,
+  start: number,
+  end: number,
+) => parseFrameHeader(bytes, start, end, "client");
+
+/** The message of the ProtocolError that parsing `bytes` throws. */
+function headerError(bytes: Uint8Array): string {
+  try {
+    readServerFrameHeader(bytes, 0, bytes.length);
+  } catch (error) {
+    assert.ok(error instanceof ProtocolError);
+    return error.message;
+  }
+  throw new Error("no ProtocolError");
+}
 
 /** Decodes one masked frame the slow, obvious way. */
 function readMaskedFrame(bytes: Uint8Array) {
@@ -121,12 +147,9 @@ Deno.test("server frame headers: a header split anywhere asks for more, whole it
 
 Deno.test("server frame headers: lengths past 2^53 and long control frames break the protocol", () => {
   const tooLong = new Uint8Array([0x82, 0x7f, 0, 0x20, 0, 0, 0, 0, 0, 0]);
-  assert.match(`${readServerFrameHeader(tooLong, 0, 10)}`, /longer than 2\^53/);
+  assert.match(headerError(tooLong), /longer than 2\^53/);
   const longPing = new Uint8Array([0x89, 0x7e, 0x00, 0x7e]);
-  assert.match(
-    `${readServerFrameHeader(longPing, 0, 4)}`,
-    /control frame of 126 bytes/,
-  );
+  assert.match(headerError(longPing), /control frame of 126 bytes/);
   // Extended length for a short control payload is wasteful, not invalid.
   const wastefulPing = new Uint8Array([0x89, 0x7e, 0x00, 0x05]);
   const header = readServerFrameHeader(wastefulPing, 0, 4);

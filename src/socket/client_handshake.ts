@@ -70,7 +70,8 @@ export function createHandshakeRequest(
   };
 }
 
-async function acceptFor(key: string): Promise<string> {
+/** The `Sec-WebSocket-Accept` value that answers `key`. */
+export async function acceptFor(key: string): Promise<string> {
   const digest = await crypto.subtle.digest(
     "SHA-1",
     new TextEncoder().encode(key + ACCEPT_GUID),
@@ -80,22 +81,6 @@ async function acceptFor(key: string): Promise<string> {
 
 function toBase64(bytes: Uint8Array): string {
   return btoa(String.fromCharCode(...bytes));
-}
-
-/**
- * Where the response head ends in `bytes[0, end)`: the index just after the
- * blank line, or -1 while it has not arrived.
- */
-export function findHeadEnd(bytes: Uint8Array, end: number): number {
-  for (let i = 3; i < end; i++) {
-    if (
-      bytes[i] === 0x0a && bytes[i - 1] === 0x0d && bytes[i - 2] === 0x0a &&
-      bytes[i - 3] === 0x0d
-    ) {
-      return i + 1;
-    }
-  }
-  return -1;
 }
 
 /** What a valid answer negotiated. */

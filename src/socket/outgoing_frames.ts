@@ -1,21 +1,25 @@
 /**
- * The frames a client has queued and the connection has not taken yet,
+ * The frames queued and not yet taken by the connection,
  * encoded back to back into reused buffers: each payload is copied once, and
  * frames queued together leave in one write.
  *
  * @module
  */
 
-import { clientFrameSize, payloadLength, writeClientFrame } from "./frame.ts";
-import type { Message } from "./message.ts";
+import type { Message } from "../message.ts";
+import { frameSize, payloadLength, writeFrame } from "./frame.ts";
 
 /** The first gathering buffer's size: a few small frames. */
 const MIN_CAPACITY = 4 * 1024;
 /** The largest gathering buffer; a bigger frame gets an array of its own. */
 const MAX_CAPACITY = 256 * 1024;
 
-/** A first-in first-out queue of masked client frames, as bytes to write. */
+/**
+ * A first-in first-out queue of frames, as bytes to write: masked in the
+ * client role, plain in the server role.
+ */
 export class OutgoingFrames {
+  readonly #masked: boolean;
   /** Runs of frames ready to write, oldest first. */
   #ready: Uint8Array[] = [];
   /** Where the newest frames are being gathered, and how far it is filled. */
@@ -31,6 +35,11 @@ export class OutgoingFrames {
   /** Bytes queued and not yet released as written. */
   #bytes = 0;
 
+  /** @param masked Whether frames are masked, as a client's must be. */
+  constructor(masked: boolean) {
+    this.#masked = masked;
+  }
+
   /** The bytes queued and not yet written: what a write waits on. */
   get bytes(): number {
     return this.#bytes;
@@ -39,12 +48,12 @@ export class OutgoingFrames {
   /** Queues one frame. */
   push(opcode: number, payload: Message): void {
     const length = payloadLength(payload);
-    const size = clientFrameSize(length);
+    const size = frameSize(length, this.#masked);
     this.#bytes += size;
     if (size > MAX_CAPACITY) {
       this.#seal();
       const frame = new Uint8Array(size);
-      writeClientFrame(frame, 0, opcode, payload, length);
+      writeFrame(frame, 0, opcode, payload, length, this.#masked);
       this.#ready.push(frame);
       return;
     }
@@ -61,12 +70,13 @@ export class OutgoingFrames {
       this.#spare = undefined;
       this.#gathering = gathering;
     }
-    this.#filled = writeClientFrame(
+    this.#filled = writeFrame(
       gathering,
       this.#filled,
       opcode,
       payload,
       length,
+      this.#masked,
     );
   }
 

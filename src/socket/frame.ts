@@ -1,11 +1,14 @@
 /**
- * RFC 6455 frames: encoding the frames a client sends (always masked) and
- * reading the header of the frames a server sends (never masked).
+ * RFC 6455 frames for both roles: encoding a frame (masked when a client
+ * sends it, plain when a server does) and parsing the header of a frame the
+ * peer sent (masked from a client, never from a server).
  *
  * @module
  */
 
-import { type Message, utf8ByteLength } from "./message.ts";
+import type { Role } from "../close_code.ts";
+import { type Message, utf8ByteLength } from "../message.ts";
+import { ProtocolError } from "./protocol_error.ts";
 
 /** The frame opcodes of RFC 6455, section 5.2. */
 export const Opcode = {
@@ -46,40 +49,54 @@ export function payloadLength(payload: Message): number {
     : payload.byteLength;
 }
 
-/** The bytes a masked client frame with a `length`-byte payload takes. */
-export function clientFrameSize(length: number): number {
-  return clientHeaderSize(length) + length;
+/**
+ * The bytes a frame with a `length`-byte payload takes: with `masked` (a
+ * client's frame) 4 more for the mask key.
+ */
+export function frameSize(length: number, masked: boolean): number {
+  return headerSize(length, masked) + length;
 }
 
-function clientHeaderSize(length: number): number {
-  return length < 126 ? 6 : length < 65536 ? 8 : 14;
+function headerSize(length: number, masked: boolean): number {
+  return (length < 126 ? 2 : length < 65536 ? 4 : 10) + (masked ? 4 : 0);
 }
 
 /**
- * Writes `payload` as one masked, final frame into `target` at `offset`, the
- * way a client must send it, and returns the offset after it. `length` is
- * {@linkcode payloadLength}`(payload)`; `target` must have room for
- * {@linkcode clientFrameSize}`(length)` bytes.
+ * Writes `payload` as one final frame into `target` at `offset`, masked when
+ * `masked` is set (as a client must send it), and returns the offset after
+ * it. `length` is {@linkcode payloadLength}`(payload)`; `target` must have
+ * room for {@linkcode frameSize}`(length, masked)` bytes.
  */
-export function writeClientFrame(
+export function writeFrame(
   target: Uint8Array,
   offset: number,
   opcode: number,
   payload: Message,
   length: number,
+  masked: boolean,
 ): number {
-  const headerBytes = clientHeaderSize(length);
+  const headerBytes = headerSize(length, masked);
+  const maskBit = masked ? 0x80 : 0;
   target[offset] = 0x80 | opcode;
   if (length < 126) {
-    target[offset + 1] = 0x80 | length;
+    target[offset + 1] = maskBit | length;
   } else if (length < 65536) {
-    target[offset + 1] = 0x80 | 126;
+    target[offset + 1] = maskBit | 126;
     target[offset + 2] = length >>> 8;
     target[offset + 3] = length & 0xff;
   } else {
-    target[offset + 1] = 0x80 | 127;
+    target[offset + 1] = maskBit | 127;
     writeUint32(target, offset + 2, Math.floor(length / 2 ** 32));
     writeUint32(target, offset + 6, length >>> 0);
+  }
+  const start = offset + headerBytes;
+  if (!masked) {
+    if (typeof payload === "string") {
+      encoder.encodeInto(payload, target.subarray(start, start + length));
+    } else {
+      target.set(payload, start);
+    }
+    return start + length;
   }
   const key = takeMaskKey();
   // Byte i of the key is byte i of the little-endian word.
@@ -88,7 +105,6 @@ export function writeClientFrame(
   target[keyAt + 1] = (key >>> 8) & 0xff;
   target[keyAt + 2] = (key >>> 16) & 0xff;
   target[keyAt + 3] = key >>> 24;
-  const start = offset + headerBytes;
   if (typeof payload === "string") {
     encoder.encodeInto(payload, target.subarray(start, start + length));
   } else {
@@ -100,9 +116,10 @@ export function writeClientFrame(
 
 /**
  * XORs `length` bytes of `bytes` from `start` with the little-endian mask key
- * `key`, a word at a time where the memory is aligned.
+ * `key`, a word at a time where the memory is aligned. Masking twice with
+ * the same key unmasks.
  */
-function applyMask(
+export function applyMask(
   bytes: Uint8Array,
   start: number,
   length: number,
@@ -158,27 +175,47 @@ export interface FrameHeader {
   opcode: number;
   /** The payload length in bytes. */
   length: number;
-  /** The bytes the header itself took. */
+  /** The bytes the header itself took, mask key included. */
   headerBytes: number;
+  /** The little-endian mask key of a masked frame; 0 for an unmasked one. */
+  maskKey: number;
+}
+
+/** What the peer of `role` is called in failure messages. */
+export function peerName(role: Role): string {
+  return role === "client" ? "the server" : "the client";
 }
 
 /**
- * Reads the header of a server's frame from `bytes`, returning `undefined`
- * when more bytes are needed, or a string saying why the frame breaks the
- * protocol.
+ * Parses the header of a frame the peer of `role` sent, from `bytes[start,
+ * end)`: `undefined` while more bytes are needed. A header that breaks the
+ * protocol throws a {@linkcode ProtocolError}: a server's frames must not be
+ * masked, a client's must be (RFC 6455, section 5.1).
  */
-export function readServerFrameHeader(
+export function parseFrameHeader(
   bytes: Uint8Array,
   start: number,
   end: number,
-): FrameHeader | string | undefined {
+  role: Role,
+): FrameHeader | undefined {
   if (end - start < 2) return undefined;
   const first = bytes[start]!;
   const second = bytes[start + 1]!;
   if ((first & 0x70) !== 0) {
-    return "the server set reserved bits no extension was negotiated for";
+    throw new ProtocolError(
+      1002,
+      `${peerName(role)} set reserved bits no extension was negotiated for`,
+    );
   }
-  if ((second & 0x80) !== 0) return "the server sent a masked frame";
+  const masked = (second & 0x80) !== 0;
+  if (masked !== (role === "server")) {
+    throw new ProtocolError(
+      1002,
+      masked
+        ? "the server sent a masked frame"
+        : "the client sent an unmasked frame",
+    );
+  }
   const opcode = first & 0x0f;
   const fin = (first & 0x80) !== 0;
   let length = second & 0x7f;
@@ -191,23 +228,50 @@ export function readServerFrameHeader(
     if (end - start < 10) return undefined;
     const high = readUint32(bytes, start + 2);
     if (high >= 2 ** 21) {
-      return "the server sent a frame longer than 2^53 bytes";
+      throw new ProtocolError(
+        1009,
+        `${peerName(role)} sent a frame longer than 2^53 bytes`,
+      );
     }
     length = high * 2 ** 32 + readUint32(bytes, start + 6);
     headerBytes = 10;
   }
   if (opcode >= Opcode.Close) {
     if (opcode > Opcode.Pong) {
-      return `the server sent reserved opcode ${opcode}`;
+      throw new ProtocolError(
+        1002,
+        `${peerName(role)} sent reserved opcode ${opcode}`,
+      );
     }
-    if (!fin) return "the server sent a fragmented control frame";
+    if (!fin) {
+      throw new ProtocolError(
+        1002,
+        `${peerName(role)} sent a fragmented control frame`,
+      );
+    }
     if (length > MAX_CONTROL_PAYLOAD) {
-      return `the server sent a control frame of ${length} bytes (at most ${MAX_CONTROL_PAYLOAD} allowed)`;
+      throw new ProtocolError(
+        1002,
+        `${
+          peerName(role)
+        } sent a control frame of ${length} bytes (at most ${MAX_CONTROL_PAYLOAD} allowed)`,
+      );
     }
   } else if (opcode > Opcode.Binary) {
-    return `the server sent reserved opcode ${opcode}`;
+    throw new ProtocolError(
+      1002,
+      `${peerName(role)} sent reserved opcode ${opcode}`,
+    );
   }
-  return { fin, opcode, length, headerBytes };
+  let maskKey = 0;
+  if (masked) {
+    if (end - start < headerBytes + 4) return undefined;
+    const at = start + headerBytes;
+    maskKey = (bytes[at]! | (bytes[at + 1]! << 8) | (bytes[at + 2]! << 16) |
+      (bytes[at + 3]! << 24)) >>> 0;
+    headerBytes += 4;
+  }
+  return { fin, opcode, length, headerBytes, maskKey };
 }
 
 /**

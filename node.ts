@@ -1,0 +1,172 @@
+/**
+ * WebSocketStream servers on `node:http` and `node:https`: hand the
+ * `upgrade` event to {@linkcode handleUpgrade} and get a
+ * {@linkcode WebSocketStream} that paces its client through TCP. A handler
+ * that reads slowly pauses the socket, so the client's writes wait instead of
+ * the server's memory filling up: the backpressure `Deno.serve`'s
+ * WebSocket cannot give. Needs Deno 2.8 or later (or Node).
+ *
+ * A separate entry from `mod.ts`, which stays free of `node:` imports so that
+ * browsers can load it.
+ *
+ * @example An echo server on node:http
+ * ```ts
+ * import { createServer } from "node:http";
+ * import { handleUpgrade } from "@streams/websocket/node";
+ *
+ * const server = createServer((_request, response) => response.end("hi\n"));
+ * server.on("upgrade", (request, socket, head) => {
+ *   const stream = handleUpgrade(request, socket, head);
+ *   stream?.opened.then(({ readable, writable }) => readable.pipeTo(writable))
+ *     .catch(() => {});
+ * });
+ * server.listen(8080);
+ * ```
+ *
+ * @module
+ */
+
+import type { IncomingMessage } from "node:http";
+import type { Duplex } from "node:stream";
+import {
+  readServerOptions,
+  refuseUpgrade,
+  selectProtocol,
+  startServerStream,
+} from "./src/server_handshake.ts";
+import { NodeSocketConnection } from "./src/socket/node_socket.ts";
+import { createServerTransport } from "./src/socket/server_transport.ts";
+import type { UpgradeWebSocketStreamOptions } from "./src/upgrade_websocket_stream.ts";
+import type { WebSocketStream } from "./src/websocket_stream.ts";
+
+export type { UpgradeWebSocketStreamOptions, WebSocketStream };
+
+const HANDLE = "Cannot handle the WebSocket upgrade";
+
+/** The oldest Deno whose `node:http` upgrade sockets can pause reading. */
+const MIN_DENO = [2, 8] as const;
+
+/**
+ * Takes over the socket of a `node:http` or `node:https` server's `upgrade`
+ * event and returns the {@linkcode WebSocketStream} for it, speaking RFC 6455
+ * itself: a handler that falls behind pauses the socket, which slows the
+ * client down through TCP. The request is checked as
+ * `upgradeWebSocketStream` checks it, with the same options: a request that
+ * must not be upgraded gets its `400`, `403` or `426` answer written to the
+ * socket, which is then ended, and `undefined` is returned.
+ *
+ * @example A server with ordinary routes and WebSockets on one port
+ * ```ts
+ * import { createServer } from "node:http";
+ * import { handleUpgrade } from "@streams/websocket/node";
+ *
+ * const server = createServer((_request, response) => response.end("ok\n"));
+ * server.on("upgrade", (request, socket, head) => {
+ *   const stream = handleUpgrade(request, socket, head, {
+ *     protocol: "chat",
+ *     origins: ["https://example.com"],
+ *     idleTimeout: 60,
+ *   });
+ *   stream?.opened.then(async ({ readable, writable }) => {
+ *     const writer = writable.getWriter();
+ *     for await (const message of readable) await writer.write(message);
+ *   }).catch(() => {});
+ * });
+ * server.listen(8080);
+ * ```
+ *
+ * @param request The request of the `upgrade` event.
+ * @param socket The socket of the `upgrade` event.
+ * @param head The bytes of the `upgrade` event that followed the request.
+ * @param options Those of `upgradeWebSocketStream`: subprotocol selection,
+ *   allowed origins, keepalive, shutdown signal and buffer limits.
+ * @returns The stream, or `undefined` when the request was refused.
+ * @throws {Error} On Deno older than 2.8, whose upgrade sockets cannot pause.
+ * @throws {TypeError} When an option is invalid, or a protocol selector
+ *   returns a subprotocol the client did not offer.
+ * @throws {RangeError} When a size or timeout option is negative or too
+ *   large.
+ * @throws {DOMException} `InvalidAccessError` for an `overflowCloseCode` a
+ *   server may not send.
+ */
+export function handleUpgrade(
+  request: IncomingMessage,
+  socket: Duplex,
+  head: Uint8Array,
+  options: UpgradeWebSocketStreamOptions = {},
+): WebSocketStream | undefined {
+  refuseOldDeno();
+  const settings = readServerOptions(options, HANDLE);
+  const headers = new Headers();
+  const raw = request.rawHeaders;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    headers.append(raw[i]!, raw[i + 1]!);
+  }
+  const refusal = refuseUpgrade(
+    { method: request.method ?? "", headers },
+    settings.origins,
+  );
+  if (refusal !== undefined) {
+    const body = new TextEncoder().encode(refusal.body);
+    const lines = [
+      `HTTP/1.1 ${refusal.status} ${refusal.statusText}`,
+      "Content-Type: text/plain; charset=utf-8",
+      `Content-Length: ${body.byteLength}`,
+      "Connection: close",
+      ...Object.entries(refusal.headers).map(([name, value]) =>
+        `${name}: ${value}`
+      ),
+    ];
+    socket.end(
+      concat(
+        new TextEncoder().encode(`${lines.join("\r\n")}\r\n\r\n`),
+        body,
+      ),
+    );
+    return undefined;
+  }
+  const protocol = selectProtocol(
+    headers.get("sec-websocket-protocol"),
+    settings.protocol,
+    HANDLE,
+  );
+  (socket as Duplex & { setNoDelay?: (noDelay: boolean) => void })
+    .setNoDelay?.(true);
+  const transport = createServerTransport(
+    new NodeSocketConnection(socket),
+    {
+      key: headers.get("sec-websocket-key")!.trim(),
+      protocol,
+      head: new Uint8Array(head.buffer, head.byteOffset, head.byteLength),
+      highWaterMark: settings.stream.writeHighWaterMark,
+      messageLimit: settings.stream.receiveLimit,
+      idleTimeout: settings.idleTimeout,
+    },
+  );
+  const secure = (socket as Duplex & { encrypted?: boolean }).encrypted;
+  const url = `${secure ? "wss" : "ws"}://${
+    headers.get("host") ?? "localhost"
+  }${request.url ?? "/"}`;
+  return startServerStream(transport, settings, url);
+}
+
+function refuseOldDeno(): void {
+  const version = (globalThis as { Deno?: { version?: { deno?: string } } })
+    .Deno?.version?.deno;
+  if (version === undefined) return;
+  const [major = 0, minor = 0] = version.split(".").map(Number);
+  if (major < MIN_DENO[0] || (major === MIN_DENO[0] && minor < MIN_DENO[1])) {
+    throw new Error(
+      `${HANDLE}: node:http upgrade sockets need Deno ${
+        MIN_DENO.join(".")
+      } or later to pause reading, running Deno ${version}`,
+    );
+  }
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const joined = new Uint8Array(a.byteLength + b.byteLength);
+  joined.set(a);
+  joined.set(b, a.byteLength);
+  return joined;
+}

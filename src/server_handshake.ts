@@ -1,0 +1,245 @@
+/**
+ * The server's side of the opening handshake, for both server paths
+ * (`upgradeWebSocketStream` in `Deno.serve`, `handleUpgrade` for `node:http`):
+ * the server options, the checks of the request with the refusal it gets,
+ * the subprotocol selection, and the stream started once upgraded.
+ *
+ * @module
+ */
+
+import { isProtocolToken } from "./handshake_options.ts";
+import {
+  readAmount,
+  readStreamOptions,
+  type StreamSettings,
+} from "./options.ts";
+import { StreamCore } from "./stream_core.ts";
+import type { Transport } from "./transport.ts";
+import type {
+  ProtocolSelection,
+  UpgradeWebSocketStreamOptions,
+} from "./upgrade_websocket_stream.ts";
+import { adopt, type WebSocketStream } from "./websocket_stream.ts";
+
+/** The parts of an upgrade request the checks look at. */
+export interface UpgradeRequest {
+  method: string;
+  headers: Headers;
+}
+
+/** An HTTP answer refusing an upgrade. */
+export interface Refusal {
+  status: number;
+  statusText: string;
+  body: string;
+  headers: Record<string, string>;
+}
+
+/** The server options, validated and with their defaults. */
+export interface ServerSettings {
+  stream: StreamSettings;
+  /** Seconds; `0` turns keepalive off. */
+  idleTimeout: number;
+  signal: AbortSignal | undefined;
+  origins: UpgradeWebSocketStreamOptions["origins"];
+  protocol: ProtocolSelection | undefined;
+}
+
+/** Deno's own default for `idleTimeout`, in seconds. */
+const DEFAULT_IDLE_TIMEOUT = 30;
+
+/** Checks the options both server paths take; `what` starts the errors. */
+export function readServerOptions(
+  options: UpgradeWebSocketStreamOptions,
+  what: string,
+): ServerSettings {
+  const stream = readStreamOptions(options, "server", what);
+  const { signal, origins, protocol } = options;
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    throw new TypeError(`${what}: options.signal must be an AbortSignal`);
+  }
+  if (
+    origins !== undefined && typeof origins !== "function" &&
+    !Array.isArray(origins)
+  ) {
+    throw new TypeError(
+      `${what}: options.origins must be an array of origins or a function`,
+    );
+  }
+  if (
+    protocol !== undefined && typeof protocol !== "string" &&
+    typeof protocol !== "function" && !Array.isArray(protocol)
+  ) {
+    throw new TypeError(
+      `${what}: options.protocol must be a string, an array of strings or a function`,
+    );
+  }
+  const idleTimeout = readAmount(
+    options.idleTimeout,
+    DEFAULT_IDLE_TIMEOUT,
+    "idleTimeout",
+    what,
+  );
+  return { stream, idleTimeout, signal, origins, protocol };
+}
+
+/**
+ * The refusal for a request that must not be upgraded, or `undefined` to
+ * upgrade it: 426 for no WebSocket upgrade at all, 400 for a malformed
+ * handshake, 426 naming 13 for another version, 403 for a refused origin.
+ */
+export function refuseUpgrade(
+  { method, headers }: UpgradeRequest,
+  origins: UpgradeWebSocketStreamOptions["origins"],
+): Refusal | undefined {
+  if (!hasToken(headers.get("upgrade"), "websocket")) {
+    return {
+      status: 426,
+      statusText: "Upgrade Required",
+      body: "Expected a WebSocket upgrade request\n",
+      headers: { "upgrade": "websocket", "connection": "Upgrade" },
+    };
+  }
+  if (
+    method !== "GET" ||
+    !hasToken(headers.get("connection"), "upgrade") ||
+    !isHandshakeKey(headers.get("sec-websocket-key"))
+  ) {
+    return {
+      status: 400,
+      statusText: "Bad Request",
+      body:
+        "Malformed WebSocket upgrade request: it needs GET, Connection: Upgrade and a Sec-WebSocket-Key of 16 bytes in base64\n",
+      headers: {},
+    };
+  }
+  if (headers.get("sec-websocket-version") !== "13") {
+    return {
+      status: 426,
+      statusText: "Upgrade Required",
+      body: "Unsupported WebSocket version: 13 is required\n",
+      headers: { "sec-websocket-version": "13" },
+    };
+  }
+  if (!isOriginAllowed(headers.get("origin"), origins)) {
+    return {
+      status: 403,
+      statusText: "Forbidden",
+      body: "Origin not allowed\n",
+      headers: {},
+    };
+  }
+  return undefined;
+}
+
+/** Whether `key` is base64 of 16 bytes (RFC 6455, section 4.1). */
+function isHandshakeKey(key: string | null): boolean {
+  return key !== null && /^[A-Za-z0-9+/]{22}==$/.test(key.trim());
+}
+
+/** Whether a comma-separated header holds `token`, case-insensitively. */
+function hasToken(header: string | null, token: string): boolean {
+  return (header ?? "").split(",").some((value) =>
+    value.trim().toLowerCase() === token
+  );
+}
+
+function isOriginAllowed(
+  origin: string | null,
+  allowed: UpgradeWebSocketStreamOptions["origins"],
+): boolean {
+  if (allowed === undefined) return true;
+  if (typeof allowed === "function") return allowed(origin);
+  return origin === null || allowed.includes(origin);
+}
+
+/**
+ * The subprotocol to select from the request's `Sec-WebSocket-Protocol`
+ * header, or `undefined` for none. A selector that returns a subprotocol the
+ * client did not offer is a TypeError.
+ */
+export function selectProtocol(
+  header: string | null,
+  selection: ProtocolSelection | undefined,
+  what: string,
+): string | undefined {
+  if (selection === undefined) return undefined;
+  const offered = parseProtocolHeader(header);
+  if (typeof selection === "function") {
+    const chosen = selection(offered);
+    if (chosen !== undefined && !offered.includes(chosen)) {
+      throw new TypeError(
+        `${what}: the protocol selector returned "${chosen}", which the client did not offer`,
+      );
+    }
+    return chosen;
+  }
+  const candidates = typeof selection === "string" ? [selection] : selection;
+  return candidates.find((candidate) => offered.includes(candidate));
+}
+
+/** Splits a `Sec-WebSocket-Protocol` header, with or without spaces. */
+function parseProtocolHeader(header: string | null): string[] {
+  if (header === null) return [];
+  return header.split(",").map((token) => token.trim()).filter(isProtocolToken);
+}
+
+/** The reason sent with 1001 when the server shuts down. */
+const SHUTDOWN_REASON = "Server shutting down";
+
+/**
+ * Starts the stream of an upgraded connection at `url`: with a `signal`, it
+ * closes with 1001 when the server shuts down.
+ */
+export function startServerStream(
+  transport: Transport,
+  settings: ServerSettings,
+  url: string,
+): WebSocketStream {
+  const { signal } = settings;
+  const core = new StreamCore(
+    signal === undefined ? transport : reportShutdown(transport, signal),
+    settings.stream,
+  );
+  core.start();
+  if (signal !== undefined) closeOnShutdown(core, signal);
+  return adopt(url, core);
+}
+
+function closeOnShutdown(core: StreamCore, signal: AbortSignal): void {
+  const shutDown = () => core.close(1001, SHUTDOWN_REASON);
+  if (signal.aborted) {
+    shutDown();
+    return;
+  }
+  signal.addEventListener("abort", shutDown, { once: true });
+  const forget = () => signal.removeEventListener("abort", shutDown);
+  core.closed.then(forget, forget);
+}
+
+/**
+ * Deno reports 1005 for every socket its shutdown tears down, even after our
+ * 1001 went out and was answered; report the 1001 the peer was sent.
+ */
+function reportShutdown(transport: Transport, signal: AbortSignal): Transport {
+  const reporting: Transport = {
+    start: (events) =>
+      transport.start({
+        onOpen: (protocol, extensions) => events.onOpen(protocol, extensions),
+        onMessage: (message) => events.onMessage(message),
+        onOverflow: () => events.onOverflow(),
+        onClose: (closeCode, reason, failure, wasClean) =>
+          signal.aborted && closeCode === 1005
+            ? events.onClose(1001, SHUTDOWN_REASON, failure, wasClean)
+            : events.onClose(closeCode, reason, failure, wasClean),
+      }),
+    send: (message) => transport.send(message),
+    close: (closeCode, reason) => transport.close(closeCode, reason),
+    terminate: () => transport.terminate(),
+  };
+  // A transport that can pause must stay one.
+  if (transport.resume !== undefined) {
+    reporting.resume = () => transport.resume?.();
+  }
+  return reporting;
+}

@@ -1,0 +1,26 @@
+/**
+ * The small interface the frame reader and writer use instead of a socket,
+ * with one adapter per runtime's socket (`Deno.Conn`, a Node `net.Socket`).
+ *
+ * @module
+ */
+
+/**
+ * A bidirectional byte stream. It reads from the peer only while a
+ * {@linkcode ByteConnection.read} is asked for (an adapter may read a little
+ * ahead), so a reader that stops asking slows the peer down through TCP.
+ */
+export interface ByteConnection {
+  /**
+   * Reads into `into`: the number of bytes read, at least 1, or `null` at
+   * the end of the stream. Rejects when the connection breaks or is closed.
+   */
+  read(into: Uint8Array): Promise<number | null>;
+  /**
+   * Writes all of `bytes`; resolves once the connection took them, so the
+   * caller may then reuse the buffer. Rejects when the connection breaks.
+   */
+  write(bytes: Uint8Array): Promise<void>;
+  /** Closes the connection; reads and writes in progress then reject or end. */
+  close(): void;
+}

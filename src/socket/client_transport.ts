@@ -1,0 +1,121 @@
+/**
+ * The client role of the socket transport: a {@linkcode SocketSession} over a
+ * TCP connection from `Deno.connect` (with `Deno.startTls` on it for `wss:`),
+ * opened with the client's handshake.
+ *
+ * @module
+ */
+
+import {
+  checkHandshakeResponse,
+  createHandshakeRequest,
+  MAX_RESPONSE_HEAD_BYTES,
+} from "./client_handshake.ts";
+import { DenoConnection } from "./deno_conn.ts";
+import { FrameReader } from "./frame_reader.ts";
+import { type OpenedConnection, SocketSession } from "./session.ts";
+import type { TransportEvents } from "../transport.ts";
+
+/** What a {@linkcode SocketTransport} connects to and how. */
+export interface SocketTransportOptions {
+  /** A `ws:` or `wss:` URL without a fragment. */
+  url: URL;
+  protocols: readonly string[];
+  headers: Headers | undefined;
+  /** Sends resolve while at most this many bytes wait to be written. */
+  highWaterMark: number;
+  /**
+   * The most payload bytes a message may carry (see
+   * {@linkcode FrameReaderOptions.messageLimit}); longer messages are
+   * reported with `onOverflow` and skipped as they arrive.
+   */
+  messageLimit: number;
+}
+
+/** Speaks RFC 6455, client side, over a connection it opens itself. */
+export class SocketTransport extends SocketSession {
+  readonly #url: URL;
+
+  constructor(options: SocketTransportOptions) {
+    super(
+      {
+        role: "client",
+        highWaterMark: options.highWaterMark,
+        keepaliveIntervalMs: 0,
+      },
+      (signal) => openClient(options, signal),
+    );
+    this.#url = options.url;
+  }
+
+  override start(events: TransportEvents): void {
+    // Deno's WebSocket asks for a missing permission, and throws when it is
+    // refused, at construction; so do we, rather than only rejecting later.
+    // (Permissions name IPv6 hosts with their brackets, as URLs do.)
+    const host = `${this.#url.hostname}:${endpointOf(this.#url).port}`;
+    const descriptor = { name: "net", host } as const;
+    if (
+      Deno.permissions.querySync(descriptor).state !== "granted" &&
+      Deno.permissions.requestSync(descriptor).state !== "granted"
+    ) {
+      throw new Deno.errors.NotCapable(
+        `Requires net access to "${host}", run again with the --allow-net flag`,
+      );
+    }
+    super.start(events);
+  }
+}
+
+/** Connects, sends the handshake request and checks the answer. */
+async function openClient(
+  { url, protocols, headers, messageLimit }: SocketTransportOptions,
+  signal: AbortSignal,
+): Promise<OpenedConnection | { failure: string }> {
+  const connection = new DenoConnection(await connect(url, signal));
+  const hangUp = () => connection.close();
+  signal.addEventListener("abort", hangUp, { once: true });
+  try {
+    const request = createHandshakeRequest(url, protocols, headers);
+    await connection.write(request.bytes);
+    const reader = new FrameReader(connection, {
+      role: "client",
+      messageLimit,
+    });
+    const answer = await reader.readHead(MAX_RESPONSE_HEAD_BYTES);
+    const result = typeof answer === "string"
+      ? checkHandshakeResponse(answer, await request.expectedAccept)
+      : answer === null
+      ? "the server closed the connection during the handshake"
+      : `the server's answer is longer than ${MAX_RESPONSE_HEAD_BYTES} bytes`;
+    if (typeof result === "string") {
+      connection.close();
+      return { failure: `WebSocket handshake failed: ${result}` };
+    }
+    return { connection, reader, ...result };
+  } catch (error) {
+    connection.close();
+    throw error;
+  } finally {
+    signal.removeEventListener("abort", hangUp);
+  }
+}
+
+async function connect(url: URL, signal: AbortSignal): Promise<Deno.Conn> {
+  const { hostname, port } = endpointOf(url);
+  const tcp = await Deno.connect({ hostname, port, signal });
+  // Frames are written whole, and small ones are joined: waiting for more
+  // (Nagle's algorithm) would only add latency.
+  tcp.setNoDelay(true);
+  if (url.protocol !== "wss:") return tcp;
+  return await Deno.startTls(tcp, { hostname, alpnProtocols: ["http/1.1"] });
+}
+
+/** The host and port to connect to for a `ws:` or `wss:` URL. */
+function endpointOf(url: URL): { hostname: string; port: number } {
+  const port = url.port === ""
+    ? (url.protocol === "wss:" ? 443 : 80)
+    : Number(url.port);
+  // IPv6 literals come bracketed in URLs, but not in Deno.connect.
+  const hostname = url.hostname.replace(/^\[(.*)\]$/, "$1");
+  return { hostname, port };
+}

@@ -1,0 +1,432 @@
+/**
+ * Bytes in, messages and control frames out: RFC 6455 framing for either
+ * role, over a {@linkcode ByteSource} it reads only when asked for the next
+ * frame, so that a receiver without room leaves the bytes in TCP. It owns no
+ * socket and writes nothing; a peer that breaks the protocol makes
+ * {@linkcode FrameReader.next} throw a {@linkcode ProtocolError}.
+ *
+ * @module
+ */
+
+import type { Role } from "../close_code.ts";
+import { isReceivableCloseCode } from "../close_code.ts";
+import type { Message } from "../message.ts";
+import type { ByteConnection } from "./byte_connection.ts";
+import {
+  applyMask,
+  type FrameHeader,
+  MAX_CONTROL_PAYLOAD,
+  MAX_HEADER_BYTES,
+  Opcode,
+  parseFrameHeader,
+  peerName,
+} from "./frame.ts";
+import { ProtocolError } from "./protocol_error.ts";
+
+/** What the reader reads from: the reading half of a connection. */
+export type ByteSource = Pick<ByteConnection, "read">;
+
+/** What {@linkcode FrameReader.next} found. */
+export type FrameEvent =
+  | { type: "message"; message: Message }
+  | { type: "ping"; payload: Uint8Array }
+  | { type: "pong"; payload: Uint8Array }
+  | { type: "close"; closeCode: number; reason: string }
+  /** A message longer than the limit began; it is skipped as it arrives. */
+  | { type: "overflow" }
+  /** The connection ended without a Close frame; `failure` says where. */
+  | { type: "end"; failure: string };
+
+/** Options for a {@linkcode FrameReader}. */
+export interface FrameReaderOptions {
+  /** Our role: a server reads masked frames, a client plain ones. */
+  role: Role;
+  /**
+   * The most payload bytes one message may carry; a message also may not
+   * have more than this divided by {@linkcode FRAME_OVERHEAD_BYTES} frames,
+   * so that a flood of tiny fragments is bounded too. A longer message is
+   * reported as `overflow` and skipped.
+   */
+  messageLimit: number;
+}
+
+/**
+ * What each frame of a fragmented message counts against the message limit
+ * when counting frames: about what holding a fragment costs.
+ */
+export const FRAME_OVERHEAD_BYTES = 64;
+
+/** The read buffer's first size: enough for a handshake and chat. */
+const MIN_READ_BUFFER_BYTES = 4 * 1024;
+/** The read buffer grows fourfold, up to this, while reads fill it. */
+const MAX_READ_BUFFER_BYTES = 256 * 1024;
+/**
+ * The read buffer is compacted before a read once less than this is free
+ * behind its data; a frame header or a control frame always fits in it, and
+ * a payload longer than the buffer less this is read into its own array.
+ */
+const FILL_MARGIN = 2 * (MAX_HEADER_BYTES + MAX_CONTROL_PAYLOAD);
+
+const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+/** Reads frames from a {@linkcode ByteSource}; see the module doc. */
+export class FrameReader {
+  readonly #source: ByteSource;
+  readonly #role: Role;
+  readonly #messageLimit: number;
+  // Bytes [#start, #end) of #buffer are read but not yet parsed.
+  #buffer = new Uint8Array(MIN_READ_BUFFER_BYTES);
+  #start = 0;
+  #end = 0;
+  /** The opcode of the message being received, or 0 between messages. */
+  #messageOpcode = 0;
+  /** The binary fragments of the message being received. */
+  #fragments: Uint8Array[] = [];
+  /** The text decoded so far of a fragmented text message. */
+  #textParts: string[] = [];
+  /** Decodes a fragmented text message frame by frame, so bad UTF-8 fails at once. */
+  #textDecoder: TextDecoder | undefined;
+  #messageBytes = 0;
+  #messageFrames = 0;
+  /** The message being received is too long: its frames are skipped. */
+  #skippingMessage = false;
+  /** The frame whose overflow was reported, to skip at the next call. */
+  #overflowingFrame: { length: number; fin: boolean } | undefined;
+  /**
+   * Set once our Close is sent: messages are skipped as they arrive, as the
+   * standard drops them, which costs no memory.
+   */
+  discarding = false;
+
+  /**
+   * @param source Where frames come from.
+   * @param options Role and limit.
+   * @param head Bytes already read from the connection, read first.
+   */
+  constructor(
+    source: ByteSource,
+    options: FrameReaderOptions,
+    head?: Uint8Array,
+  ) {
+    this.#source = source;
+    this.#role = options.role;
+    this.#messageLimit = options.messageLimit;
+    if (head !== undefined && head.byteLength > 0) {
+      if (head.byteLength > this.#buffer.length) {
+        this.#buffer = new Uint8Array(head.byteLength);
+      }
+      this.#buffer.set(head);
+      this.#end = head.byteLength;
+    }
+  }
+
+  /**
+   * Reads an HTTP head (up to the blank line) of at most `maxBytes`; what
+   * follows stays to be read as frames. Returns the head without its blank
+   * line, `null` when the connection ended first, `undefined` when the head
+   * is longer.
+   */
+  async readHead(maxBytes: number): Promise<string | null | undefined> {
+    let headEnd = -1;
+    while (headEnd < 0) {
+      if (this.#end - this.#start >= maxBytes) return undefined;
+      if (!await this.#fill()) return null;
+      headEnd = findHeadEnd(this.#buffer, this.#start, this.#end);
+    }
+    const head = new TextDecoder().decode(
+      this.#buffer.subarray(this.#start, headEnd - 4),
+    );
+    this.#start = headEnd;
+    return head;
+  }
+
+  /**
+   * Reads up to the next message, control frame or overflow, or the end of
+   * the connection. Throws a {@linkcode ProtocolError} for a peer that
+   * breaks the protocol, and the connection's error when reading fails.
+   */
+  async next(): Promise<FrameEvent> {
+    const overflowing = this.#overflowingFrame;
+    if (overflowing !== undefined) {
+      this.#overflowingFrame = undefined;
+      const ended = await this.#readPayload(overflowing.length, true, 0);
+      if (ended === null) return this.#endedInFrame();
+      if (overflowing.fin) this.#endMessage();
+    }
+    for (;;) {
+      const header = parseFrameHeader(
+        this.#buffer,
+        this.#start,
+        this.#end,
+        this.#role,
+      );
+      const controlBytes = header === undefined || header.opcode < Opcode.Close
+        ? 0
+        : header.headerBytes + header.length;
+      if (header === undefined || this.#end - this.#start < controlBytes) {
+        if (await this.#fill()) continue;
+        return {
+          type: "end",
+          failure: `${
+            peerName(this.#role)
+          } closed the connection without a Close frame`,
+        };
+      }
+      this.#start += header.headerBytes;
+      if (header.opcode >= Opcode.Close) {
+        const payload = this.#buffer.slice(
+          this.#start,
+          this.#start + header.length,
+        );
+        this.#start += header.length;
+        if (header.maskKey !== 0) {
+          applyMask(payload, 0, payload.length, header.maskKey);
+        }
+        if (header.opcode === Opcode.Ping) return { type: "ping", payload };
+        if (header.opcode === Opcode.Pong) return { type: "pong", payload };
+        return { type: "close", ...this.#parseClosePayload(payload) };
+      }
+      const event = await this.#readDataFrame(header);
+      if (event !== undefined) return event;
+    }
+  }
+
+  /** Reads the rest of the current read buffer's data, for a hang-up. */
+  async drain(): Promise<void> {
+    while (await this.#source.read(this.#buffer) !== null) {
+      // Nothing may follow a Close frame.
+    }
+  }
+
+  async #readDataFrame(
+    header: FrameHeader,
+  ): Promise<FrameEvent | undefined> {
+    const { fin, opcode, length } = header;
+    if (opcode === Opcode.Continuation) {
+      if (this.#messageOpcode === 0) {
+        throw new ProtocolError(
+          1002,
+          `${peerName(this.#role)} sent a continuation frame outside a message`,
+        );
+      }
+    } else if (this.#messageOpcode !== 0) {
+      throw new ProtocolError(
+        1002,
+        `${
+          peerName(this.#role)
+        } started a message before finishing the previous one`,
+      );
+    } else {
+      this.#messageOpcode = opcode;
+    }
+    this.#messageBytes += length;
+    this.#messageFrames++;
+    if (
+      !this.#skippingMessage &&
+      (this.#messageBytes > this.#messageLimit ||
+        (this.#messageFrames - 1) * FRAME_OVERHEAD_BYTES > this.#messageLimit)
+    ) {
+      this.#skippingMessage = true;
+      this.#fragments = [];
+      this.#textParts = [];
+      this.#textDecoder = undefined;
+      if (!this.discarding) {
+        // Reported before the payload is skipped, which may never end.
+        this.#overflowingFrame = { length, fin };
+        return { type: "overflow" };
+      }
+    }
+    const skip = this.#skippingMessage || this.discarding;
+    const payload = await this.#readPayload(length, skip, header.maskKey);
+    if (payload === null) return this.#endedInFrame();
+    if (payload !== undefined) this.#takeFragment(payload, fin);
+    if (!fin) return undefined;
+    const message = skip ? undefined : this.#assemble();
+    this.#endMessage();
+    return message === undefined ? undefined : { type: "message", message };
+  }
+
+  /** Keeps a data frame's payload; text is checked as each frame arrives. */
+  #takeFragment(payload: Uint8Array, fin: boolean): void {
+    if (this.#messageOpcode !== Opcode.Text) {
+      if (payload.byteLength > 0) this.#fragments.push(payload);
+      return;
+    }
+    if (fin && this.#messageFrames === 1) {
+      this.#fragments.push(payload);
+      return;
+    }
+    this.#textDecoder ??= new TextDecoder("utf-8", {
+      fatal: true,
+      ignoreBOM: true,
+    });
+    try {
+      this.#textParts.push(this.#textDecoder.decode(payload, { stream: !fin }));
+    } catch {
+      throw this.#invalidText();
+    }
+  }
+
+  #assemble(): Message {
+    if (this.#messageOpcode !== Opcode.Text) return joinChunks(this.#fragments);
+    if (this.#textDecoder !== undefined) return this.#textParts.join("");
+    try {
+      return decoder.decode(this.#fragments[0]);
+    } catch {
+      throw this.#invalidText();
+    }
+  }
+
+  #endedInFrame(): FrameEvent {
+    return {
+      type: "end",
+      failure: `${
+        peerName(this.#role)
+      } closed the connection in the middle of a frame`,
+    };
+  }
+
+  #invalidText(): ProtocolError {
+    return new ProtocolError(
+      1007,
+      `${peerName(this.#role)} sent a text message that is not valid UTF-8`,
+    );
+  }
+
+  #endMessage(): void {
+    this.#fragments = [];
+    this.#textParts = [];
+    this.#textDecoder = undefined;
+    this.#messageBytes = 0;
+    this.#messageFrames = 0;
+    this.#messageOpcode = 0;
+    this.#skippingMessage = false;
+  }
+
+  /** The code and reason of a Close frame. */
+  #parseClosePayload(
+    payload: Uint8Array,
+  ): { closeCode: number; reason: string } {
+    if (payload.byteLength === 0) return { closeCode: 1005, reason: "" };
+    const peer = peerName(this.#role);
+    if (payload.byteLength === 1) {
+      throw new ProtocolError(1002, `${peer} sent a Close frame of 1 byte`);
+    }
+    const closeCode = (payload[0]! << 8) | payload[1]!;
+    if (!isReceivableCloseCode(closeCode)) {
+      throw new ProtocolError(
+        1002,
+        `${peer} sent close code ${closeCode}, which may not be sent`,
+      );
+    }
+    try {
+      return { closeCode, reason: decoder.decode(payload.subarray(2)) };
+    } catch {
+      throw new ProtocolError(
+        1007,
+        `${peer} sent a close reason that is not valid UTF-8`,
+      );
+    }
+  }
+
+  /**
+   * Reads more bytes into the buffer, making room first. Returns `false` at
+   * the end of the connection.
+   */
+  async #fill(): Promise<boolean> {
+    const buffer = this.#buffer;
+    if (this.#start === this.#end) {
+      this.#start = this.#end = 0;
+    } else if (this.#start > 0 && this.#end > buffer.length - FILL_MARGIN) {
+      buffer.copyWithin(0, this.#start, this.#end);
+      this.#end -= this.#start;
+      this.#start = 0;
+    }
+    const read = await this.#source.read(buffer.subarray(this.#end));
+    if (read === null) return false;
+    this.#end += read;
+    if (this.#end === buffer.length && buffer.length < MAX_READ_BUFFER_BYTES) {
+      // A read that took all the room there was: more is waiting, so read
+      // more at a time. Connections that only chat keep a small buffer.
+      this.#buffer = new Uint8Array(buffer.length * 4);
+      this.#buffer.set(buffer.subarray(this.#start, this.#end));
+      this.#end -= this.#start;
+      this.#start = 0;
+    }
+    return true;
+  }
+
+  /**
+   * Takes `length` bytes of payload, unmasked, copied out of the read buffer
+   * or, when longer than it, read straight into their own array. Returns
+   * `undefined` when `skip` is set, and `null` when the connection ended
+   * first.
+   */
+  async #readPayload(
+    length: number,
+    skip: boolean,
+    maskKey: number,
+  ): Promise<Uint8Array | undefined | null> {
+    if (skip) {
+      let missing = length;
+      for (;;) {
+        const taken = Math.min(missing, this.#end - this.#start);
+        this.#start += taken;
+        missing -= taken;
+        if (missing === 0) return undefined;
+        if (!await this.#fill()) return null;
+      }
+    }
+    let payload: Uint8Array;
+    if (length <= this.#buffer.length - FILL_MARGIN) {
+      while (this.#end - this.#start < length) {
+        if (!await this.#fill()) return null;
+      }
+      payload = this.#buffer.slice(this.#start, this.#start + length);
+      this.#start += length;
+    } else {
+      // Too long to gather in the buffer: take what it holds of the
+      // payload, and read the rest straight into place.
+      payload = new Uint8Array(length);
+      let filled = Math.min(length, this.#end - this.#start);
+      payload.set(this.#buffer.subarray(this.#start, this.#start + filled));
+      this.#start += filled;
+      while (filled < length) {
+        const read = await this.#source.read(payload.subarray(filled));
+        if (read === null) return null;
+        filled += read;
+      }
+    }
+    if (maskKey !== 0) applyMask(payload, 0, length, maskKey);
+    return payload;
+  }
+}
+
+/**
+ * Where an HTTP head ends in `bytes[start, end)`: the index just after the
+ * blank line, or -1 while it has not arrived.
+ */
+function findHeadEnd(bytes: Uint8Array, start: number, end: number): number {
+  for (let i = start + 3; i < end; i++) {
+    if (
+      bytes[i] === 0x0a && bytes[i - 1] === 0x0d && bytes[i - 2] === 0x0a &&
+      bytes[i - 3] === 0x0d
+    ) {
+      return i + 1;
+    }
+  }
+  return -1;
+}
+
+function joinChunks(chunks: Uint8Array[]): Uint8Array {
+  if (chunks.length === 1) return chunks[0]!;
+  let bytes = 0;
+  for (const chunk of chunks) bytes += chunk.byteLength;
+  const joined = new Uint8Array(bytes);
+  let offset = 0;
+  for (const chunk of chunks) {
+    joined.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return joined;
+}

@@ -1,0 +1,209 @@
+/**
+ * Frames and queues what we send, for either role, over the writing half of
+ * a {@linkcode ByteConnection}: messages wait in an
+ * {@linkcode OutgoingFrames} queue, a Pong answers every Ping in order, and
+ * frames queued in a burst leave in one write. It owns no socket: a write
+ * that fails is reported to the caller, which hangs up.
+ *
+ * @module
+ */
+
+import { describeError } from "../describe_error.ts";
+import type { Message } from "../message.ts";
+import type { ByteConnection } from "./byte_connection.ts";
+import { closePayload, Opcode } from "./frame.ts";
+import { OutgoingFrames } from "./outgoing_frames.ts";
+
+/** What the writer writes to: the writing half of a connection. */
+export type ByteSink = Pick<ByteConnection, "write">;
+
+/**
+ * The most Pongs that may wait to be written. A peer that pings faster than
+ * it reads our Pongs is read no further until they have left
+ * ({@linkcode FrameWriter.pongsBackedUp}): every Ping is still answered, and
+ * memory stays bounded.
+ */
+export const MAX_QUEUED_PONGS = 256;
+
+/**
+ * Resolves after one macrotask turn, long enough for a producer to queue its
+ * next frames so that they leave in one write instead of a write each. Deno's
+ * `setImmediate` takes about 5 µs (a timer, about 2 ms); where it is missing,
+ * writes are not deferred.
+ */
+const nextTurn: () => Promise<void> = (() => {
+  const { setImmediate } = globalThis as {
+    setImmediate?: (callback: () => void) => unknown;
+  };
+  if (setImmediate === undefined) return () => Promise.resolve();
+  return () => new Promise<void>((resolve) => setImmediate(resolve));
+})();
+
+/** Options for a {@linkcode FrameWriter}. */
+export interface FrameWriterOptions {
+  /** Whether frames are masked: a client's must be, a server's must not. */
+  masked: boolean;
+  /** Sends resolve while at most this many bytes wait to be written. */
+  highWaterMark: number;
+  /** Called once when a write fails, with why. */
+  onWriteFailure: (failure: string) => void;
+}
+
+/** Frames and writes messages and control frames; see the module doc. */
+export class FrameWriter {
+  readonly #sink: ByteSink;
+  readonly #options: FrameWriterOptions;
+  readonly #outgoing: OutgoingFrames;
+  /** Payloads of Pings not yet answered, oldest first. */
+  #pongs: Uint8Array[] = [];
+  #writing: Promise<void> | undefined;
+  #roomWaiter: PromiseWithResolvers<boolean> | undefined;
+  /** Frames queued since the writer last ran dry. */
+  #burstFrames = 0;
+  /** Whether the writer waits a turn for more frames before writing. */
+  #joinWrites = false;
+  #closeSent = false;
+  #stopped = false;
+  /** Waits for the Pong backlog to shrink; see {@linkcode MAX_QUEUED_PONGS}. */
+  #pongRoom: PromiseWithResolvers<void> | undefined;
+  // Byte counts over the connection's life, to tell whether the last
+  // message has been written: the queue keeps frames in order.
+  #queuedTotal = 0;
+  #writtenTotal = 0;
+  #lastMessageEnd = 0;
+
+  constructor(sink: ByteSink, options: FrameWriterOptions) {
+    this.#sink = sink;
+    this.#options = options;
+    this.#outgoing = new OutgoingFrames(options.masked);
+  }
+
+  /** Whether our Close frame is queued or sent: nothing may follow it. */
+  get closeSent(): boolean {
+    return this.#closeSent;
+  }
+
+  /** Whether a message is queued or still being written. */
+  get hasUnsentData(): boolean {
+    return this.#writtenTotal < this.#lastMessageEnd;
+  }
+
+  /** Settles once everything queued is written (or writing failed). */
+  get flushed(): Promise<void> | undefined {
+    return this.#writing;
+  }
+
+  /**
+   * Queues a message. Returns `true` while there is room for more, else a
+   * promise of `true` once there is, or of `false` when the connection ends
+   * first.
+   */
+  send(message: Message): true | Promise<boolean> {
+    if (this.#closeSent || this.#stopped) return Promise.resolve(false);
+    this.#enqueue(
+      typeof message === "string" ? Opcode.Text : Opcode.Binary,
+      message,
+    );
+    this.#lastMessageEnd = this.#queuedTotal;
+    if (this.#outgoing.bytes <= this.#options.highWaterMark) return true;
+    this.#roomWaiter?.resolve(false);
+    this.#roomWaiter = Promise.withResolvers();
+    return this.#roomWaiter.promise;
+  }
+
+  /** Queues a Ping. */
+  ping(payload: Uint8Array): void {
+    if (this.#closeSent || this.#stopped) return;
+    this.#enqueue(Opcode.Ping, payload);
+  }
+
+  /**
+   * Queues the Pong for a Ping, after those of earlier Pings. Returns a
+   * promise to wait for when {@linkcode MAX_QUEUED_PONGS} are waiting.
+   */
+  pong(payload: Uint8Array): Promise<void> | undefined {
+    if (this.#closeSent || this.#stopped) return undefined;
+    this.#pongs.push(payload);
+    this.#burstFrames++;
+    this.#writing ??= this.#writeQueued();
+    if (this.#pongs.length < MAX_QUEUED_PONGS) return undefined;
+    this.#pongRoom ??= Promise.withResolvers();
+    return this.#pongRoom.promise;
+  }
+
+  /**
+   * Queues our Close frame (empty without a code); with `dropData`, after
+   * dropping the messages not yet taken for writing.
+   */
+  close(closeCode: number | undefined, reason: string, dropData = false): void {
+    if (this.#closeSent || this.#stopped) return;
+    if (dropData) {
+      const before = this.#outgoing.bytes;
+      this.#outgoing.clear();
+      this.#queuedTotal -= before - this.#outgoing.bytes;
+    }
+    this.#queuePongs();
+    this.#closeSent = true;
+    this.#enqueue(Opcode.Close, closePayload(closeCode, reason));
+  }
+
+  /** Writes nothing more: waiting sends get `false`. */
+  stop(): void {
+    this.#stopped = true;
+    this.#roomWaiter?.resolve(false);
+    this.#roomWaiter = undefined;
+    this.#pongs = [];
+    this.#wakePongWaiter();
+  }
+
+  #queuePongs(): void {
+    for (const payload of this.#pongs) this.#push(Opcode.Pong, payload);
+    this.#pongs = [];
+    this.#wakePongWaiter();
+  }
+
+  #wakePongWaiter(): void {
+    const waiter = this.#pongRoom;
+    this.#pongRoom = undefined;
+    waiter?.resolve();
+  }
+
+  #push(opcode: number, payload: Message): void {
+    const before = this.#outgoing.bytes;
+    this.#outgoing.push(opcode, payload);
+    this.#queuedTotal += this.#outgoing.bytes - before;
+  }
+
+  #enqueue(opcode: number, payload: Message): void {
+    this.#push(opcode, payload);
+    this.#burstFrames++;
+    this.#writing ??= this.#writeQueued();
+  }
+
+  async #writeQueued(): Promise<void> {
+    try {
+      if (this.#joinWrites) await nextTurn();
+      while (!this.#stopped) {
+        this.#queuePongs();
+        const bytes = this.#outgoing.take();
+        if (bytes === undefined) break;
+        await this.#sink.write(bytes);
+        this.#outgoing.release(bytes);
+        this.#writtenTotal += bytes.byteLength;
+        if (this.#outgoing.bytes <= this.#options.highWaterMark) {
+          this.#roomWaiter?.resolve(true);
+          this.#roomWaiter = undefined;
+        }
+      }
+    } catch (error) {
+      if (!this.#stopped) this.#options.onWriteFailure(describeError(error));
+    } finally {
+      this.#writing = undefined;
+      // Frames that came in bursts are likely to again: then wait a turn
+      // before writing, so that a burst leaves in one write. One frame at a
+      // time (a request and its answer) is written at once.
+      this.#joinWrites = this.#burstFrames > 1;
+      this.#burstFrames = 0;
+    }
+  }
+}

@@ -1,0 +1,82 @@
+/**
+ * The server role of the socket transport: a {@linkcode SocketSession} over a
+ * connection whose upgrade request was already read and accepted, which
+ * writes the 101 answer and then reads masked frames and writes plain ones.
+ *
+ * @module
+ */
+
+import type { ByteConnection } from "./byte_connection.ts";
+import { acceptFor } from "./client_handshake.ts";
+import { FrameReader } from "./frame_reader.ts";
+import { SocketSession } from "./session.ts";
+
+/** What the server side of a connection runs with. */
+export interface ServerTransportOptions {
+  /** The request's `Sec-WebSocket-Key`, already checked. */
+  key: string;
+  /** The selected subprotocol, if any. */
+  protocol: string | undefined;
+  /** Bytes that arrived after the request head, read before the connection. */
+  head: Uint8Array;
+  /** Sends resolve while at most this many bytes wait to be written. */
+  highWaterMark: number;
+  /** The most payload bytes a message may carry. */
+  messageLimit: number;
+  /** Seconds without a word from the client before it is pinged, twice over. */
+  idleTimeout: number;
+}
+
+/**
+ * A transport that answers the upgrade on `connection` and speaks RFC 6455
+ * as the server.
+ */
+export function createServerTransport(
+  connection: ByteConnection,
+  options: ServerTransportOptions,
+): SocketSession {
+  return new SocketSession(
+    {
+      role: "server",
+      highWaterMark: options.highWaterMark,
+      keepaliveIntervalMs: options.idleTimeout * 1000 / 2,
+    },
+    async (signal) => {
+      const hangUp = () => connection.close();
+      signal.addEventListener("abort", hangUp, { once: true });
+      try {
+        await connection.write(
+          await createHandshakeResponse(options.key, options.protocol),
+        );
+      } finally {
+        signal.removeEventListener("abort", hangUp);
+      }
+      const reader = new FrameReader(
+        connection,
+        { role: "server", messageLimit: options.messageLimit },
+        options.head,
+      );
+      return {
+        connection,
+        reader,
+        protocol: options.protocol ?? "",
+        extensions: "",
+      };
+    },
+  );
+}
+
+/** The 101 answer to a request with `key`, selecting `protocol`. */
+async function createHandshakeResponse(
+  key: string,
+  protocol: string | undefined,
+): Promise<Uint8Array> {
+  const lines = [
+    "HTTP/1.1 101 Switching Protocols",
+    "Upgrade: websocket",
+    "Connection: Upgrade",
+    `Sec-WebSocket-Accept: ${await acceptFor(key)}`,
+  ];
+  if (protocol !== undefined) lines.push(`Sec-WebSocket-Protocol: ${protocol}`);
+  return new TextEncoder().encode(`${lines.join("\r\n")}\r\n\r\n`);
+}

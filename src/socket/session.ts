@@ -1,0 +1,301 @@
+/**
+ * One WebSocket connection over a {@linkcode ByteConnection}, in either role:
+ * it wires a {@linkcode FrameReader} and a {@linkcode FrameWriter} to the
+ * stream core as a {@linkcode Transport}. It reads only while the receiver
+ * has room, so a slow reader slows the peer down through TCP instead of
+ * filling memory, and it learns that a write has left from the write itself.
+ * How the connection is opened (dialled by a client, handed over by a
+ * server) is the opener's business.
+ *
+ * @module
+ */
+
+import type { Role } from "../close_code.ts";
+import { describeError } from "../describe_error.ts";
+import type { Message } from "../message.ts";
+import type { Transport, TransportEvents } from "../transport.ts";
+import type { ByteConnection } from "./byte_connection.ts";
+import { FrameReader } from "./frame_reader.ts";
+import { FrameWriter } from "./frame_writer.ts";
+import { ProtocolError } from "./protocol_error.ts";
+
+/** How a session ended, as {@linkcode TransportEvents.onClose} takes it. */
+type Outcome = Parameters<TransportEvents["onClose"]>;
+
+/** An end without a closing handshake: 1006, for `failure`. */
+function abnormal(failure: string): Outcome {
+  return [null, "", failure, false];
+}
+
+/**
+ * How long the last frames (our Close) may take to leave, and then how long
+ * a server may take to close TCP, before we hang up.
+ */
+const CLOSING_GRACE_MS = 1000;
+
+/** The reason of the 1001 sent when keepalive gets no answer, as Deno's. */
+const IDLE_REASON = "No response from ping frame.";
+
+/** A connection the opener has set up, handshake done. */
+export interface OpenedConnection {
+  connection: ByteConnection;
+  /** The reader, holding whatever followed the handshake. */
+  reader: FrameReader;
+  protocol: string;
+  extensions: string;
+}
+
+/** Opens the connection; may throw, and must give up when `signal` aborts. */
+export type Opener = (
+  signal: AbortSignal,
+) => Promise<OpenedConnection | { failure: string }>;
+
+/** How a session runs. */
+export interface SessionSettings {
+  role: Role;
+  /** Sends resolve while at most this many bytes wait to be written. */
+  highWaterMark: number;
+  /**
+   * Milliseconds of silence from the peer after which a Ping goes out, and
+   * then after which, still without a word, the connection closes with
+   * 1001. `0` turns keepalive off.
+   */
+  keepaliveIntervalMs: number;
+}
+
+/** Speaks RFC 6455 over a connection its opener provides. */
+export class SocketSession implements Transport {
+  readonly #settings: SessionSettings;
+  readonly #open: Opener;
+  #opening: AbortController | undefined;
+  #connection: ByteConnection | undefined;
+  #reader: FrameReader | undefined;
+  #writer: FrameWriter | undefined;
+  #terminated = false;
+  /** Set when the connection broke while writing. */
+  #writeFailure: string | undefined;
+  /** Set while the receiver has no room; resolved by `resume()`. */
+  #paused: PromiseWithResolvers<void> | undefined;
+  /** How the session ended when it was not the reader that ended it. */
+  #ending: Outcome | undefined;
+  #keepalive: ReturnType<typeof setInterval> | undefined;
+  /** A frame arrived since the last keepalive tick. */
+  #heard = false;
+  #pinged = false;
+
+  constructor(settings: SessionSettings, open: Opener) {
+    this.#settings = settings;
+    this.#open = open;
+  }
+
+  start(events: TransportEvents): void {
+    this.#run(events);
+  }
+
+  async #run(events: TransportEvents): Promise<void> {
+    let outcome: Outcome;
+    try {
+      outcome = await this.#session(events);
+    } catch (error) {
+      outcome = this.#failed(describeError(error));
+    }
+    this.#hangUp();
+    if (!this.#terminated) events.onClose(...(this.#ending ?? outcome));
+  }
+
+  /** Opens the connection and reads frames until it ends. */
+  async #session(events: TransportEvents): Promise<Outcome> {
+    this.#opening = new AbortController();
+    let opened;
+    try {
+      opened = await this.#open(this.#opening.signal);
+    } finally {
+      this.#opening = undefined;
+    }
+    if ("failure" in opened) return abnormal(opened.failure);
+    if (this.#terminated) {
+      opened.connection.close();
+      return abnormal("");
+    }
+    this.#connection = opened.connection;
+    this.#reader = opened.reader;
+    this.#writer = new FrameWriter(opened.connection, {
+      masked: this.#settings.role === "client",
+      highWaterMark: this.#settings.highWaterMark,
+      onWriteFailure: (failure) => {
+        this.#writeFailure = failure;
+        // Ending the connection wakes the reader, which reports it.
+        this.#hangUp();
+      },
+    });
+    events.onOpen(opened.protocol, opened.extensions);
+    if (this.#terminated) return abnormal("");
+    this.#startKeepalive();
+    try {
+      return await this.#readFrames(events, this.#reader, this.#writer);
+    } catch (error) {
+      if (!(error instanceof ProtocolError)) throw error;
+      // Failing the connection: tell the peer why if we still may.
+      this.#writer.close(error.closeCode, "");
+      await within(this.#writer.flushed, CLOSING_GRACE_MS);
+      return abnormal(error.message);
+    }
+  }
+
+  /** Reads frames until the closing handshake or the connection ends. */
+  async #readFrames(
+    events: TransportEvents,
+    reader: FrameReader,
+    writer: FrameWriter,
+  ): Promise<Outcome> {
+    for (;;) {
+      if (this.#paused !== undefined) await this.#paused.promise;
+      if (this.#terminated) return abnormal("");
+      // A write failed while reading was paused: report it now, not after
+      // the reader has caught up.
+      if (this.#writeFailure !== undefined) return abnormal(this.#writeFailure);
+      const event = await reader.next();
+      this.#heard = true;
+      switch (event.type) {
+        case "message":
+          if (!events.onMessage(event.message) && this.#paused === undefined) {
+            this.#paused = Promise.withResolvers();
+          }
+          break;
+        case "overflow":
+          events.onOverflow();
+          break;
+        case "ping":
+          await writer.pong(event.payload);
+          break;
+        case "pong":
+          break;
+        case "close":
+          return await this.#onPeerClose(writer, event.closeCode, event.reason);
+        case "end":
+          return this.#failed(event.failure);
+      }
+    }
+  }
+
+  /** Completes the closing handshake the peer's Close started or answered. */
+  async #onPeerClose(
+    writer: FrameWriter,
+    closeCode: number,
+    reason: string,
+  ): Promise<Outcome> {
+    // Data we had queued but not sent would only be discarded by the peer:
+    // it is dropped, and the close is not clean (as the web's tests ask).
+    const unsent = !writer.closeSent && writer.hasUnsentData;
+    writer.close(closeCode === 1005 ? undefined : closeCode, reason, true);
+    await within(writer.flushed, CLOSING_GRACE_MS);
+    if (unsent) {
+      return [
+        closeCode,
+        reason,
+        "the peer closed the connection before our messages were sent",
+        false,
+      ];
+    }
+    // The closing handshake completed only if our Close left: not if writing
+    // broke, or is still stuck behind a frame the peer does not read.
+    if (this.#writeFailure !== undefined || writer.flushed !== undefined) {
+      return [
+        closeCode,
+        reason,
+        this.#writeFailure ?? "our Close frame could not be written",
+        false,
+      ];
+    }
+    // The server closes TCP first (RFC 6455, section 7.1.1), which leaves
+    // the TIME_WAIT state on its side: a client waits for it.
+    if (this.#settings.role === "client") {
+      await within(
+        this.#reader!.drain().catch(() => {}),
+        CLOSING_GRACE_MS,
+      );
+    }
+    return [closeCode, reason, "", true];
+  }
+
+  /**
+   * An abnormal end: for a write that broke, if one did (reads then fail
+   * too, and say less), else for `failure`.
+   */
+  #failed(failure: string): Outcome {
+    return abnormal(this.#writeFailure ?? failure);
+  }
+
+  /**
+   * Pings a peer that has been silent for one interval, and closes with 1001
+   * when it stays silent for another, as `Deno.upgradeWebSocket` does.
+   */
+  #startKeepalive(): void {
+    const interval = this.#settings.keepaliveIntervalMs;
+    if (interval === 0) return;
+    this.#keepalive = setInterval(() => {
+      const writer = this.#writer!;
+      if (this.#heard) {
+        this.#heard = false;
+        this.#pinged = false;
+      } else if (!this.#pinged) {
+        this.#pinged = true;
+        writer.ping(new Uint8Array(0));
+      } else if (this.#ending === undefined) {
+        this.#ending = [1001, IDLE_REASON, "", false];
+        writer.close(1001, IDLE_REASON);
+        within(writer.flushed, CLOSING_GRACE_MS).then(() => this.#hangUp());
+      }
+    }, interval);
+  }
+
+  send(message: Message): true | Promise<boolean> {
+    return this.#writer?.send(message) ?? Promise.resolve(false);
+  }
+
+  close(closeCode: number | undefined, reason: string): void {
+    if (this.#writer === undefined) return;
+    this.#writer.close(closeCode, reason);
+    // Messages after our Close are dropped as they arrive.
+    this.#reader!.discarding = true;
+  }
+
+  resume(): void {
+    const paused = this.#paused;
+    this.#paused = undefined;
+    paused?.resolve();
+  }
+
+  terminate(): void {
+    if (this.#terminated) return;
+    this.#terminated = true;
+    this.#opening?.abort();
+    this.#hangUp();
+  }
+
+  /** Closes the connection; reads and writes in progress then fail. */
+  #hangUp(): void {
+    clearInterval(this.#keepalive);
+    this.#writer?.stop();
+    this.resume();
+    const connection = this.#connection;
+    this.#connection = undefined;
+    connection?.close();
+  }
+}
+
+/** Waits for `promise`, if any, but no longer than `ms` milliseconds. */
+async function within(
+  promise: Promise<void> | undefined,
+  ms: number,
+): Promise<void> {
+  if (promise === undefined) return;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([
+    promise,
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, ms);
+    }),
+  ]);
+  clearTimeout(timer);
+}

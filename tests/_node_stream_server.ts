@@ -1,0 +1,79 @@
+/**
+ * A `node:http` server whose `upgrade` handler is `handleUpgrade`, the code
+ * under test in the node server path, with the upgraded streams handed to
+ * the test in arrival order: the same shape as `startStreamServer`.
+ *
+ * @module
+ */
+
+import { createServer } from "node:http";
+import type { Socket } from "node:net";
+import { handleUpgrade } from "../node.ts";
+import type { UpgradeWebSocketStreamOptions, WebSocketStream } from "../mod.ts";
+import type { StreamServer } from "./_stream_server.ts";
+
+/**
+ * Serves `handleUpgrade(request, socket, head, options)` on an ephemeral
+ * loopback port; plain requests get `200 ok`.
+ */
+export async function startNodeStreamServer(
+  options: UpgradeWebSocketStreamOptions = {},
+): Promise<StreamServer> {
+  const ready: WebSocketStream[] = [];
+  const waiting: PromiseWithResolvers<WebSocketStream>[] = [];
+  const errors: unknown[] = [];
+  const statuses: number[] = [];
+  const sockets = new Set<Socket>();
+  const server = createServer((_request, response) => {
+    statuses.push(200);
+    response.end("ok\n");
+  });
+  server.on("connection", (socket: Socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+  });
+  server.on("upgrade", (request, socket, head) => {
+    let stream;
+    try {
+      stream = handleUpgrade(request, socket, head, options);
+    } catch (error) {
+      errors.push(error);
+      statuses.push(500);
+      socket.end("HTTP/1.1 500 Internal Server Error\r\n\r\n");
+      return;
+    }
+    if (stream === undefined) {
+      statuses.push(0);
+      return;
+    }
+    statuses.push(101);
+    const next = waiting.shift();
+    if (next === undefined) ready.push(stream);
+    else next.resolve(stream);
+  });
+  const listening = Promise.withResolvers<void>();
+  server.listen(0, "127.0.0.1", () => listening.resolve());
+  await listening.promise;
+  const { port } = server.address() as { port: number };
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    closing ??= new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      for (const socket of sockets) socket.destroy();
+    });
+  return {
+    url: `ws://127.0.0.1:${port}`,
+    port,
+    close,
+    [Symbol.asyncDispose]: close,
+    errors,
+    statuses,
+    accept() {
+      const stream = ready.shift();
+      if (stream !== undefined) return Promise.resolve(stream);
+      const next = Promise.withResolvers<WebSocketStream>();
+      waiting.push(next);
+      return next.promise;
+    },
+  };
+}
