@@ -10,4 +10,4 @@ export { describeError } from "./describe_error.ts";
 export { type Message, messageSize } from "./message.ts";
 export { type Role, validateCloseInfo } from "./close_code.ts";
 export { isProtocolToken, parseWebSocketUrl } from "./handshake_options.ts";
-export { refuseHandshakeHeaders } from "./client_handshake.ts";
+export { refuseHandshakeHeaders } from "./socket/client_handshake.ts";

@@ -7,12 +7,12 @@
  */
 
 import {
-  clientFrameSize,
+  frameSize,
   Opcode,
+  parseFrameHeader,
   payloadLength,
-  readServerFrameHeader,
-  writeClientFrame,
-} from "../../src/frame.ts";
+  writeFrame,
+} from "../../src/socket/frame.ts";
 
 const KIB = 1024;
 
@@ -24,17 +24,20 @@ function benchEncode(
 ) {
   const length = payloadLength(payload);
   // One spare byte, so that frames are also written at an odd offset.
-  const target = new Uint8Array(clientFrameSize(length) + 1);
-  Deno.bench(`writeClientFrame: ${name}`, { group: "encode" }, () => {
-    writeClientFrame(target, 0, opcode, payload, length);
+  const target = new Uint8Array(frameSize(length, true) + 1);
+  Deno.bench(`writeFrame: ${name}, masked`, { group: "encode" }, () => {
+    writeFrame(target, 0, opcode, payload, length, true);
   });
   Deno.bench(
-    `writeClientFrame: ${name}, unaligned`,
+    `writeFrame: ${name}, masked, unaligned`,
     { group: "encode" },
     () => {
-      writeClientFrame(target, 1, opcode, payload, length);
+      writeFrame(target, 1, opcode, payload, length, true);
     },
   );
+  Deno.bench(`writeFrame: ${name}, unmasked`, { group: "encode" }, () => {
+    writeFrame(target, 0, opcode, payload, length, false);
+  });
 }
 
 benchEncode("64 B text", Opcode.Text, "x".repeat(64));
@@ -62,10 +65,10 @@ const lengthForms: [string, number][] = [
 for (const [name, length] of lengthForms) {
   const header = serverHeader(length);
   Deno.bench(
-    `readServerFrameHeader: ${name} length`,
+    `parseFrameHeader: ${name} length`,
     { group: "decode" },
     () => {
-      readServerFrameHeader(header, 0, header.length);
+      parseFrameHeader(header, 0, header.length, "client");
     },
   );
 }

@@ -15,7 +15,7 @@ import { describeError } from "../describe_error.ts";
 import type { Message } from "../message.ts";
 import type { Transport, TransportEvents } from "../transport.ts";
 import type { ByteConnection } from "./byte_connection.ts";
-import { FrameReader } from "./frame_reader.ts";
+import type { FrameReader } from "./frame_reader.ts";
 import { FrameWriter } from "./frame_writer.ts";
 import { ProtocolError } from "./protocol_error.ts";
 
