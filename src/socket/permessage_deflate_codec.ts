@@ -1,0 +1,339 @@
+/**
+ * The permessage-deflate codec of one connection (RFC 7692, sections 6 and
+ * 7.2): raw DEFLATE through the runtime's zlib, a sync flush ending each
+ * message whose `00 00 ff ff` tail is left off the wire, and each direction's
+ * context kept or reset between messages as negotiated.
+ *
+ * Each direction runs one operation at a time, in the order they were asked
+ * for, so messages keep their order and a connection holds at most one
+ * message's work in zlib per direction. Deno's `node:zlib` does its work on
+ * the main thread, so long messages go to zlib a slice at a time with the
+ * event loop served in between: one connection's long message then delays
+ * the others by a slice, not by the whole message.
+ *
+ * @module
+ */
+
+import {
+  constants,
+  createDeflateRaw,
+  createInflateRaw,
+  type DeflateRaw,
+  type InflateRaw,
+} from "node:zlib";
+import type { Writable } from "node:stream";
+import { setImmediate } from "node:timers";
+import type { Role } from "../close_code.ts";
+import type { DeflateParameters } from "./permessage_deflate_negotiation.ts";
+
+/** See `CompressionOptions.threshold`. */
+export const DEFAULT_COMPRESSION_THRESHOLD = 1024;
+
+/** What a sync flush ends with, and what the sender leaves off the wire. */
+const TAIL = new Uint8Array([0x00, 0x00, 0xff, 0xff]);
+
+/**
+ * A compressed message at least this fraction of its original size counts as
+ * incompressible: later messages are then sent as they are for a while.
+ */
+const POOR_RATIO = 0.9;
+/** The most messages sent uncompressed after incompressible ones in a row. */
+const MAX_SKIPPED_MESSAGES = 64;
+
+/** The most bytes given to zlib between two turns of the event loop. */
+const SLICE_BYTES = 64 * 1024;
+
+/** Why compressed data could not be inflated: the peer fails with 1007. */
+export class InflateError extends Error {
+  override name = "InflateError";
+}
+
+/** One zlib operation in flight, settled by whichever event comes first. */
+interface Operation<T> {
+  resolve(value: T): void;
+  reject(error: Error): void;
+}
+
+/** Compresses the messages one end sends and inflates those it receives. */
+export class DeflateCodec {
+  readonly #threshold: number;
+  readonly #sendBits: number;
+  readonly #sendResets: boolean;
+  readonly #receiveBits: number;
+  readonly #receiveResets: boolean;
+  #closed = false;
+
+  #deflater: DeflateRaw | undefined;
+  #deflated: Uint8Array[] = [];
+  #deflating: Operation<Uint8Array> | undefined;
+  #deflateQueue: Promise<unknown> = Promise.resolve();
+  /** Messages still to send uncompressed after an incompressible one. */
+  #skipMessages = 0;
+  /** How many to skip after the next incompressible one. */
+  #skipNext = 1;
+
+  #inflater: InflateRaw | undefined;
+  #inflated: Uint8Array[] = [];
+  #inflatedBytes = 0;
+  #inflateLimit = 0;
+  #inflating: Operation<Uint8Array | "overflow"> | undefined;
+  #inflateQueue: Promise<unknown> = Promise.resolve();
+
+  /**
+   * @param parameters What was negotiated.
+   * @param role Which end this is: it compresses with its own side's
+   *   parameters and inflates with the peer's.
+   * @param threshold Messages shorter than this many bytes go uncompressed.
+   */
+  constructor(
+    parameters: DeflateParameters,
+    role: Role,
+    threshold = DEFAULT_COMPRESSION_THRESHOLD,
+  ) {
+    const client = role === "client";
+    this.#threshold = threshold;
+    this.#sendBits = client
+      ? parameters.clientMaxWindowBits
+      : parameters.serverMaxWindowBits;
+    this.#sendResets = client
+      ? parameters.clientNoContextTakeover
+      : parameters.serverNoContextTakeover;
+    this.#receiveBits = client
+      ? parameters.serverMaxWindowBits
+      : parameters.clientMaxWindowBits;
+    this.#receiveResets = client
+      ? parameters.serverNoContextTakeover
+      : parameters.clientNoContextTakeover;
+  }
+
+  /**
+   * Whether a message of `length` bytes is worth compressing: long enough,
+   * and not while recent messages came out of zlib hardly smaller. Messages
+   * sent uncompressed do not touch the context, so skipping is always safe.
+   */
+  shouldCompress(length: number): boolean {
+    if (this.#closed || length < this.#threshold) return false;
+    if (this.#skipMessages === 0) return true;
+    this.#skipMessages--;
+    return false;
+  }
+
+  /**
+   * Compresses one message into the payload of a frame with RSV1 set.
+   * Resolves to `undefined` when the message is better sent as it is (it
+   * did not shrink and this side keeps no context, so nothing depends on
+   * it); with context takeover the compressed payload is always returned,
+   * as the peer's context must see every compressed message. zlib reads
+   * `message` later, so it must not change until the promise settles.
+   * Rejects once {@linkcode DeflateCodec.close} was called.
+   */
+  compress(message: Uint8Array): Promise<Uint8Array | undefined> {
+    const result = this.#deflateQueue.then(() => this.#deflate(message));
+    this.#deflateQueue = result.catch(() => {});
+    return result;
+  }
+
+  async #deflate(message: Uint8Array): Promise<Uint8Array | undefined> {
+    const deflater = this.#deflater ??= this.#createDeflater();
+    const output = await new Promise<Uint8Array>((resolve, reject) => {
+      this.#deflating = { resolve, reject };
+      feed(deflater, [message], () => this.#deflater !== deflater).then(
+        (written) => {
+          if (!written) return;
+          deflater.flush(constants.Z_SYNC_FLUSH, () => {
+            resolve(copyChunks(this.#deflated));
+            this.#deflated = [];
+          });
+        },
+      ).catch(reject);
+    });
+    this.#deflating = undefined;
+    if (this.#sendResets) deflater.reset();
+    const payload = output.subarray(0, output.byteLength - TAIL.byteLength);
+    if (payload.byteLength < message.byteLength * POOR_RATIO) {
+      this.#skipNext = 1;
+      return payload;
+    }
+    this.#skipMessages = this.#skipNext;
+    this.#skipNext = Math.min(this.#skipNext * 2, MAX_SKIPPED_MESSAGES);
+    return this.#sendResets && payload.byteLength >= message.byteLength
+      ? undefined
+      : payload;
+  }
+
+  #createDeflater(): DeflateRaw {
+    this.#throwIfClosed("compress");
+    const deflater = createDeflateRaw({ windowBits: this.#sendBits });
+    deflater.on("data", (chunk: Uint8Array) => this.#deflated.push(chunk));
+    deflater.on("error", (error: Error) => {
+      this.#deflater = undefined;
+      this.#deflating?.reject(error);
+    });
+    return deflater;
+  }
+
+  /**
+   * Inflates one frame's payload of a compressed message; `fin` marks the
+   * message's last frame. Resolves to the bytes it inflated to, or to
+   * `"overflow"` as soon as they would be more than `limit` bytes: zlib then
+   * stops at once, so memory stays bounded however far the data would
+   * inflate, and the rest of the message must be skipped (the inflate
+   * context is gone; the connection is expected to close). Rejects with an
+   * {@linkcode InflateError} when the data is not valid DEFLATE.
+   */
+  inflate(
+    payload: Uint8Array,
+    fin: boolean,
+    limit: number,
+  ): Promise<Uint8Array | "overflow"> {
+    const result = this.#inflateQueue.then(() =>
+      this.#inflateFrame(payload, fin, limit)
+    );
+    this.#inflateQueue = result.catch(() => {});
+    return result;
+  }
+
+  async #inflateFrame(
+    payload: Uint8Array,
+    fin: boolean,
+    limit: number,
+  ): Promise<Uint8Array | "overflow"> {
+    this.#throwIfClosed("inflate");
+    const inflater = this.#inflater ??= this.#createInflater();
+    this.#inflated = [];
+    this.#inflatedBytes = 0;
+    this.#inflateLimit = limit;
+    const result = await new Promise<Uint8Array | "overflow">(
+      (resolve, reject) => {
+        this.#inflating = { resolve, reject };
+        feed(
+          inflater,
+          fin ? [payload, TAIL] : [payload],
+          () => this.#inflater !== inflater,
+        ).then((written) => {
+          // Not all written: after an overflow, an error or a close the
+          // promise is settled already; else the sender's final block
+          // (BFINAL) ended the stream, and that is the message.
+          if (!written) {
+            resolve(copyChunks(this.#inflated));
+            return;
+          }
+          inflater.flush(() => {
+            // Comes after an overflow or a close too, with the promise settled.
+            // zlib's error event comes later still; a sender's final block
+            // (BFINAL) ends the inflater first, and then the tail does not
+            // count as an error.
+            const error = inflater.errored;
+            if (error && this.#inflater === inflater) {
+              this.#inflater = undefined;
+              reject(new InflateError(error.message));
+            } else resolve(copyChunks(this.#inflated));
+          });
+        }).catch(reject);
+      },
+    );
+    this.#inflating = undefined;
+    this.#inflated = [];
+    if (fin && this.#receiveResets && this.#inflater === inflater) {
+      inflater.reset();
+    }
+    return result;
+  }
+
+  #createInflater(): InflateRaw {
+    const inflater = createInflateRaw({ windowBits: this.#receiveBits });
+    inflater.on("data", (chunk: Uint8Array) => {
+      if (this.#inflater !== inflater) return;
+      this.#inflatedBytes += chunk.byteLength;
+      if (this.#inflatedBytes <= this.#inflateLimit) {
+        this.#inflated.push(chunk);
+        return;
+      }
+      this.#dropInflater();
+      this.#inflating?.resolve("overflow");
+    });
+    // A message that ended with a final block (RFC 7692, section 7.2.3.4)
+    // ended the stream: the next message starts a new one.
+    inflater.on("end", () => {
+      if (this.#inflater === inflater) this.#inflater = undefined;
+    });
+    inflater.on("error", (error: Error) => {
+      if (this.#inflater !== inflater) return;
+      this.#inflater = undefined;
+      this.#inflating?.reject(new InflateError(error.message));
+    });
+    return inflater;
+  }
+
+  /** Stops the inflater's work at once and forgets it. */
+  #dropInflater(): void {
+    const inflater = this.#inflater;
+    this.#inflater = undefined;
+    this.#inflated = [];
+    inflater?.close();
+  }
+
+  /**
+   * Frees zlib's memory. Operations in progress and later ones reject; call
+   * it once the connection is over.
+   */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#dropInflater();
+    this.#deflater?.close();
+    this.#deflater = undefined;
+    const closed = (what: string) =>
+      new Error(`Cannot ${what}: the connection is closed`);
+    this.#deflating?.reject(closed("compress"));
+    this.#inflating?.reject(closed("inflate"));
+  }
+
+  #throwIfClosed(what: string): void {
+    if (this.#closed) {
+      throw new Error(`Cannot ${what}: the connection is closed`);
+    }
+  }
+}
+
+/**
+ * Writes `parts` to `stream` a slice at a time, serving the event loop
+ * between slices. Resolves to `true` once all is written, `false` as soon as
+ * `stopped()` says to give up.
+ */
+async function feed(
+  stream: Writable,
+  parts: Uint8Array[],
+  stopped: () => boolean,
+): Promise<boolean> {
+  let sinceTurn = 0;
+  for (const part of parts) {
+    for (let at = 0; at < part.byteLength; at += SLICE_BYTES) {
+      if (sinceTurn >= SLICE_BYTES) {
+        await new Promise((resolve) => setImmediate(resolve));
+        sinceTurn = 0;
+      }
+      if (stopped()) return false;
+      const slice = part.subarray(at, at + SLICE_BYTES);
+      await new Promise((resolve) => stream.write(slice, resolve));
+      sinceTurn += slice.byteLength;
+    }
+  }
+  return !stopped();
+}
+
+/**
+ * The chunks in one new array: zlib's chunks are views into buffers it
+ * reuses, and a received message must not keep them alive either.
+ */
+function copyChunks(chunks: Uint8Array[]): Uint8Array {
+  let bytes = 0;
+  for (const chunk of chunks) bytes += chunk.byteLength;
+  const copy = new Uint8Array(bytes);
+  let offset = 0;
+  for (const chunk of chunks) {
+    copy.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return copy;
+}
