@@ -57,8 +57,8 @@ export interface WebSocketStreamOptions extends StreamOptions {
    * `transport: "socket"`), a `TypeError` elsewhere; browsers cannot send
    * headers. With `transport: "socket"` the headers the handshake sets itself
    * (`Host`, `Upgrade`, `Connection`, `Sec-WebSocket-*`) are a `TypeError`;
-   * the default transport, Deno's `WebSocket`, drops `Host` and `Sec-*`
-   * headers silently.
+   * the default transport, Deno's `WebSocket`, silently sends its own in
+   * their place.
    *
    * @default {undefined} no extra headers
    */
@@ -75,8 +75,9 @@ export interface WebSocketStreamOptions extends StreamOptions {
    *
    * Where the default is weaker: it cannot pace a slow reader through TCP;
    * it accepts a wrong `Sec-WebSocket-Accept` (Deno's `WebSocket` does not
-   * check it), which `"socket"` refuses; and it silently drops `Host` and
-   * `Sec-*` entries of `headers`, which `"socket"` refuses with a
+   * check it), which `"socket"` refuses; and it silently drops the
+   * handshake's own headers (`Host`, `Upgrade`, `Connection`,
+   * `Sec-WebSocket-*`) from `headers`, which `"socket"` refuses with a
    * `TypeError`.
    *
    * @default {"websocket"}
