@@ -17,9 +17,11 @@ import {
   rejectionWithin,
   webSocketError,
 } from "./_assert.ts";
+import { concat, MiB } from "./_bytes.ts";
 import { startNodeStreamServer } from "./_node_stream_server.ts";
-import { Opcode, parseClosePayload } from "./_raw_server.ts";
+import { encodeFrame, Opcode, parseClosePayload } from "./_raw_server.ts";
 import {
+  encodeClientFrame,
   rawHandshake,
   readUntil,
   readUntilClose,
@@ -27,8 +29,10 @@ import {
 } from "./_raw_client.ts";
 import { echo } from "./_stream_server.ts";
 
+const MASK = new Uint8Array([1, 2, 3, 4]);
+
 for (const transport of ["websocket", "socket"] as const) {
-  Deno.test(`node server: a ${transport} client's handshake selects the protocol, and text and binary echo`, async () => {
+  Deno.test(`SRV-01 node server: a ${transport} client's handshake selects the protocol, and text and binary echo`, async () => {
     await using server = await startNodeStreamServer({
       protocol: ["chat.v2", "chat.v1"],
     });
@@ -82,7 +86,7 @@ const refusals: [string, Record<string, string>, number][] = [
 ];
 
 for (const [what, headers, status] of refusals) {
-  Deno.test(`node server: ${what} is refused with ${status}, and the socket ends`, async () => {
+  Deno.test(`SRV-06 node server: ${what} is refused with ${status}, and the socket ends`, async () => {
     await using server = await startNodeStreamServer({
       origins: ["https://good.example"],
     });
@@ -100,7 +104,7 @@ for (const [what, headers, status] of refusals) {
   });
 }
 
-Deno.test("node server: a handshake without a 16-byte key, or not a GET, is refused with 400", async () => {
+Deno.test("SRV-06 node server: a handshake without a 16-byte key, or not a GET, is refused with 400", async () => {
   await using server = await startNodeStreamServer();
   for (
     const request of [
@@ -120,7 +124,7 @@ Deno.test("node server: a handshake without a 16-byte key, or not a GET, is refu
   }
 });
 
-Deno.test("node server: the server's Close reaches the client with its code, and the close is clean on both ends", async () => {
+Deno.test("SRV-03 node server: the server's Close reaches the client with its code, and the close is clean on both ends", async () => {
   await using server = await startNodeStreamServer();
   const client = new WebSocketStream(server.url, { transport: "socket" });
   const stream = await server.accept();
@@ -137,7 +141,7 @@ Deno.test("node server: the server's Close reaches the client with its code, and
   });
 });
 
-Deno.test("node server: an unmasked client frame fails the connection with 1002", async () => {
+Deno.test("PRO-02 node server: an unmasked client frame fails the connection with 1002", async () => {
   await using server = await startNodeStreamServer();
   using handshake = await rawHandshake(server.port);
   assert.equal(handshake.status, 101);
@@ -152,7 +156,7 @@ Deno.test("node server: an unmasked client frame fails the connection with 1002"
   );
 });
 
-Deno.test("node server: frames that arrive with the request head are read first", async () => {
+Deno.test("SRV-08 node server: frames that arrive with the request head are read first", async () => {
   await using server = await startNodeStreamServer();
   using handshake = await rawHandshake(server.port);
   const stream = await server.accept();
@@ -169,7 +173,7 @@ Deno.test("node server: frames that arrive with the request head are read first"
   await fulfilmentWithin(stream.closed, BOUND_MS, "closed");
 });
 
-Deno.test("node server: idleTimeout pings a silent client, then closes with 1001, uncleanly", async () => {
+Deno.test("SRV-07 node server: idleTimeout pings a silent client, then closes with 1001, uncleanly", async () => {
   await using server = await startNodeStreamServer({ idleTimeout: 1 });
   using handshake = await rawHandshake(server.port);
   const stream = await server.accept();
@@ -182,7 +186,7 @@ Deno.test("node server: idleTimeout pings a silent client, then closes with 1001
   );
 });
 
-Deno.test("node server: a client that answers pings is kept past idleTimeout", async () => {
+Deno.test("SRV-07 node server: a client that answers pings is kept past idleTimeout", async () => {
   await using server = await startNodeStreamServer({ idleTimeout: 0.4 });
   const client = new WebSocketStream(server.url, { transport: "socket" });
   const stream = await server.accept();
@@ -194,7 +198,7 @@ Deno.test("node server: a client that answers pings is kept past idleTimeout", a
   await fulfilmentWithin(client.closed, BOUND_MS, "client closed");
 });
 
-Deno.test("node server: handleUpgrade validates its options as upgradeWebSocketStream does", () => {
+Deno.test("SRV-10 node server: handleUpgrade validates its options as upgradeWebSocketStream does", () => {
   assert.throws(
     () =>
       handleUpgrade(
@@ -206,3 +210,115 @@ Deno.test("node server: handleUpgrade validates its options as upgradeWebSocketS
     RangeError,
   );
 });
+
+Deno.test("PRO-04 node server: ten Pings back to back get ten Pongs, in order", async () => {
+  await using server = await startNodeStreamServer();
+  using handshake = await rawHandshake(server.port);
+  const stream = await server.accept();
+  await stream.opened;
+  const sent = Array.from({ length: 10 }, (_, i) => `ping ${i}`);
+  await handshake.connection.conn.write(
+    concat(sent.map((payload) => encodeClientFrame(Opcode.ping, payload))),
+  );
+  const pongs: string[] = [];
+  while (pongs.length < sent.length) {
+    const pong = await readUntil(handshake.connection, Opcode.pong);
+    assert.notEqual(pong, null);
+    pongs.push(new TextDecoder().decode(pong!));
+  }
+  assert.deepEqual(pongs, sent);
+  stream.close();
+  await writeClientFrame(handshake.connection, Opcode.close);
+  await fulfilmentWithin(stream.closed, BOUND_MS, "closed");
+});
+
+Deno.test("PRO-02 node server: invalid UTF-8 in a fragmented text message fails with 1007 at the frame that carries it", async () => {
+  await using server = await startNodeStreamServer();
+  using handshake = await rawHandshake(server.port);
+  const stream = await server.accept();
+  await stream.opened;
+  await handshake.connection.conn.write(concat([
+    encodeFrame(Opcode.text, "fine ", { fin: false, mask: MASK }),
+    encodeFrame(Opcode.continuation, new Uint8Array([0xc3, 0x28]), {
+      fin: false,
+      mask: MASK,
+    }),
+  ]));
+  // The message never ends: only a check per frame can fail it.
+  const close = await readUntil(handshake.connection, Opcode.close);
+  assert.equal(parseClosePayload(close!).code, 1007);
+  webSocketError(1006, { message: /not valid UTF-8/ })(
+    await rejectionWithin(stream.closed, BOUND_MS, "closed"),
+  );
+});
+
+Deno.test("LIM-05 node server: a message of exactly receiveLimit bytes (the default 16 MiB) is delivered", async () => {
+  await using server = await startNodeStreamServer();
+  const client = new WebSocketStream(server.url, { transport: "socket" });
+  const stream = await server.accept();
+  const { readable } = await stream.opened;
+  const { writable } = await client.opened;
+  const writer = writable.getWriter();
+  await writer.write(new Uint8Array(16 * MiB).fill(3));
+  const { value } = await fulfilmentWithin(
+    readable.getReader().read(),
+    BOUND_MS,
+    "read",
+  );
+  assert.equal((value as Uint8Array).byteLength, 16 * MiB);
+  client.close();
+  await fulfilmentWithin(client.closed, BOUND_MS, "closed");
+});
+
+Deno.test("BP-01 node server: a handler that does not read for 3 s while a client sends 128 MiB holds memory bounded, and every byte arrives in order", async () => {
+  await using server = await startNodeStreamServer();
+  const client = new WebSocketStream(server.url, { transport: "socket" });
+  const stream = await server.accept();
+  const { readable } = await stream.opened;
+  const { writable } = await client.opened;
+  const CHUNK = 64 * 1024;
+  const TOTAL = 128 * MiB;
+  const sending = (async () => {
+    const writer = writable.getWriter();
+    for (let sent = 0; sent < TOTAL; sent += CHUNK) {
+      const chunk = new Uint8Array(CHUNK);
+      const view = new DataView(chunk.buffer);
+      // Each chunk carries its own offset, so order and loss show.
+      for (let at = 0; at < CHUNK; at += 4096) view.setUint32(at, sent + at);
+      await writer.write(chunk);
+    }
+    await writer.close();
+  })();
+  collectGarbage();
+  const before = Deno.memoryUsage().rss;
+  await new Promise((resolve) => setTimeout(resolve, 3000));
+  collectGarbage();
+  const during = Deno.memoryUsage().rss;
+  // Client and server share this process: whatever the client could not
+  // send waits in TCP and in its own 1 MiB write buffer.
+  assert.ok(
+    during - before < 48 * MiB,
+    `memory grew by ${
+      ((during - before) / MiB).toFixed(1)
+    } MiB while the handler did not read`,
+  );
+  let received = 0;
+  for await (const message of readable) {
+    const bytes = message as Uint8Array;
+    const view = new DataView(bytes.buffer, bytes.byteOffset);
+    for (let at = 0; at < bytes.byteLength; at += 4096) {
+      if (view.getUint32(at) !== received + at) {
+        throw new Error(`byte ${received + at} arrived out of order`);
+      }
+    }
+    received += bytes.byteLength;
+  }
+  assert.equal(received, TOTAL);
+  await sending;
+  await fulfilmentWithin(client.closed, BOUND_MS, "client closed");
+});
+
+/** Runs V8's collector when the tests run with --expose-gc. */
+function collectGarbage(): void {
+  (globalThis as { gc?: () => void }).gc?.();
+}

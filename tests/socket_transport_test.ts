@@ -560,7 +560,7 @@ Deno.test("LIM-03 socket transport: a frame announcing 2^52 bytes is skipped as 
   assert.equal(await rejectionWithin(wss.closed, BOUND_MS, "closed"), error);
 });
 
-Deno.test("socket transport: ten Pings back to back get ten Pongs, in order, before our Close", async () => {
+Deno.test("PRO-04 socket transport: ten Pings back to back get ten Pongs, in order, before our Close", async () => {
   const pongs: string[] = [];
   const sent = Array.from({ length: 10 }, (_, i) => `${i}`);
   await using server = startRawServer(async (connection) => {
@@ -687,4 +687,65 @@ Deno.test("CLS-12 socket transport: what a server had already sent when we close
     await fulfilmentWithin(wss.closed, BOUND_MS, "closed"),
     { closeCode: 1005, reason: "" },
   );
+});
+
+Deno.test("CLD-02 socket transport: a peer's Close that arrives before our queued message was sent makes the close unclean", async () => {
+  await using server = startRawServer(async (connection) => {
+    await connection.readMessage();
+    await connection.sendClose(4567, "early");
+    // Reads on, so that our message and Close can leave in full.
+    await readUntilClose(connection);
+  });
+  const wss = new WebSocketStream(server.url, {
+    ...SOCKET,
+    writeHighWaterMark: 64 * MiB,
+  });
+  const { writable } = await fulfilmentWithin(wss.opened, BOUND_MS, "opened");
+  const writer = writable.getWriter();
+  await writer.write("hello");
+  // Below the high-water mark: the write resolves while the bytes wait.
+  writer.write(new Uint8Array(8 * MiB)).catch(() => {});
+  webSocketError(4567, { reason: "early" })(
+    await rejectionWithin(wss.closed, BOUND_MS, "closed"),
+  );
+});
+
+Deno.test("PRO-02 socket transport: invalid UTF-8 in a fragmented text message fails with 1007 at the frame that carries it", async () => {
+  let peerClose: PeerClose | undefined;
+  await using server = startRawServer(async (connection) => {
+    await connection.writeFrame(Opcode.text, "fine ", false);
+    await connection.writeFrame(
+      Opcode.continuation,
+      new Uint8Array([0xc3, 0x28]),
+      false,
+    );
+    // The message never ends: only a check per frame can fail it.
+    peerClose = await readUntilClose(connection);
+  });
+  const wss = new WebSocketStream(server.url, SOCKET);
+  await fulfilmentWithin(wss.opened, BOUND_MS, "opened");
+  webSocketError(1006, { message: /not valid UTF-8/ })(
+    await rejectionWithin(wss.closed, BOUND_MS, "closed"),
+  );
+  await server.close();
+  assert.equal(peerClose?.code, 1007);
+});
+
+Deno.test("LIM-05 socket transport: a message of exactly receiveLimit bytes (the default 16 MiB) is delivered", async () => {
+  const payload = new Uint8Array(16 * MiB).fill(5);
+  await using server = startRawServer(async (connection) => {
+    await connection.writeFrame(Opcode.binary, payload);
+    await readUntilClose(connection);
+    await connection.sendClose(1000);
+  });
+  const wss = new WebSocketStream(server.url, SOCKET);
+  const { readable } = await fulfilmentWithin(wss.opened, BOUND_MS, "opened");
+  const { value } = await fulfilmentWithin(
+    readable.getReader().read(),
+    BOUND_MS,
+    "read",
+  );
+  assert.equal((value as Uint8Array).byteLength, 16 * MiB);
+  wss.close();
+  await fulfilmentWithin(wss.closed, BOUND_MS, "closed");
 });

@@ -1,0 +1,49 @@
+/**
+ * Plain bytes as a connection for the frame reader, without TCP: the reads
+ * end where the given chunks end, so a test decides exactly how frames are
+ * split across reads.
+ *
+ * @module
+ */
+
+import type { ByteSource } from "../src/socket/frame_reader.ts";
+
+/** A source that yields `chunks` one read at a time, then the end. */
+export class ChunkSource implements ByteSource {
+  readonly #chunks: Uint8Array[];
+  #offset = 0;
+  /** How many reads were asked for, the end included. */
+  reads = 0;
+
+  constructor(chunks: readonly Uint8Array[]) {
+    this.#chunks = [...chunks];
+  }
+
+  read(into: Uint8Array): Promise<number | null> {
+    this.reads++;
+    const chunk = this.#chunks[0];
+    if (chunk === undefined) return Promise.resolve(null);
+    const taken = Math.min(into.byteLength, chunk.byteLength - this.#offset);
+    into.set(chunk.subarray(this.#offset, this.#offset + taken));
+    this.#offset += taken;
+    if (this.#offset === chunk.byteLength) {
+      this.#chunks.shift();
+      this.#offset = 0;
+    }
+    return Promise.resolve(taken);
+  }
+}
+
+/** `bytes` cut at `cuts` (sorted offsets), as reads would deliver them. */
+export function splitAt(
+  bytes: Uint8Array,
+  cuts: readonly number[],
+): Uint8Array[] {
+  const parts: Uint8Array[] = [];
+  let start = 0;
+  for (const cut of [...cuts, bytes.byteLength]) {
+    if (cut > start) parts.push(bytes.subarray(start, cut));
+    start = Math.max(start, cut);
+  }
+  return parts;
+}
