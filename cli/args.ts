@@ -79,12 +79,12 @@ Options:
       --ping-interval SEC  Server only: ping every SEC seconds and drop a client
                            silent for twice that; 0 turns pings off
                            (default 15).
-      --receive-limit N    Bytes of received messages held while stdout is
-                           slow, e.g. 16777216 or 16M (default 16M). With the
-                           socket transport a slow stdout pauses the peer, so
-                           only a single longer message closes with 4009;
-                           with --transport websocket and in --listen mode, a
-                           peer that gets further ahead is closed with 4009.
+      --receive-limit N    The longest message accepted, e.g. 16777216 or
+                           16M (default 16M); a longer one closes with 4009.
+                           A slow stdout (or, for --echo, a client that reads
+                           slowly) pauses the peer through TCP instead, except
+                           with --transport websocket, where a peer that gets
+                           more than N bytes ahead is closed with 4009.
       --hostname HOST      Address to listen on (default 127.0.0.1).
   -q, --quiet              Print nothing on stderr but the reason for a
                            failure.
@@ -100,9 +100,9 @@ stderr when it is a terminal.
 
 Exit status:
   0  the connection closed cleanly (any close code), or the server stopped
-  1  the connection closed uncleanly (e.g. 1006, or 4009 when stdout fell
-     more than --receive-limit behind), stdin/stdout failed, or a permission
-     is missing; with --listen (not --echo), the piped client's unclean close
+  1  the connection closed uncleanly (e.g. 1006, or 4009 for a message
+     longer than --receive-limit), stdin/stdout failed, or a permission is
+     missing; with --listen (not --echo), the piped client's unclean close
      stops the server with this status
   2  bad arguments
   3  the opening handshake failed (refused, HTTP error, no common

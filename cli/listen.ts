@@ -1,16 +1,17 @@
 /**
- * Server mode: accept WebSocket connections and pipe them to stdout and from
- * stdin, or echo them.
+ * Server mode: accept WebSocket connections on a `node:http` server and pipe
+ * them to stdout and from stdin, or echo them. Upgrades go through
+ * `handleUpgrade`, so a client is paced through TCP by whatever reads its
+ * messages: a slow stdout or, for an echo, the client's own reading.
  *
  * @module
  */
 
-import {
-  upgradeWebSocketStream,
-  type UpgradeWebSocketStreamOptions,
-  type WebSocketOpenInfo,
-  type WebSocketStream,
-} from "../mod.ts";
+import { createServer, type IncomingMessage } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { Duplex } from "node:stream";
+import { handleUpgrade, type UpgradeWebSocketStreamOptions } from "../node.ts";
+import type { WebSocketOpenInfo, WebSocketStream } from "../mod.ts";
 import { type Command, ExitStatus } from "./args.ts";
 import { type CliIo, Reporter } from "./io.ts";
 import { describeError } from "../src/internal.ts";
@@ -93,61 +94,78 @@ export async function runListen(
       received: progress.received,
       stop: stopServer.signal,
     });
-    busy = false;
     // What reached stdout is incomplete after a failure: stop, with it.
     if (end.localError !== undefined) failure ??= end.localError;
     else if (!end.clean) failure ??= `${peer}: ${describeEnd(end)}`;
     else reporter.detail(`${peer}: ${describeEnd(end)}`);
-    if (end.inputEnded || failure !== undefined) stop();
-    else stopWhenInputEndsIdle();
+    if (end.inputEnded) stop();
   };
 
-  let server: Deno.HttpServer<Deno.NetAddr>;
-  try {
-    server = Deno.serve({
-      hostname: command.hostname,
-      port: command.port,
-      onListen: ({ hostname, port }) => {
-        const host = hostname.includes(":") ? `[${hostname}]` : hostname;
-        reporter.info(`listening on ws://${host}:${port}/`);
-      },
-    }, (request, info) => {
-      if (stopServer.signal.aborted) {
-        return new Response("Shutting down\n", { status: 503 });
-      }
-      if (busy) {
-        return new Response(
-          "Busy: this server pipes one client at a time to stdin and stdout\n",
-          { status: 503 },
-        );
-      }
-      // Deno forgets the address once the request is upgraded.
-      const peer = `${info.remoteAddr.hostname}:${info.remoteAddr.port}`;
-      const { response, stream } = upgradeWebSocketStream(
-        request,
-        upgradeOptions,
+  const onUpgrade = (
+    request: IncomingMessage,
+    socket: Duplex,
+    head: Uint8Array,
+  ) => {
+    if (stopServer.signal.aborted) {
+      return refuse(socket, "Shutting down");
+    }
+    if (busy) {
+      return refuse(
+        socket,
+        "Busy: this server pipes one client at a time to stdin and stdout",
       );
-      if (stream === undefined) return response;
-      if (input !== undefined) busy = true;
-      const done: Promise<void> = serveConnection(stream, peer)
-        .catch((error) => {
-          if (input === undefined) {
-            reporter.info(`${peer}: ${describeError(error)}`);
-          } else failure ??= `${peer}: ${describeError(error)}`;
-        })
-        .finally(() => {
-          connections.delete(done);
-          busy = false;
-          if (failure !== undefined) stop();
-          else stopWhenInputEndsIdle();
-        });
-      connections.add(done);
-      return response;
-    });
-  } catch (error) {
+    }
+    const peer = `${request.socket.remoteAddress}:${request.socket.remotePort}`;
+    const stream = handleUpgrade(request, socket, head, upgradeOptions);
+    if (stream === undefined) return;
+    if (input !== undefined) busy = true;
+    const done: Promise<void> = serveConnection(stream, peer)
+      .catch((error) => {
+        if (input === undefined) {
+          reporter.info(`${peer}: ${describeError(error)}`);
+        } else failure ??= `${peer}: ${describeError(error)}`;
+      })
+      .finally(() => {
+        connections.delete(done);
+        busy = false;
+        if (failure !== undefined) stop();
+        else stopWhenInputEndsIdle();
+      });
+    connections.add(done);
+  };
+
+  const finish = async () => {
     io.signal?.removeEventListener("abort", stop);
     progress.stop();
+    // Each client's stream leaves stdin open for the next; none is left.
     await input?.cancel().catch(() => {});
+  };
+  // node:http would throw a missing permission where nobody can catch it.
+  const net = `${command.hostname}:${command.port}`;
+  const permission = await Deno.permissions.request({ name: "net", host: net });
+  if (permission.state !== "granted") {
+    await finish();
+    throw new Deno.errors.NotCapable(
+      `Requires net access to "${net}", run again with the --allow-net flag`,
+    );
+  }
+  const server = createServer((_request, response) => {
+    response.writeHead(426, {
+      "Content-Type": "text/plain; charset=utf-8",
+      Upgrade: "websocket",
+    }).end("This is a WebSocket server: connect with ws://\n");
+  });
+  server.on("upgrade", onUpgrade);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(command.port, command.hostname, () => {
+        server.off("error", reject);
+        resolve();
+      });
+    });
+  } catch (error) {
+    await finish();
     reporter.error(
       `cannot listen on ${command.hostname}:${command.port}: ${
         describeError(error)
@@ -155,6 +173,12 @@ export async function runListen(
     );
     return ExitStatus.unclean;
   }
+  const { address, port } = server.address() as AddressInfo;
+  reporter.info(
+    `listening on ws://${
+      address.includes(":") ? `[${address}]` : address
+    }:${port}/`,
+  );
   if (input !== undefined) {
     reporter.detail(
       `stdin goes to one client at a time; closing with ${
@@ -168,19 +192,29 @@ export async function runListen(
       stopServer.signal.addEventListener("abort", resolve, { once: true })
     );
   }
-  // Our own closes first: shutting down would close every client with
-  // 1001 "Server shutting down" instead of the chosen code.
+  // Every session closes its client with the chosen code on stop.
   await Promise.all(connections);
-  await server.shutdown();
-  io.signal?.removeEventListener("abort", stop);
-  progress.stop();
-  // Each client's stream leaves stdin open for the next; none is left.
-  await input?.cancel().catch(() => {});
+  await new Promise((resolve) => {
+    server.close(resolve);
+    server.closeAllConnections();
+  });
+  await finish();
   if (failure !== undefined) {
     reporter.error(failure);
     return ExitStatus.unclean;
   }
   return ExitStatus.ok;
+}
+
+/** Answers an upgrade this server will not take with 503 and ends it. */
+function refuse(socket: Duplex, reason: string): void {
+  // The client may be gone already; there is nobody to tell.
+  socket.on("error", () => {});
+  socket.end(
+    `HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${
+      new TextEncoder().encode(`${reason}\n`).byteLength
+    }\r\nConnection: close\r\n\r\n${reason}\n`,
+  );
 }
 
 /**

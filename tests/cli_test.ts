@@ -11,7 +11,7 @@ import { WebSocket as WsClient } from "ws";
 import { main } from "../cli.ts";
 import { serve } from "./_wpt_server.ts";
 import { startRawServer } from "./_raw_server.ts";
-import { concat } from "./_bytes.ts";
+import { concat, MiB } from "./_bytes.ts";
 import { delay } from "./_assert.ts";
 import { DenoProcess, runDeno } from "./_subprocess.ts";
 
@@ -653,6 +653,70 @@ Deno.test("CLI --listen exits 1 when its client drops without a Close, and -q st
   const result = await child.finished();
   assert.match(result.stderr, /^127\.0\.0\.1:\d+: closed uncleanly: 1006\b/m);
   assert.equal(result.stderr.trim().split("\n").length, 1, result.stderr);
+});
+
+/** Bytes that repeat nowhere, so a lost or reordered chunk changes the digest. */
+function pseudoRandomBytes(length: number): Uint8Array {
+  const words = new Uint32Array(Math.ceil(length / 4));
+  let state = 0x9e3779b9;
+  for (let i = 0; i < words.length; i++) {
+    // xorshift32
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    words[i] = state;
+  }
+  return new Uint8Array(words.buffer, 0, length);
+}
+
+async function sha256(bytes: Uint8Array): Promise<string> {
+  // Every array here is backed by a plain ArrayBuffer.
+  const digest = await crypto.subtle.digest(
+    "SHA-256",
+    bytes as Uint8Array<ArrayBuffer>,
+  );
+  return Array.from(
+    new Uint8Array(digest),
+    (byte) => byte.toString(16).padStart(2, "0"),
+  ).join("");
+}
+
+Deno.test("CLI --binary round trip through --listen --echo, with the client's stdout blocked for 2 s: 96 MiB come back whole and in order", async () => {
+  const input = pseudoRandomBytes(96 * MiB);
+  await using server = new DenoProcess([...CLI, "--listen", "0", "--echo"]);
+  const url = await listeningUrl(server);
+  // The echo server has to slow the client's sending down meanwhile.
+  await using client = new DenoProcess([...CLI, url, "--binary", "-q"], {
+    readStdoutAfter: delay(2000),
+  });
+  await client.write(input);
+  const result = await client.finished();
+  assert.equal(result.code, 0, result.stderr);
+  assert.equal(result.stdout.byteLength, input.byteLength);
+  assert.equal(await sha256(result.stdout), await sha256(input));
+  server.kill("SIGINT");
+  assert.equal((await server.finished()).code, 0);
+});
+
+Deno.test("CLI --listen whose stdout is blocked for 3 s receives all of a 64 MiB upload", async () => {
+  const input = pseudoRandomBytes(64 * MiB);
+  const connected = Promise.withResolvers<void>();
+  await using server = new DenoProcess(
+    [...CLI, "--listen", "0", "--binary", "-v"],
+    { readStdoutAfter: connected.promise.then(() => delay(3000)) },
+  );
+  const url = await listeningUrl(server);
+  await using client = new DenoProcess([...CLI, url, "--binary", "-q"]);
+  await server.waitForStderr(/: connected to /);
+  connected.resolve();
+  await client.write(input);
+  const sent = await client.finished();
+  assert.equal(sent.code, 0, sent.stderr);
+  // The client has closed cleanly; the end of stdin stops the server.
+  const result = await server.finished();
+  assert.equal(result.code, 0, result.stderr);
+  assert.equal(result.stdout.byteLength, input.byteLength);
+  assert.equal(await sha256(result.stdout), await sha256(input));
 });
 
 Deno.test("CLI main() runs in-process on the streams it is given", async () => {
