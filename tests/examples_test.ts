@@ -125,3 +125,12 @@ Deno.test("example deploy_handler: a cross-origin upgrade gets 403, a plain requ
   assert.equal(plain.status, 200);
   await plain.body?.cancel();
 });
+
+Deno.test("example node_server: a page and a WebSocket on one node:http port, then a clean close and the end", async () => {
+  const result = await runDeno(["run", NET, "examples/node_server.ts"]);
+  assert.equal(result.code, 0, result.stderr);
+  assert.equal(
+    result.text,
+    'GET / -> 200 Hello over plain HTTP\nsent "hello", heard "HELLO"\nsent "one port for both", heard "ONE PORT FOR BOTH"\nclosed cleanly: 1000 "done"\n',
+  );
+});
