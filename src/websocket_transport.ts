@@ -86,7 +86,15 @@ export class WebSocketTransport implements Transport {
         // Browsers report a connection that ended without a Close frame as
         // 1006; Deno's error path reports code 0.
         const closeCode = code === 0 || code === 1006 ? null : code;
-        this.#events!.onClose(closeCode, reason, this.#failure, wasClean);
+        // Bytes still buffered were never sent: the peer closed in front of
+        // them, which is not a clean close whatever the socket says.
+        const unsent = this.#socket!.bufferedAmount > 0;
+        this.#events!.onClose(
+          closeCode,
+          reason,
+          this.#failure,
+          wasClean && !unsent,
+        );
         return;
       }
     }
