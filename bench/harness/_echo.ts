@@ -5,7 +5,7 @@
  * @module
  */
 
-import { upgradeWebSocketStream } from "../../mod.ts";
+import { upgradeWebSocketStream, type WebSocketStream } from "../../mod.ts";
 
 /** Open echo connections, and those that ended uncleanly. */
 export interface EchoTally {
@@ -29,7 +29,14 @@ export function echoPlain(request: Request, tally: EchoTally): Response {
 /** Echoes with `upgradeWebSocketStream` and `pipeTo`. */
 export function echoOurs(request: Request, tally: EchoTally): Response {
   const { response, stream } = upgradeWebSocketStream(request);
-  stream?.opened.then(async ({ readable, writable }) => {
+  if (stream === undefined) tally.errors++;
+  else echoStream(stream, tally);
+  return response;
+}
+
+/** Echoes on a stream from either server path with `pipeTo`. */
+export function echoStream(stream: WebSocketStream, tally: EchoTally): void {
+  stream.opened.then(async ({ readable, writable }) => {
     tally.open++;
     // The pipe rejects even after a clean close (the writable is errored
     // then, as the standard says); only `closed` tells how it ended.
@@ -37,7 +44,6 @@ export function echoOurs(request: Request, tally: EchoTally): Response {
     await stream.closed.catch(() => tally.errors++);
     tally.open--;
   }).catch(() => tally.errors++);
-  return response;
 }
 
 const gc = (globalThis as { gc?: () => void }).gc;

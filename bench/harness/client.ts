@@ -27,6 +27,7 @@ export type Workload =
   | "echo"
   | "upload"
   | "download"
+  | "receive"
   | "handshakes"
   | "idle"
   | "machine";
@@ -323,6 +324,57 @@ async function download(): Promise<Record<string, number | string | boolean>> {
   };
 }
 
+/**
+ * Sends `bytes` in `size`-byte messages to a server handler that reads at
+ * most `rate` bytes/s, and reports the server's peak RSS: a server that
+ * pauses its reading slows the writes down, one that cannot ends with an
+ * overflow past its receive limit.
+ */
+async function receive(): Promise<Record<string, number | string | boolean>> {
+  const url = `${values.url}/slow-sink?bytes=${bytes}&rate=${values.rate}`;
+  const { stream, reader, writer } = await openStream(url);
+  const confirmed = reader.read();
+  confirmed.catch(() => {});
+  let sent = 0;
+  let ending = "complete";
+  const start = performance.now();
+  try {
+    while (sent < bytes) {
+      await writer.write(new Uint8Array(size));
+      sent += size;
+    }
+    if ((await confirmed).value !== "done") ending = "closed early";
+  } catch (error) {
+    ending = error instanceof Error ? error.message : String(error);
+  }
+  const seconds = (performance.now() - start) / 1000;
+  const server = await serverStats();
+  stream.close({ closeCode: 1000 });
+  const end = await stream.closed.catch((error: unknown) => error) as {
+    closeCode?: number;
+  };
+  return {
+    seconds,
+    bytesSent: sent,
+    serverPeakRss: server.peakRss,
+    closeCode: end.closeCode ?? 0,
+    // The client, still sending, may see only a dropped connection.
+    overflow: server.sinkCloseCode === 4009,
+    complete: ending === "complete",
+    ending,
+  };
+}
+
+/** The server's memory figures, after it collected garbage. */
+async function serverStats() {
+  const response = await fetch(`${values.url.replace(/^ws/, "http")}/stats`);
+  return await response.json() as Deno.MemoryUsage & {
+    peakRss: number;
+    open: number;
+    sinkCloseCode: number;
+  };
+}
+
 /** Opens and cleanly closes `count` connections, one after another. */
 async function handshakes(): Promise<Record<string, number>> {
   const url = `${values.url}/echo`;
@@ -362,11 +414,6 @@ async function handshakes(): Promise<Record<string, number>> {
  * The client is always a plain `WebSocket`: only the server side varies.
  */
 async function idle(): Promise<Record<string, number>> {
-  const statsUrl = `${values.url.replace(/^ws/, "http")}/stats`;
-  const stats = async () =>
-    (await (await fetch(statsUrl)).json()) as Deno.MemoryUsage & {
-      open: number;
-    };
   const openMany = async (n: number) => {
     const sockets: WebSocket[] = [];
     for (let i = 0; i < n; i += 50) {
@@ -388,10 +435,10 @@ async function idle(): Promise<Record<string, number>> {
   // Warm the server's code paths so the baseline already includes them.
   await closeAll(await openMany(Number(values.warmup)));
   await sleep(100);
-  const before = await stats();
+  const before = await serverStats();
   const sockets = await openMany(count);
   await sleep(200);
-  const after = await stats();
+  const after = await serverStats();
   if (after.open !== count) {
     throw new Error(`The server holds ${after.open} connections, not ${count}`);
   }
@@ -410,6 +457,7 @@ const workloads: Record<Workload, () => Promise<unknown>> = {
   echo,
   upload,
   download,
+  receive,
   handshakes,
   idle,
   machine,

@@ -76,6 +76,30 @@ const METRICS: Record<string, Metric[]> = {
       sum: true,
     },
   ],
+  receive: [
+    {
+      key: "serverPeakRss",
+      label: "server peak RSS MiB",
+      scale: MIB,
+      digits: 0,
+    },
+    { key: "bytesSent", label: "MiB sent", scale: MIB, digits: 1 },
+    { key: "seconds", label: "seconds", scale: 1, digits: 1 },
+    {
+      key: "overflow",
+      label: "runs ended by receive-limit overflow",
+      scale: 1,
+      digits: 0,
+      sum: true,
+    },
+    {
+      key: "complete",
+      label: "runs that delivered everything",
+      scale: 1,
+      digits: 0,
+      sum: true,
+    },
+  ],
   handshakes: [
     {
       key: "connectionsPerSecond",

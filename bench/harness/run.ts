@@ -1,6 +1,9 @@
 /**
  * `deno task bench`: ours, with each of its transports, against Deno's plain
- * `WebSocket` and Deno's native `WebSocketStream`, side by side in one run.
+ * `WebSocket` and Deno's native `WebSocketStream`, side by side in one run;
+ * and ours' two server paths (`upgradeWebSocketStream` in `Deno.serve`,
+ * `handleUpgrade` on `node:http`) against a plain `Deno.upgradeWebSocket`
+ * server.
  * A separate server process serves every client workload; each measurement
  * runs in a fresh client process; every figure is the median of `--reps`
  * runs, and ratios compare medians from this run only.
@@ -10,7 +13,8 @@
  * - `--quick` cuts every workload down, for trying the script out; the
  *   default sizes are the issue's (256 MiB transfers, 200 handshakes,
  *   1,000 idle connections).
- * - `--only=ID,ID` runs only the cases whose id starts with one of these.
+ * - `--only=ID,ID` runs only the cases whose id starts with one of these;
+ *   `--only=server` runs the server-side comparisons alone.
  * - `--out=DIR` (default `bench/results/`) where results.json, results.md and
  *   results.svg go.
  *
@@ -18,11 +22,11 @@
  */
 
 import { parseArgs } from "node:util";
-import type { ClientKind } from "./client.ts";
 import { type CaseResult, evaluateTargets, type Variant } from "./targets.ts";
 import { renderMarkdown, renderSvg, renderTable } from "./report.ts";
 import type { Machine } from "./machine.ts";
 import { type ChildServer, startChildServer } from "./_child_server.ts";
+import type { ServerMode } from "./server.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -81,9 +85,41 @@ interface Case {
   workload: string;
   args: string[];
   variants: Variant[];
-  /** Idle-connection cases start their own server in this mode per run. */
+  /**
+   * Server-side cases start a fresh server per measurement, in each
+   * variant's `server` mode, so that its memory figures are its own.
+   */
   serverModes?: boolean;
 }
+
+/**
+ * The server paths compared, under the ids of the client variants built the
+ * same way: ours on Deno's WebSocket, and ours speaking the protocol itself.
+ */
+const servers = {
+  plain: { id: "plain", label: "Deno.upgradeWebSocket", server: "plain" },
+  ours: {
+    id: "ours",
+    label: "upgradeWebSocketStream (Deno.serve)",
+    server: "ours",
+  },
+  node: {
+    id: "ours-socket",
+    label: "handleUpgrade (node:http)",
+    server: "node",
+  },
+} satisfies Record<ServerMode, Omit<Variant, "client">>;
+
+/** A server-side case: one client, a server per variant. */
+const serverCase = (
+  testCase: Omit<Case, "variants" | "serverModes">,
+  client: Omit<Variant, "id" | "label">,
+  modes: ServerMode[],
+): Case => ({
+  ...testCase,
+  variants: modes.map((mode) => ({ ...client, ...servers[mode] })),
+  serverModes: true,
+});
 
 const echo = (
   id: string,
@@ -97,6 +133,29 @@ const echo = (
   args: [...args, `--count=${count}`, `--warmup=${Math.ceil(count / 10)}`],
   variants: clients,
 });
+
+/** Echo at window 64 from a plain client, against each server path. */
+const serverEcho = (
+  id: string,
+  title: string,
+  args: string[],
+  count: number,
+): Case =>
+  serverCase(
+    {
+      id: `server-echo-${id}-w64`,
+      title: `Server: echo ${title}, window 64, to a plain WebSocket client`,
+      workload: "echo",
+      args: [
+        ...args,
+        "--window=64",
+        `--count=${quick ? count / 10 : count}`,
+        `--warmup=${count / 100}`,
+      ],
+    },
+    { client: "plain" },
+    ["plain", "ours", "node"],
+  );
 
 const cases: Case[] = [
   echo("echo-64-w1", "Echo 64 B text, window 1", [
@@ -139,22 +198,35 @@ const cases: Case[] = [
     args: [`--count=${quick ? 50 : 200}`, "--warmup=20"],
     variants: clients,
   },
-  {
-    id: "idle",
-    title: `Server: ${quick ? 200 : 1000} idle connections`,
-    workload: "idle",
-    args: [`--count=${quick ? 200 : 1000}`, "--warmup=50"],
-    variants: [
-      { id: "plain", label: "Deno.upgradeWebSocket", client: "plain" },
-      { id: "ours", label: "upgradeWebSocketStream", client: "plain" },
-    ],
-    serverModes: true,
-  },
+  serverEcho("64", "64 B text", ["--size=64", "--text"], 100_000),
+  serverEcho("16k", "16 KiB binary", ["--size=16384"], 40_000),
+  serverCase(
+    {
+      id: "server-receive",
+      title: `Server: receive ${
+        TRANSFER / MIB
+      } MiB into a handler that reads at 20 MB/s`,
+      workload: "receive",
+      args: ["--size=65536", `--bytes=${TRANSFER}`, "--rate=20000000"],
+    },
+    { client: "ours", args: ["--transport=socket"] },
+    ["ours", "node"],
+  ),
+  serverCase(
+    {
+      id: "server-idle",
+      title: `Server: ${quick ? 200 : 1000} idle connections`,
+      workload: "idle",
+      args: [`--count=${quick ? 200 : 1000}`, "--warmup=50"],
+    },
+    { client: "plain" },
+    ["plain", "ours", "node"],
+  ),
 ];
 
-function startServer(mode: ClientKind): Promise<ChildServer> {
+function startServer(mode: ServerMode = "plain"): Promise<ChildServer> {
   return startChildServer(new URL("./server.ts", import.meta.url), [
-    `--mode=${mode === "ours" ? "ours" : "plain"}`,
+    `--mode=${mode}`,
   ]);
 }
 
@@ -204,7 +276,10 @@ const results: CaseResult[] = selected.map((testCase) => ({
 }));
 
 const started = performance.now();
-const server = await startServer("plain");
+// Client cases share one plain server; a run of server cases needs none.
+const server = selected.every((testCase) => testCase.serverModes)
+  ? undefined
+  : await startServer();
 try {
   for (let rep = 0; rep < reps; rep++) {
     for (const [index, testCase] of selected.entries()) {
@@ -217,14 +292,14 @@ try {
         const variant = testCase.variants[i]!;
         let sample: Record<string, unknown>;
         if (testCase.serverModes) {
-          const own = await startServer(variant.id as ClientKind);
+          const own = await startServer(variant.server);
           try {
             sample = await measure(testCase, variant, own.url);
           } finally {
             await own.stop();
           }
         } else {
-          sample = await measure(testCase, variant, server.url);
+          sample = await measure(testCase, variant, server!.url);
         }
         results[index]!.variants[i]!.samples.push(sample);
         const seconds = ((performance.now() - started) / 1000).toFixed(0);
@@ -235,7 +310,7 @@ try {
     }
   }
 } finally {
-  await server.stop();
+  await server?.stop();
 }
 
 const targets = evaluateTargets(results);

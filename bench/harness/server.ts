@@ -3,32 +3,51 @@
  * with the client it serves. Prints `{"port": N}` once listening and exits
  * when its stdin closes.
  *
- * `--mode=plain` serves every route with `Deno.upgradeWebSocket`; `--mode=ours`
- * serves `/echo` with `upgradeWebSocketStream`, for the idle-connection memory
- * comparison.
+ * Modes, for the server-side comparisons:
+ * - `--mode=plain` serves every route with `Deno.upgradeWebSocket`;
+ * - `--mode=ours` serves `/echo` and `/slow-sink` with
+ *   `upgradeWebSocketStream` inside `Deno.serve`;
+ * - `--mode=node` serves them with `handleUpgrade` on a `node:http` server,
+ *   whose socket transport pauses a client that outruns its reader.
  *
  * Routes:
  * - `/echo`: echoes every message.
- * - `/sink?bytes=N`: counts received bytes and sends `done` once N arrived.
- * - `/source?bytes=N&size=S`: sends N bytes in S-byte binary messages.
- * - `/stats`: collects garbage, then answers with its memory use as JSON.
+ * - `/sink?bytes=N` (plain): counts received bytes and sends `done` once N
+ *   arrived.
+ * - `/source?bytes=N&size=S` (plain): sends N bytes in S-byte binary messages.
+ * - `/slow-sink?bytes=N&rate=R` (ours, node): reads at most R bytes/s and
+ *   sends `done` once N arrived.
+ * - `/stats`: collects garbage, then answers with its memory use, peak RSS,
+ *   and the close code the last `/slow-sink` connection ended with (0 while
+ *   none has), as JSON.
  *
  * @module
  */
 
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { parseArgs } from "node:util";
+import { upgradeWebSocketStream, type WebSocketStream } from "../../mod.ts";
+import { handleUpgrade } from "../../node.ts";
 import {
   collectGarbage,
-  echoOurs,
   echoPlain,
+  echoStream,
   type EchoTally,
 } from "./_echo.ts";
+import { peakRss, sleep } from "./_process_stats.ts";
+
+/** How the server upgrades its connections. */
+export type ServerMode = "plain" | "ours" | "node";
 
 const { values } = parseArgs({
   args: Deno.args,
   options: { mode: { type: "string", default: "plain" } },
 });
-const ours = values.mode === "ours";
+const mode = values.mode as ServerMode;
+if (!["plain", "ours", "node"].includes(mode)) {
+  throw new Error(`Unknown server mode ${mode}`);
+}
 const tally: EchoTally = { open: 0, errors: 0 };
 
 function sink(request: Request, bytes: number): Response {
@@ -58,31 +77,107 @@ function source(request: Request, bytes: number, size: number): Response {
   return response;
 }
 
-async function stats(): Promise<Response> {
-  await collectGarbage();
-  return Response.json({ ...Deno.memoryUsage(), open: tally.open });
+/** The close code the last `/slow-sink` connection ended with, or 0. */
+let sinkCloseCode = 0;
+
+/**
+ * A handler that falls behind: it reads at most `rate` bytes/s and sends
+ * `done` once `bytes` arrived, then reads on until the client closes.
+ */
+async function slowSink(
+  stream: WebSocketStream,
+  bytes: number,
+  rate: number,
+): Promise<void> {
+  stream.closed.then(
+    ({ closeCode }) => sinkCloseCode = closeCode,
+    ({ closeCode }) => sinkCloseCode = closeCode,
+  );
+  const { readable, writable } = await stream.opened;
+  const start = performance.now();
+  let received = 0;
+  for await (const message of readable) {
+    const before = received;
+    received += typeof message === "string"
+      ? message.length
+      : message.byteLength;
+    const ahead = received / rate * 1000 - (performance.now() - start);
+    if (ahead > 0) await sleep(ahead);
+    if (before < bytes && received >= bytes) {
+      const writer = writable.getWriter();
+      await writer.write("done");
+      writer.releaseLock();
+    }
+  }
 }
 
-Deno.serve({
-  hostname: "127.0.0.1",
-  port: 0,
-  onListen: ({ port }) => console.log(JSON.stringify({ port })),
-}, (request) => {
-  const url = new URL(request.url);
+/** Serves `/echo` and `/slow-sink` on a stream from either server path. */
+function serveStream(url: URL, stream: WebSocketStream | undefined): void {
+  if (stream === undefined) return;
   const number = (name: string) => Number(url.searchParams.get(name));
-  switch (url.pathname) {
-    case "/echo":
-      return ours ? echoOurs(request, tally) : echoPlain(request, tally);
-    case "/sink":
-      return sink(request, number("bytes"));
-    case "/source":
-      return source(request, number("bytes"), number("size"));
-    case "/stats":
-      return stats();
-    default:
-      return new Response("Not found\n", { status: 404 });
-  }
-});
+  if (url.pathname === "/slow-sink") {
+    slowSink(stream, number("bytes"), number("rate")).catch(() => {});
+  } else echoStream(stream, tally);
+}
+
+async function stats(): Promise<Record<string, number>> {
+  await collectGarbage();
+  return {
+    ...Deno.memoryUsage(),
+    peakRss: peakRss(),
+    open: tally.open,
+    sinkCloseCode,
+  };
+}
+
+const announce = (port: number) => console.log(JSON.stringify({ port }));
+
+if (mode === "node") {
+  const server = createServer((request, response) => {
+    if (request.url !== "/stats") {
+      response.writeHead(404).end("Not found\n");
+      return;
+    }
+    stats().then((figures) =>
+      response.writeHead(200, { "Content-Type": "application/json" })
+        .end(JSON.stringify(figures))
+    );
+  });
+  server.on("upgrade", (request, socket, head) => {
+    const url = new URL(request.url ?? "/", "http://127.0.0.1");
+    serveStream(url, handleUpgrade(request, socket, head));
+  });
+  server.listen(
+    0,
+    "127.0.0.1",
+    () => announce((server.address() as AddressInfo).port),
+  );
+} else {
+  Deno.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    onListen: ({ port }) => announce(port),
+  }, async (request) => {
+    const url = new URL(request.url);
+    const number = (name: string) => Number(url.searchParams.get(name));
+    switch (url.pathname) {
+      case "/stats":
+        return Response.json(await stats());
+      case "/sink":
+        return sink(request, number("bytes"));
+      case "/source":
+        return source(request, number("bytes"), number("size"));
+    }
+    if (mode === "plain") {
+      return url.pathname === "/echo"
+        ? echoPlain(request, tally)
+        : new Response("Not found\n", { status: 404 });
+    }
+    const { response, stream } = upgradeWebSocketStream(request);
+    serveStream(url, stream);
+    return response;
+  });
+}
 
 // The parent closes stdin to stop the server, and so does its death.
 // Open WebSockets would hold a graceful shutdown forever, so just exit.

@@ -5,6 +5,7 @@
  */
 
 import type { ClientKind } from "./client.ts";
+import type { ServerMode } from "./server.ts";
 
 /** One client set-up a case measures. */
 export interface Variant {
@@ -13,6 +14,8 @@ export interface Variant {
   client: ClientKind;
   /** Extra arguments for the client process. */
   args?: string[];
+  /** For server-side cases, how the server it runs against upgrades. */
+  server?: ServerMode;
 }
 
 /** Every sample of one variant in one case. */
@@ -212,15 +215,36 @@ export function evaluateTargets(results: CaseResult[]): TargetResult[] {
       unit: "closes",
     });
   }
-  // Only the server side varies here, so only "ours" runs besides plain.
-  const plainIdle = variantOf(byId("idle"), "plain");
+  // Server cases: only the server varies, "ours" being the Deno.serve path
+  // and "ours-socket" the node:http one.
+  for (
+    const [id, name] of [
+      ["server-echo-64-w64", "64 B"],
+      ["server-echo-16k-w64", "16 KiB"],
+    ]
+  ) {
+    const rate = ratios(id!, "messagesPerSecond");
+    if (!rate) continue;
+    add({
+      id: `${id}-rate`,
+      label: `Server echo ${name}, window 64: messages/s vs plain server`,
+      ...rate,
+      target: 0.9,
+      kind: "min",
+      unit: "x",
+    });
+  }
+  const plainIdle = variantOf(byId("server-idle"), "plain");
   if (plainIdle) {
     add({
       id: "idle-memory",
       label: "Server memory per idle connection, ours minus plain",
-      figures: figures("idle", (entry) =>
-        (median(entry, "rssPerConnection") -
-          median(plainIdle, "rssPerConnection")) / 1024)!,
+      figures: figures(
+        "server-idle",
+        (entry) =>
+          (median(entry, "rssPerConnection") -
+            median(plainIdle, "rssPerConnection")) / 1024,
+      )!,
       target: 2,
       kind: "max",
       unit: "KiB",
