@@ -43,6 +43,22 @@ interface Metric {
 
 const MIB = 1024 * 1024;
 
+/** How long a transfer to a slow reader took and how its runs ended. */
+function transferEndings(completeLabel: string): Metric[] {
+  const runs = (key: string, label: string): Metric => ({
+    key,
+    label,
+    scale: 1,
+    digits: 0,
+    sum: true,
+  });
+  return [
+    { key: "seconds", label: "seconds", scale: 1, digits: 1 },
+    runs("overflow", "runs ended by receive-limit overflow"),
+    runs("complete", completeLabel),
+  ];
+}
+
 const METRICS: Record<string, Metric[]> = {
   echo: [
     { key: "messagesPerSecond", label: "messages/s", scale: 1, digits: 0 },
@@ -60,21 +76,7 @@ const METRICS: Record<string, Metric[]> = {
   download: [
     { key: "peakRss", label: "client peak RSS MiB", scale: MIB, digits: 0 },
     { key: "bytesRead", label: "MiB read", scale: MIB, digits: 1 },
-    { key: "seconds", label: "seconds", scale: 1, digits: 1 },
-    {
-      key: "overflow",
-      label: "runs ended by receive-limit overflow",
-      scale: 1,
-      digits: 0,
-      sum: true,
-    },
-    {
-      key: "complete",
-      label: "runs that read everything",
-      scale: 1,
-      digits: 0,
-      sum: true,
-    },
+    ...transferEndings("runs that read everything"),
   ],
   receive: [
     {
@@ -84,21 +86,7 @@ const METRICS: Record<string, Metric[]> = {
       digits: 0,
     },
     { key: "bytesSent", label: "MiB sent", scale: MIB, digits: 1 },
-    { key: "seconds", label: "seconds", scale: 1, digits: 1 },
-    {
-      key: "overflow",
-      label: "runs ended by receive-limit overflow",
-      scale: 1,
-      digits: 0,
-      sum: true,
-    },
-    {
-      key: "complete",
-      label: "runs that delivered everything",
-      scale: 1,
-      digits: 0,
-      sum: true,
-    },
+    ...transferEndings("runs that delivered everything"),
   ],
   handshakes: [
     {
