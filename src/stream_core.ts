@@ -508,7 +508,8 @@ export class StreamCore implements TransportEvents {
     this.#state = "closed";
     clearTimeout(this.#closeTimer);
     if (wasConnecting) this.#opened.reject(openedError);
-    if (ending.clean) this.#closed.resolve(ending.info);
+    // `in` narrows under users' `strictNullChecks: false` too; `clean` does not.
+    if ("info" in ending) this.#closed.resolve(ending.info);
     else this.#closed.reject(ending.error);
     this.#writableController?.error(this.#writableError);
     this.#flushReadable();
