@@ -116,7 +116,15 @@ export async function runListen(
       );
     }
     const peer = `${request.socket.remoteAddress}:${request.socket.remotePort}`;
-    const stream = handleUpgrade(request, socket, head, upgradeOptions);
+    let stream;
+    try {
+      stream = handleUpgrade(request, socket, head, upgradeOptions);
+    } catch (error) {
+      // A throw here would end the process; it ends the connection instead.
+      socket.destroy();
+      reporter.info(`${peer}: ${describeError(error)}`);
+      return;
+    }
     if (stream === undefined) return;
     if (input !== undefined) busy = true;
     const done: Promise<void> = serveConnection(stream, peer)
@@ -229,15 +237,11 @@ async function echo(
   choice: CloseChoice,
   stop: AbortSignal,
 ): Promise<ConnectionEnd> {
-  const close = () =>
-    stream.close({ closeCode: choice.closeCode, reason: choice.closeReason });
-  stop.addEventListener("abort", close, { once: true });
   const piped = open.readable.pipeThrough(countMessages(received))
     .pipeTo(open.writable).catch(() => {
       // How the connection ended is told by `closed`.
     });
-  const end = await connectionEnd(stream);
-  stop.removeEventListener("abort", close);
+  const end = await connectionEnd(stream, choice, stop);
   await piped;
   return end;
 }

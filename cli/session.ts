@@ -79,11 +79,7 @@ export async function runSession(
   output: WritableStream<Uint8Array>,
   options: SessionOptions,
 ): Promise<SessionEnd> {
-  const close = () =>
-    stream.close({
-      closeCode: options.closeCode,
-      reason: options.closeReason,
-    });
+  const close = () => closeAsChosen(stream, options);
   let inputEnded = false;
   let localError: string | undefined;
   let lingerTimer: ReturnType<typeof setTimeout> | undefined;
@@ -132,19 +128,29 @@ export async function runSession(
     // How the connection ended is told by `closed`.
   }).then(() => lastWrite.catch(() => {})).finally(() => writer.releaseLock());
 
-  options.stop?.addEventListener("abort", close, { once: true });
-  const end = await connectionEnd(stream);
+  const end = await connectionEnd(stream, options, options.stop);
   clearTimeout(lingerTimer);
-  options.stop?.removeEventListener("abort", close);
   stopInput.abort();
   await Promise.all([upload, download]);
   return { ...end, inputEnded, localError };
 }
 
-/** Waits for the connection to end, cleanly or not. */
+function closeAsChosen(stream: WebSocketStream, choice: CloseChoice): void {
+  stream.close({ closeCode: choice.closeCode, reason: choice.closeReason });
+}
+
+/**
+ * Waits for the connection to end, cleanly or not, closing it with the
+ * chosen code and reason once `stop` aborts (at once if it has).
+ */
 export async function connectionEnd(
   stream: WebSocketStream,
+  choice: CloseChoice,
+  stop: AbortSignal | undefined,
 ): Promise<ConnectionEnd> {
+  const close = () => closeAsChosen(stream, choice);
+  if (stop?.aborted) close();
+  stop?.addEventListener("abort", close, { once: true });
   try {
     const { closeCode, reason } = await stream.closed;
     return { clean: true, closeCode, reason, message: "" };
@@ -162,6 +168,8 @@ export async function connectionEnd(
         reason: "",
         message: describeError(error),
       };
+  } finally {
+    stop?.removeEventListener("abort", close);
   }
 }
 
