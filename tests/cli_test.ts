@@ -719,6 +719,38 @@ Deno.test("CLI --listen whose stdout is blocked for 3 s receives all of a 64 MiB
   assert.equal(await sha256(result.stdout), await sha256(input));
 });
 
+Deno.test("CLI --listen answers a plain HTTP request with 426 Upgrade Required", async () => {
+  await using child = new DenoProcess([...CLI, "--listen", "0", "--echo"]);
+  const url = await listeningUrl(child);
+  const response = await fetch(url.replace(/^ws/, "http"));
+  assert.equal(response.status, 426);
+  assert.equal(response.headers.get("upgrade"), "websocket");
+  assert.match(await response.text(), /WebSocket server/);
+  child.kill("SIGINT");
+  assert.equal((await child.finished()).code, 0);
+});
+
+Deno.test("CLI reaches src/ only through src/internal.ts", async () => {
+  const files = ["cli.ts"];
+  for await (const entry of Deno.readDir(new URL("../cli/", import.meta.url))) {
+    if (entry.name.endsWith(".ts")) files.push(`cli/${entry.name}`);
+  }
+  const fromSrc: string[] = [];
+  for (const file of files) {
+    const text = await Deno.readTextFile(
+      new URL(`../${file}`, import.meta.url),
+    );
+    for (const [, source] of text.matchAll(/from\s+"([^"]+)"/g)) {
+      if (source!.includes("/src/")) fromSrc.push(`${file}: ${source}`);
+    }
+  }
+  assert.ok(fromSrc.length > 0, "no import from src/ was found at all");
+  assert.deepEqual(
+    fromSrc.filter((line) => !line.endsWith(": ../src/internal.ts")),
+    [],
+  );
+});
+
 Deno.test("CLI main() runs in-process on the streams it is given", async () => {
   const { server, seen } = recordingServer((socket) => {
     socket.addEventListener(
