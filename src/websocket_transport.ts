@@ -86,6 +86,7 @@ export class WebSocketTransport implements Transport {
         // Browsers report a connection that ended without a Close frame as
         // 1006; Deno's error path reports code 0.
         const closeCode = code === 0 || code === 1006 ? null : code;
+        cancelDenoIdleTimer(this.#socket!);
         // Bytes still buffered were never sent: the peer closed in front of
         // them, which is not a clean close whatever the socket says.
         const unsent = this.#socket!.bufferedAmount > 0;
@@ -139,9 +140,32 @@ export class WebSocketTransport implements Transport {
   }
 }
 
+/** The parts of Deno's internal `core` this file uses. */
+interface DenoCore {
+  tryClose?: (rid: number) => void;
+  cancelTimer?: (timer: unknown) => void;
+}
+
 interface DenoInternals {
   internal?: symbol;
-  [key: symbol]: { core?: { tryClose?: (rid: number) => void } } | undefined;
+  [key: symbol]: { core?: DenoCore } | undefined;
+}
+
+/** Deno's internal `core`, where this runtime is Deno and exposes it. */
+function denoCore(): DenoCore | undefined {
+  const deno = (globalThis as { Deno?: DenoInternals }).Deno;
+  const internal = deno?.internal;
+  return internal === undefined ? undefined : deno?.[internal]?.core;
+}
+
+/** One of the internal slots Deno keeps on its `WebSocket` objects. */
+function denoSlot(socket: WebSocket, name: string): unknown {
+  const key = Object.getOwnPropertySymbols(socket).find((symbol) =>
+    symbol.description === name
+  );
+  return key === undefined
+    ? undefined
+    : (socket as unknown as Record<symbol, unknown>)[key];
 }
 
 /**
@@ -151,17 +175,23 @@ interface DenoInternals {
  * feature-detected and skipped wherever they differ.
  */
 function dropDenoSocket(socket: WebSocket): boolean {
-  const deno = (globalThis as { Deno?: DenoInternals }).Deno;
-  const internal = deno?.internal;
-  const tryClose = internal === undefined
-    ? undefined
-    : deno?.[internal]?.core?.tryClose;
-  const ridKey = Object.getOwnPropertySymbols(socket).find((symbol) =>
-    symbol.description === "[[rid]]"
-  );
-  if (tryClose === undefined || ridKey === undefined) return false;
-  const rid = (socket as unknown as Record<symbol, unknown>)[ridKey];
-  if (typeof rid !== "number") return false;
+  const tryClose = denoCore()?.tryClose;
+  const rid = denoSlot(socket, "[[rid]]");
+  if (tryClose === undefined || typeof rid !== "number") return false;
   tryClose(rid);
   return true;
+}
+
+/**
+ * Deno's server `WebSocket` arms its idle-timeout ping as an internal timer
+ * and, when the connection ends, clears it with `clearTimeout`, which does
+ * not cancel such timers: the process lives on for half the `idleTimeout`
+ * after a connection ended, so a script or `server.shutdown()` that is done
+ * cannot end. The socket is closed by then, so the timer has nothing left to
+ * do. Feature-detected like {@linkcode dropDenoSocket}.
+ */
+function cancelDenoIdleTimer(socket: WebSocket): void {
+  const timer = denoSlot(socket, "[[idleTimeoutTimeout]]");
+  if (timer === undefined || timer === null) return;
+  denoCore()?.cancelTimer?.(timer);
 }

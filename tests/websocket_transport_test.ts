@@ -43,3 +43,29 @@ Deno.test("CLD-02 default transport: a peer's Close with our bytes still buffere
   assert.equal(await closeWith(0), true);
   assert.equal(await closeWith(20 * 1024 * 1024), false);
 });
+
+Deno.test("SRV-13 default transport: a script whose server shut down after a client dropped TCP ends, though Deno left its idle-timeout timer armed", async () => {
+  // With idleTimeout 600 the process would live on for 300 s.
+  const { code, signal, stdout, stderr } = await new Deno.Command(
+    Deno.execPath(),
+    {
+      args: [
+        "run",
+        "--allow-net=127.0.0.1",
+        new URL("./fixtures/dropped_client_server.ts", import.meta.url)
+          .pathname,
+      ],
+      stdin: "null",
+      signal: AbortSignal.timeout(60_000),
+    },
+  ).output();
+  const decoder = new TextDecoder();
+  assert.equal(
+    code,
+    0,
+    `the script did not end by itself (${signal ?? "no signal"}): ${
+      decoder.decode(stderr)
+    }`,
+  );
+  assert.equal(decoder.decode(stdout), "server shut down\n");
+});
