@@ -26,7 +26,7 @@ export function echoPlain(request: Request, tally: EchoTally): Response {
   return response;
 }
 
-/** Echoes with `upgradeWebSocketStream` and `pipeTo`. */
+/** Echoes with `upgradeWebSocketStream`: a read loop and a writer. */
 export function echoOurs(request: Request, tally: EchoTally): Response {
   const { response, stream } = upgradeWebSocketStream(request);
   if (stream === undefined) tally.errors++;
@@ -34,13 +34,25 @@ export function echoOurs(request: Request, tally: EchoTally): Response {
   return response;
 }
 
-/** Echoes on a stream from either server path with `pipeTo`. */
+/**
+ * Echoes on a stream from either server path the way a handler is usually
+ * written: a read loop that writes each message back through a writer. An
+ * idle connection so holds a pending read and a writer.
+ */
 export function echoStream(stream: WebSocketStream, tally: EchoTally): void {
   stream.opened.then(async ({ readable, writable }) => {
     tally.open++;
-    // The pipe rejects even after a clean close (the writable is errored
-    // then, as the standard says); only `closed` tells how it ended.
-    await readable.pipeTo(writable).catch(() => {});
+    const reader = readable.getReader();
+    const writer = writable.getWriter();
+    // The loop ends in an error even after a clean close (the writable is
+    // errored then, as the standard says); only `closed` tells how it ended.
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        await writer.write(value);
+      }
+    } catch { /* see `closed` */ }
     await stream.closed.catch(() => tally.errors++);
     tally.open--;
   }).catch(() => tally.errors++);

@@ -24,7 +24,10 @@ export interface Report {
   machine: Machine;
   command: string;
   date: string;
+  /** Runs of the cases whose targets are about stability. */
   reps: number;
+  /** Runs of every other case (older results ran all `reps` times). */
+  otherReps?: number;
   quick: boolean;
   durationSeconds: number;
   targets: TargetResult[];
@@ -217,6 +220,7 @@ function figuresTable(report: Report): string {
       rows.push([
         result.title,
         metric.label,
+        String(result.reps ?? report.reps),
         ...[p, ...figures].map((figure) => format(figure, metric.digits)),
         ...figures.map((figure) => metric.sum ? "–" : ratio(figure, p)),
       ]);
@@ -225,6 +229,7 @@ function figuresTable(report: Report): string {
   return table([
     "Workload",
     "Metric",
+    "runs",
     ...["plain", ...COMPARED].map((id) => labelOf(report, id)),
     ...COMPARED.map((id) => `${id}/plain`),
   ], rows);
@@ -260,9 +265,21 @@ function uploadTable(report: Report): string | undefined {
   );
 }
 
+/** How many runs each case had. */
+function runsLine(report: Report): string {
+  const other = report.otherReps ?? report.reps;
+  if (other === report.reps) return `${report.reps} runs`;
+  const full = report.cases.filter((result) =>
+    (result.reps ?? report.reps) === report.reps
+  ).map((result) => result.id).join(", ");
+  return `${report.reps} runs for the cases whose targets are about stability (${full}), ${other} for the others`;
+}
+
 function machineLine(report: Report): string {
   const { machine } = report;
-  return `${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB, ${machine.os}; Deno ${machine.deno} (V8 ${machine.v8}). Medians of ${report.reps} runs, each in a fresh process; ${
+  return `${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB, ${machine.os}; Deno ${machine.deno} (V8 ${machine.v8}). Medians of ${
+    runsLine(report)
+  }, each in a fresh process; ${
     report.quick ? "quick sizes" : "full sizes"
   }; run took ${format(report.durationSeconds, 0)} s.`;
 }
@@ -288,7 +305,7 @@ export function renderMarkdown(report: Report): string {
     "",
     `Command: \`${report.command}\`. ${machineLine(report)}`,
     "",
-    `Targets (ratios compare medians from the same run; in brackets, the lowest and highest of the ${report.reps} runs' own ratios, each run measuring every client back to back):`,
+    `Targets (ratios compare medians from the same run; in brackets, the lowest and highest of the runs' own ratios, each run measuring every client back to back):`,
     "",
     targetsTable(report),
     "",

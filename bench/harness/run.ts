@@ -9,9 +9,12 @@
  * runs, and ratios compare medians from this run only.
  *
  * Flags:
- * - `--reps=N` (default 5) runs per measurement.
+ * - `--reps=N` (default 5) runs per measurement for the cases whose targets
+ *   are about stability (handshakes, echo 16 KiB at window 64, upload, and
+ *   the server's upload and echo 16 KiB); every other case runs
+ *   `min(N, 3)` times, which keeps a full run near 11 minutes.
  * - `--quick` cuts every workload down, for trying the script out; the
- *   default sizes are the issue's (256 MiB transfers, 200 handshakes,
+ *   default sizes are the issue's (256 MiB transfers, 1,000 handshakes,
  *   1,000 idle connections).
  * - `--only=ID,ID` runs only the cases whose id starts with one of these;
  *   `--only=server` runs the server-side comparisons alone.
@@ -38,6 +41,8 @@ const { values } = parseArgs({
   },
 });
 const reps = Number(values.reps);
+/** Runs of the cases whose targets are not about stability. */
+const OTHER_REPS = Math.min(reps, 3);
 const quick = values.quick;
 const only = values.only?.split(",");
 const outDir = values.out === undefined
@@ -90,6 +95,8 @@ interface Case {
    * variant's `server` mode, so that its memory figures are its own.
    */
   serverModes?: boolean;
+  /** Its targets are about stability: it runs `--reps` times, not fewer. */
+  stability?: boolean;
 }
 
 /**
@@ -126,25 +133,35 @@ const echo = (
   title: string,
   args: string[],
   count: number,
+  stability = false,
 ): Case => ({
   id,
   title,
   workload: "echo",
   args: [...args, `--count=${count}`, `--warmup=${Math.ceil(count / 10)}`],
   variants: clients,
+  stability,
 });
 
-/** Echo at window 64 from a plain client, against each server path. */
+/** The client a server-side case runs, by the id suffix of its case. */
+const serverClients = {
+  "": { client: "plain", label: "a plain WebSocket client" },
+  "-ours": { client: "ours", label: "our client" },
+} as const;
+
+/** Echo at window 64 from one client, against each server path. */
 const serverEcho = (
   id: string,
   title: string,
   args: string[],
   count: number,
+  by: keyof typeof serverClients,
+  stability = false,
 ): Case =>
   serverCase(
     {
-      id: `server-echo-${id}-w64`,
-      title: `Server: echo ${title}, window 64, to a plain WebSocket client`,
+      id: `server-echo-${id}-w64${by}`,
+      title: `Server: echo ${title}, window 64, to ${serverClients[by].label}`,
       workload: "echo",
       args: [
         ...args,
@@ -152,8 +169,25 @@ const serverEcho = (
         `--count=${quick ? count / 10 : count}`,
         `--warmup=${count / 100}`,
       ],
+      stability,
     },
-    { client: "plain" },
+    { client: serverClients[by].client },
+    ["plain", "ours", "node"],
+  );
+
+/** An upload from one client into a sink on each server path. */
+const serverUpload = (by: keyof typeof serverClients): Case =>
+  serverCase(
+    {
+      id: `server-upload${by}`,
+      title: `Server: upload ${
+        TRANSFER / MIB
+      } MiB in 64 KiB messages into a sink, from ${serverClients[by].label}`,
+      workload: "upload",
+      args: ["--size=65536", `--bytes=${TRANSFER}`],
+      stability: true,
+    },
+    { client: serverClients[by].client },
     ["plain", "ours", "node"],
   );
 
@@ -173,16 +207,23 @@ const cases: Case[] = [
     "--size=16384",
     "--window=1",
   ], quick ? 10 : 40),
-  echo("echo-16k-w64", "Echo 16 KiB binary, window 64", [
-    "--size=16384",
-    "--window=64",
-  ], quick ? 5000 : 40_000),
+  echo(
+    "echo-16k-w64",
+    "Echo 16 KiB binary, window 64",
+    [
+      "--size=16384",
+      "--window=64",
+    ],
+    quick ? 5000 : 40_000,
+    true,
+  ),
   {
     id: "upload",
     title: `Upload ${TRANSFER / MIB} MiB in 64 KiB messages`,
     workload: "upload",
     args: ["--size=65536", `--bytes=${TRANSFER}`],
     variants: [...clients, ...highWaterMarkVariants()],
+    stability: true,
   },
   {
     id: "download",
@@ -195,11 +236,16 @@ const cases: Case[] = [
     id: "handshakes",
     title: "Sequential open/close handshakes",
     workload: "handshakes",
-    args: [`--count=${quick ? 50 : 200}`, "--warmup=20"],
+    // Enough handshakes that a run outlasts the process start-up's noise.
+    args: [`--count=${quick ? 100 : 1000}`, "--warmup=50"],
     variants: clients,
+    stability: true,
   },
-  serverEcho("64", "64 B text", ["--size=64", "--text"], 100_000),
-  serverEcho("16k", "16 KiB binary", ["--size=16384"], 40_000),
+  serverEcho("64", "64 B text", ["--size=64", "--text"], 100_000, ""),
+  serverEcho("16k", "16 KiB binary", ["--size=16384"], 40_000, "", true),
+  serverEcho("16k", "16 KiB binary", ["--size=16384"], 40_000, "-ours", true),
+  serverUpload(""),
+  serverUpload("-ours"),
   serverCase(
     {
       id: "server-receive",
@@ -268,10 +314,12 @@ async function measure(
 const selected = cases.filter((testCase) =>
   only === undefined || only.some((prefix) => testCase.id.startsWith(prefix))
 );
+const repsOf = (testCase: Case) => testCase.stability ? reps : OTHER_REPS;
 const results: CaseResult[] = selected.map((testCase) => ({
   id: testCase.id,
   title: testCase.title,
   workload: testCase.workload,
+  reps: repsOf(testCase),
   variants: testCase.variants.map((variant) => ({ variant, samples: [] })),
 }));
 
@@ -283,6 +331,7 @@ const server = selected.every((testCase) => testCase.serverModes)
 try {
   for (let rep = 0; rep < reps; rep++) {
     for (const [index, testCase] of selected.entries()) {
+      if (rep >= repsOf(testCase)) continue;
       // Rotating the order spreads any drift of the shared machine or server
       // over every variant instead of always favouring the first.
       const order = testCase.variants.map((_, i) =>
@@ -304,7 +353,9 @@ try {
         results[index]!.variants[i]!.samples.push(sample);
         const seconds = ((performance.now() - started) / 1000).toFixed(0);
         console.error(
-          `[${seconds}s] rep ${rep + 1}/${reps} ${testCase.id} ${variant.id}`,
+          `[${seconds}s] rep ${rep + 1}/${
+            repsOf(testCase)
+          } ${testCase.id} ${variant.id}`,
         );
       }
     }
@@ -326,6 +377,7 @@ const report = {
   }`,
   date: new Date().toISOString(),
   reps,
+  otherReps: OTHER_REPS,
   quick,
   durationSeconds: (performance.now() - started) / 1000,
   targets,

@@ -5,14 +5,15 @@
  *
  * Modes, for the server-side comparisons:
  * - `--mode=plain` serves every route with `Deno.upgradeWebSocket`;
- * - `--mode=ours` serves `/echo` and `/slow-sink` with
- *   `upgradeWebSocketStream` inside `Deno.serve`;
+ * - `--mode=ours` serves `/echo`, `/sink` and `/slow-sink` with
+ *   `upgradeWebSocketStream` inside `Deno.serve`, each handler a read loop
+ *   with a writer;
  * - `--mode=node` serves them with `handleUpgrade` on a `node:http` server,
  *   whose socket transport pauses a client that outruns its reader.
  *
  * Routes:
  * - `/echo`: echoes every message.
- * - `/sink?bytes=N` (plain): counts received bytes and sends `done` once N
+ * - `/sink?bytes=N`: counts received bytes and sends `done` once N
  *   arrived.
  * - `/source?bytes=N&size=S` (plain): sends N bytes in S-byte binary messages.
  * - `/slow-sink?bytes=N&rate=R` (ours, node): reads at most R bytes/s and
@@ -81,8 +82,9 @@ function source(request: Request, bytes: number, size: number): Response {
 let sinkCloseCode = 0;
 
 /**
- * A handler that falls behind: it reads at most `rate` bytes/s and sends
- * `done` once `bytes` arrived, then reads on until the client closes.
+ * A handler that reads at most `rate` bytes/s (`Infinity` for as fast as it
+ * can) and sends `done` once `bytes` arrived, then reads on until the client
+ * closes.
  */
 async function slowSink(
   stream: WebSocketStream,
@@ -117,6 +119,8 @@ function serveStream(url: URL, stream: WebSocketStream | undefined): void {
   const number = (name: string) => Number(url.searchParams.get(name));
   if (url.pathname === "/slow-sink") {
     slowSink(stream, number("bytes"), number("rate")).catch(() => {});
+  } else if (url.pathname === "/sink") {
+    slowSink(stream, number("bytes"), Infinity).catch(() => {});
   } else echoStream(stream, tally);
 }
 
@@ -163,15 +167,17 @@ if (mode === "node") {
     switch (url.pathname) {
       case "/stats":
         return Response.json(await stats());
-      case "/sink":
-        return sink(request, number("bytes"));
       case "/source":
         return source(request, number("bytes"), number("size"));
     }
     if (mode === "plain") {
-      return url.pathname === "/echo"
-        ? echoPlain(request, tally)
-        : new Response("Not found\n", { status: 404 });
+      switch (url.pathname) {
+        case "/echo":
+          return echoPlain(request, tally);
+        case "/sink":
+          return sink(request, number("bytes"));
+      }
+      return new Response("Not found\n", { status: 404 });
     }
     const { response, stream } = upgradeWebSocketStream(request);
     serveStream(url, stream);
