@@ -29,6 +29,8 @@ export interface DenoProcessOptions {
    * block on a full pipe.
    */
   readStdoutAfter?: Promise<unknown>;
+  /** More environment variables for the child (it inherits ours). */
+  env?: Record<string, string>;
 }
 
 /** A stream read to its end in the background, watched for patterns. */
@@ -80,7 +82,7 @@ export class DenoProcess implements AsyncDisposable {
     const child = new Deno.Command(Deno.execPath(), {
       args,
       cwd: ROOT,
-      env: { NO_COLOR: "1" },
+      env: { NO_COLOR: "1", ...options.env },
       stdin: "piped",
       stdout: "piped",
       stderr: "piped",
