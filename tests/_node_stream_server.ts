@@ -32,20 +32,25 @@ export async function startNodeStreamServer(
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
   });
-  server.on("upgrade", (request, socket, head) => {
+  server.on("upgrade", (request, socket: Socket, head) => {
+    // The status of a refusal, which handleUpgrade writes to the socket.
+    const end = socket.end.bind(socket);
+    socket.end = ((chunk: Uint8Array) => {
+      const head = new TextDecoder().decode(chunk.subarray(0, 12));
+      statuses.push(Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1] ?? 0));
+      return end(chunk);
+    }) as typeof socket.end;
     let stream;
     try {
       stream = handleUpgrade(request, socket, head, options);
     } catch (error) {
       errors.push(error);
-      statuses.push(500);
-      socket.end("HTTP/1.1 500 Internal Server Error\r\n\r\n");
+      socket.end(
+        new TextEncoder().encode("HTTP/1.1 500 Internal Server Error\r\n\r\n"),
+      );
       return;
     }
-    if (stream === undefined) {
-      statuses.push(0);
-      return;
-    }
+    if (stream === undefined) return;
     statuses.push(101);
     const next = waiting.shift();
     if (next === undefined) ready.push(stream);

@@ -100,7 +100,7 @@ for (const [what, headers, status] of refusals) {
       BOUND_MS,
       "the end of the refused connection",
     );
-    assert.deepEqual(server.statuses, [0]);
+    assert.deepEqual(server.statuses, [status]);
   });
 }
 
@@ -322,3 +322,26 @@ Deno.test("BP-01 node server: a handler that does not read for 3 s while a clien
 function collectGarbage(): void {
   (globalThis as { gc?: () => void }).gc?.();
 }
+
+Deno.test("SRV-07 node server: a handler that does not read past idleTimeout keeps a client that is sending", async () => {
+  await using server = await startNodeStreamServer({ idleTimeout: 0.5 });
+  const client = new WebSocketStream(server.url, { transport: "socket" });
+  const stream = await server.accept();
+  const { readable } = await stream.opened;
+  const { writable } = await client.opened;
+  const writer = writable.getWriter();
+  const sending = (async () => {
+    for (let i = 0; i < 64; i++) await writer.write(new Uint8Array(64 * 1024));
+  })();
+  // Paused, the server cannot see a Pong behind the data in TCP.
+  await new Promise((resolve) => setTimeout(resolve, 1500));
+  const reader = readable.getReader();
+  let received = 0;
+  while (received < 64 * 64 * 1024) {
+    const { value } = await fulfilmentWithin(reader.read(), BOUND_MS, "read");
+    received += (value as Uint8Array).byteLength;
+  }
+  await sending;
+  client.close();
+  await fulfilmentWithin(client.closed, BOUND_MS, "client closed");
+});

@@ -228,14 +228,17 @@ export class SocketSession implements Transport {
 
   /**
    * Pings a peer that has been silent for one interval, and closes with 1001
-   * when it stays silent for another, as `Deno.upgradeWebSocket` does.
+   * when it stays silent for another, as `Deno.upgradeWebSocket` does. Any
+   * frame counts as a word from the peer.
    */
   #startKeepalive(): void {
     const interval = this.#settings.keepaliveIntervalMs;
     if (interval === 0) return;
     this.#keepalive = setInterval(() => {
       const writer = this.#writer!;
-      if (this.#heard) {
+      // While paused we do not read, so a Pong would go unseen behind the
+      // data waiting in TCP: a slow handler is not a silent peer.
+      if (this.#heard || this.#paused !== undefined) {
         this.#heard = false;
         this.#pinged = false;
       } else if (!this.#pinged) {
