@@ -39,7 +39,11 @@ export interface StreamOptions {
    * may send after our Close: past an eighth of it (at least 512 KiB) we stop
    * waiting for the peer's Close, past half of it (at least 1 MiB) the
    * connection is dropped at once. (A Deno server socket already ends the
-   * connection at the first message after our Close.)
+   * connection at the first message after our Close.) Where reading can
+   * pause (`transport: "socket"`, `handleUpgrade`), a slow reader pauses the
+   * peer instead, and the limit is on one message's payload bytes: a message
+   * of exactly `receiveLimit` bytes is delivered, and one may have at most
+   * `receiveLimit / 64` frames.
    *
    * @default {16777216} 16 MiB
    */

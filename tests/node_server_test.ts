@@ -345,3 +345,32 @@ Deno.test("SRV-07 node server: a handler that does not read past idleTimeout kee
   client.close();
   await fulfilmentWithin(client.closed, BOUND_MS, "client closed");
 });
+
+Deno.test("node server: below Deno 2.8 handleUpgrade fails with an error that says so, and writes nothing", () => {
+  const real = Deno.version;
+  let written = false;
+  const socket = { end: () => (written = true) } as unknown as Duplex;
+  Object.defineProperty(Deno, "version", {
+    value: { ...real, deno: "2.7.9" },
+    configurable: true,
+    writable: true,
+  });
+  try {
+    assert.throws(
+      () =>
+        handleUpgrade(
+          {} as unknown as IncomingMessage,
+          socket,
+          new Uint8Array(),
+        ),
+      { name: "Error", message: /Deno 2\.8 or later.*running Deno 2\.7\.9/ },
+    );
+  } finally {
+    Object.defineProperty(Deno, "version", {
+      value: real,
+      configurable: true,
+      writable: true,
+    });
+  }
+  assert.equal(written, false);
+});
