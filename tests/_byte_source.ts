@@ -6,7 +6,12 @@
  * @module
  */
 
-import type { ByteSource } from "../src/socket/frame_reader.ts";
+import type {
+  ByteSource,
+  FrameEvent,
+  FrameReader,
+} from "../src/socket/frame_reader.ts";
+import { ProtocolError } from "../src/socket/protocol_error.ts";
 
 /** A source that yields `chunks` one read at a time, then the end. */
 export class ChunkSource implements ByteSource {
@@ -46,4 +51,27 @@ export function splitAt(
     start = Math.max(start, cut);
   }
   return parts;
+}
+
+/** A {@linkcode ProtocolError} the reader threw, as an event. */
+export type Failure = { type: "error"; closeCode: number; message: string };
+
+/** Every event `reader` reports, up to the end, a Close or an error. */
+export async function readEvents(
+  reader: FrameReader,
+): Promise<(FrameEvent | Failure)[]> {
+  const events: (FrameEvent | Failure)[] = [];
+  for (;;) {
+    let event: FrameEvent;
+    try {
+      event = await reader.next();
+    } catch (error) {
+      if (!(error instanceof ProtocolError)) throw error;
+      const { closeCode, message } = error;
+      events.push({ type: "error", closeCode, message });
+      return events;
+    }
+    events.push(event);
+    if (event.type === "end" || event.type === "close") return events;
+  }
 }

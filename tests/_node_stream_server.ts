@@ -9,8 +9,8 @@
 import { createServer } from "node:http";
 import type { Socket } from "node:net";
 import { handleUpgrade } from "../node.ts";
-import type { UpgradeWebSocketStreamOptions, WebSocketStream } from "../mod.ts";
-import type { StreamServer } from "./_stream_server.ts";
+import type { UpgradeWebSocketStreamOptions } from "../mod.ts";
+import { type StreamServer, upgradedStreams } from "./_stream_server.ts";
 
 /**
  * Serves `handleUpgrade(request, socket, head, options)` on an ephemeral
@@ -19,8 +19,7 @@ import type { StreamServer } from "./_stream_server.ts";
 export async function startNodeStreamServer(
   options: UpgradeWebSocketStreamOptions = {},
 ): Promise<StreamServer> {
-  const ready: WebSocketStream[] = [];
-  const waiting: PromiseWithResolvers<WebSocketStream>[] = [];
+  const upgraded = upgradedStreams();
   const errors: unknown[] = [];
   const statuses: number[] = [];
   const sockets = new Set<Socket>();
@@ -52,9 +51,7 @@ export async function startNodeStreamServer(
     }
     if (stream === undefined) return;
     statuses.push(101);
-    const next = waiting.shift();
-    if (next === undefined) ready.push(stream);
-    else next.resolve(stream);
+    upgraded.push(stream);
   });
   const listening = Promise.withResolvers<void>();
   server.listen(0, "127.0.0.1", () => listening.resolve());
@@ -73,12 +70,6 @@ export async function startNodeStreamServer(
     [Symbol.asyncDispose]: close,
     errors,
     statuses,
-    accept() {
-      const stream = ready.shift();
-      if (stream !== undefined) return Promise.resolve(stream);
-      const next = Promise.withResolvers<WebSocketStream>();
-      waiting.push(next);
-      return next.promise;
-    },
+    accept: upgraded.accept,
   };
 }

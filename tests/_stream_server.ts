@@ -38,8 +38,7 @@ export type OptionsFor =
 export function streamHandler(
   options: OptionsFor = {},
 ): StreamAcceptor & { handler: (request: Request) => Response } {
-  const ready: WebSocketStream[] = [];
-  const waiting: PromiseWithResolvers<WebSocketStream>[] = [];
+  const upgraded = upgradedStreams();
   const errors: unknown[] = [];
   const statuses: number[] = [];
   const handler = (request: Request): Response => {
@@ -55,17 +54,28 @@ export function streamHandler(
       return new Response("Upgrade failed\n", { status: 500 });
     }
     statuses.push(upgrade.response.status);
-    if (upgrade.stream !== undefined) {
-      const next = waiting.shift();
-      if (next === undefined) ready.push(upgrade.stream);
-      else next.resolve(upgrade.stream);
-    }
+    if (upgrade.stream !== undefined) upgraded.push(upgrade.stream);
     return upgrade.response;
   };
+  return { handler, errors, statuses, accept: upgraded.accept };
+}
+
+/**
+ * The streams a server upgraded, handed to `accept()` callers in arrival
+ * order, whichever comes first.
+ */
+export function upgradedStreams(): {
+  push(stream: WebSocketStream): void;
+  accept(): Promise<WebSocketStream>;
+} {
+  const ready: WebSocketStream[] = [];
+  const waiting: PromiseWithResolvers<WebSocketStream>[] = [];
   return {
-    handler,
-    errors,
-    statuses,
+    push(stream) {
+      const next = waiting.shift();
+      if (next === undefined) ready.push(stream);
+      else next.resolve(stream);
+    },
     accept() {
       const stream = ready.shift();
       if (stream !== undefined) return Promise.resolve(stream);

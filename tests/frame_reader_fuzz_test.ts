@@ -11,10 +11,9 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import type { Role } from "../src/close_code.ts";
-import { type FrameEvent, FrameReader } from "../src/socket/frame_reader.ts";
-import { ProtocolError } from "../src/socket/protocol_error.ts";
+import { FrameReader } from "../src/socket/frame_reader.ts";
 import { concat } from "./_bytes.ts";
-import { ChunkSource, splitAt } from "./_byte_source.ts";
+import { ChunkSource, readEvents, splitAt } from "./_byte_source.ts";
 
 /** Cases per run, all roles together. */
 const RUNS = 10_000;
@@ -248,23 +247,6 @@ const ending: fc.Arbitrary<Piece> = fc.oneof(
   } satisfies Piece)),
 );
 
-/** Every event the reader reports, up to the end, a Close or an error. */
-async function readEvents(reader: FrameReader): Promise<Expected[]> {
-  const events: Expected[] = [];
-  for (;;) {
-    let event: FrameEvent;
-    try {
-      event = await reader.next();
-    } catch (error) {
-      if (!(error instanceof ProtocolError)) throw error;
-      events.push({ type: "error", closeCode: error.closeCode });
-      return events;
-    }
-    events.push(event.type === "end" ? { type: "end" } : event);
-    if (event.type === "end" || event.type === "close") return events;
-  }
-}
-
 Deno.test(`fuzz: the frame reader ends every stream with the events and close code RFC 6455 gives, in ${RUNS} cases`, async () => {
   let cases = 0;
   await fc.assert(
@@ -288,7 +270,14 @@ Deno.test(`fuzz: the frame reader ends every stream with the events and close co
           new ChunkSource(splitAt(stream, bounds)),
           { role, messageLimit: LIMIT },
         );
-        const events = await readEvents(reader);
+        // The model does not say what the failure messages read.
+        const events = (await readEvents(reader)).map((event): Expected =>
+          event.type === "error"
+            ? { type: "error", closeCode: event.closeCode }
+            : event.type === "end"
+            ? { type: "end" }
+            : event
+        );
         assert.deepEqual(events, all.flatMap((piece) => piece.expected));
       },
     ),

@@ -10,7 +10,12 @@ import type { Role } from "../src/close_code.ts";
 import { type FrameEvent, FrameReader } from "../src/socket/frame_reader.ts";
 import { ProtocolError } from "../src/socket/protocol_error.ts";
 import { concat, MiB } from "./_bytes.ts";
-import { ChunkSource, splitAt } from "./_byte_source.ts";
+import {
+  ChunkSource,
+  type Failure,
+  readEvents,
+  splitAt,
+} from "./_byte_source.ts";
 import { closePayload, encodeFrame, Opcode } from "./_raw_server.ts";
 
 const MASK = new Uint8Array([0x37, 0xfa, 0x21, 0x3d]);
@@ -29,33 +34,15 @@ function frame(
   );
 }
 
-/** A {@linkcode ProtocolError} the reader threw, as an event. */
-type Failure = { type: "error"; closeCode: number; message: string };
-
-/** Every event the reader reports from `chunks`, up to the end or an error. */
-async function readAll(
+/** Every event the reader reports from `chunks`. */
+function readAll(
   chunks: Uint8Array[],
   role: Role,
   messageLimit = 16 * MiB,
 ): Promise<(FrameEvent | Failure)[]> {
-  const reader = new FrameReader(new ChunkSource(chunks), {
-    role,
-    messageLimit,
-  });
-  const events: (FrameEvent | Failure)[] = [];
-  for (;;) {
-    let event: FrameEvent;
-    try {
-      event = await reader.next();
-    } catch (error) {
-      if (!(error instanceof ProtocolError)) throw error;
-      const { closeCode, message } = error;
-      events.push({ type: "error", closeCode, message });
-      return events;
-    }
-    events.push(event);
-    if (event.type === "end" || event.type === "close") return events;
-  }
+  return readEvents(
+    new FrameReader(new ChunkSource(chunks), { role, messageLimit }),
+  );
 }
 
 const roles: Role[] = ["client", "server"];
