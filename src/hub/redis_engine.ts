@@ -1,0 +1,314 @@
+/**
+ * The {@linkcode RedisEngine}: hubs in any number of processes and machines
+ * share their topics through one Redis, over Pub/Sub, with optional history
+ * in Redis Streams for recovery.
+ *
+ * @module
+ */
+
+import { Buffer } from "node:buffer";
+import { createClient, RESP_TYPES } from "redis";
+import type {
+  HubEngine,
+  HubEngineReceiver,
+  HubHistory,
+  HubLossReport,
+} from "./engine.ts";
+
+/**
+ * Options of {@linkcode RedisEngine}.
+ *
+ * @example Keeping the last 10,000 messages of each topic for recovery
+ * ```ts
+ * import type { RedisEngineOptions } from "@streams/websocket/hub/redis";
+ *
+ * const options: RedisEngineOptions = {
+ *   url: "redis://127.0.0.1:6379",
+ *   history: { maxLength: 10_000 },
+ * };
+ * ```
+ */
+export interface RedisEngineOptions {
+  /** Where Redis is, as `redis[s]://[[user][:password]@]host[:port][/db]`. */
+  url: string;
+  /** The prefix of the channels and stream keys. @default {"hub:"} */
+  prefix?: string;
+  /**
+   * Keep each topic's recent messages in a Redis Stream (`XADD` with
+   * `MAXLEN ~ maxLength`, so Redis trims to about that many), which gives
+   * every message an offset and lets a subscriber pass `since` to get what
+   * it missed. Without it, Pub/Sub alone: nothing is kept.
+   */
+  history?: { maxLength: number };
+}
+
+/** How long to wait between reconnection attempts, at most. */
+const MAX_RECONNECT_DELAY_MS = 1000;
+
+// Appends to the topic's stream and publishes the offset with the message,
+// in one step, so the order of offsets is the order of delivery.
+const APPEND_AND_PUBLISH = `
+local offset = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'm', ARGV[1])
+redis.call('PUBLISH', KEYS[1], offset .. '\\n' .. ARGV[1])
+return offset`;
+
+const NEWLINE = 0x0a;
+const latin1 = new TextDecoder("latin1");
+
+/**
+ * An engine over Redis (node-redis): every hub on the same Redis and
+ * `prefix` gets every message of the topics it follows, each publisher's in
+ * order. Two connections: one publishes, one follows.
+ *
+ * Losses are reported, never silent: while Redis is unreachable the engine
+ * keeps reconnecting and the subscriptions are restored when it is back;
+ * what this hub published meanwhile is dropped (not buffered: memory stays
+ * bounded) and counted, and once reconnected the hub's `onLoss` is told
+ * that count (`"published while disconnected"`) and that messages of other
+ * hubs may have been missed (`"not received while disconnected"`, count
+ * `null`, with `since` and `until`). With `history`, a client recovers those
+ * itself by subscribing again with `since`.
+ *
+ * @example Two processes, one room
+ * ```ts ignore
+ * import { Hub } from "@streams/websocket/hub";
+ * import { RedisEngine } from "@streams/websocket/hub/redis";
+ *
+ * const engine = new RedisEngine({ url: "redis://127.0.0.1:6379" });
+ * const hub = new Hub({
+ *   engine,
+ *   onLoss: (report) => console.warn("lost", report.count, report.reason),
+ * });
+ * await engine.ready;
+ * hub.publish("room", "hello from this process");
+ * await hub.close();
+ * ```
+ */
+export class RedisEngine implements HubEngine {
+  /**
+   * Resolves once both connections are up for the first time. Messages
+   * published before are dropped and reported like those published while
+   * disconnected. Never rejects: it waits through reconnection attempts.
+   */
+  readonly ready: Promise<void>;
+  readonly #prefix: string;
+  readonly #maxLength: number | undefined;
+  readonly #publisher;
+  readonly #subscriber;
+  readonly #following = new Map<string, Promise<void>>();
+  readonly #markReady: () => void;
+  #receiver: HubEngineReceiver | undefined;
+  #connected = false;
+  #downSince: number | undefined;
+  #droppedWhileDown = 0;
+  #closed = false;
+
+  /**
+   * Creates the engine; it connects when a hub takes it.
+   *
+   * @example Creating one
+   * ```ts
+   * import { RedisEngine } from "@streams/websocket/hub/redis";
+   *
+   * const engine = new RedisEngine({ url: "redis://127.0.0.1:6379" });
+   * await engine.close();
+   * ```
+   *
+   * @throws {TypeError} When `url` is not a string.
+   * @throws {RangeError} When `history.maxLength` is not a positive integer.
+   */
+  constructor(options: RedisEngineOptions) {
+    if (typeof options?.url !== "string") {
+      throw new TypeError(
+        `Cannot construct RedisEngine: url must be a string, received ${options?.url}`,
+      );
+    }
+    const maxLength = options.history?.maxLength;
+    if (
+      maxLength !== undefined && (!Number.isInteger(maxLength) || maxLength < 1)
+    ) {
+      throw new RangeError(
+        `Cannot construct RedisEngine: history.maxLength must be a positive integer, received ${maxLength}`,
+      );
+    }
+    this.#maxLength = maxLength;
+    this.#prefix = options.prefix ?? "hub:";
+    const socket = {
+      reconnectStrategy: (retries: number) =>
+        Math.min(50 * 2 ** Math.min(retries, 5), MAX_RECONNECT_DELAY_MS),
+    };
+    this.#publisher = createClient({
+      url: options.url,
+      socket,
+      // Commands are not held while disconnected: memory stays bounded and
+      // a failed publish is counted as lost.
+      disableOfflineQueue: true,
+    }).withTypeMapping({ [RESP_TYPES.BLOB_STRING]: Buffer });
+    this.#subscriber = createClient({ url: options.url, socket });
+    const { promise, resolve } = Promise.withResolvers<void>();
+    this.ready = promise;
+    this.#markReady = resolve;
+  }
+
+  /** Connects and delivers to `receiver`. */
+  open(receiver: HubEngineReceiver): void {
+    this.#receiver = receiver;
+    for (const client of [this.#publisher, this.#subscriber]) {
+      client.on("error", () => this.#down());
+      client.on("reconnecting", () => this.#down());
+      client.on("ready", () => this.#up());
+      // Failures are retried by reconnectStrategy and seen through events.
+      client.connect().catch(() => {});
+    }
+  }
+
+  /** Publishes on Redis; dropped and counted while disconnected. */
+  publish(topic: string, payload: Uint8Array): void {
+    if (this.#closed) return;
+    if (!this.#connected) {
+      this.#droppedWhileDown++;
+      return;
+    }
+    const key = this.#prefix + topic;
+    const data = Buffer.from(
+      payload.buffer,
+      payload.byteOffset,
+      payload.byteLength,
+    );
+    const sent = this.#maxLength === undefined
+      ? this.#publisher.sendCommand(["PUBLISH", key, data])
+      : this.#publisher.sendCommand([
+        "EVAL",
+        APPEND_AND_PUBLISH,
+        "1",
+        key,
+        data,
+        String(this.#maxLength),
+      ]);
+    sent.then(undefined, () => {
+      if (this.#connected) {
+        this.#lost({ reason: "publish failed", count: 1, topic });
+      } else this.#droppedWhileDown++;
+    });
+  }
+
+  /** Subscribes to the topic's channel. */
+  follow(topic: string): void {
+    const channel = this.#prefix + topic;
+    const withOffsets = this.#maxLength !== undefined;
+    const subscribed = this.#subscriber.subscribe(
+      channel,
+      (message: Buffer) => {
+        if (!this.#following.has(topic)) return;
+        if (!withOffsets) {
+          this.#receiver?.receive(topic, message);
+          return;
+        }
+        const split = message.indexOf(NEWLINE);
+        if (split < 0) return;
+        this.#receiver?.receive(
+          topic,
+          message.subarray(split + 1),
+          latin1.decode(message.subarray(0, split)),
+        );
+      },
+      true,
+    ).catch(() => {
+      // Not connected yet, or closed: node-redis subscribes again on connect.
+    });
+    this.#following.set(topic, subscribed);
+  }
+
+  /** Unsubscribes from the topic's channel. */
+  unfollow(topic: string): void {
+    this.#following.delete(topic);
+    if (this.#closed) return;
+    this.#subscriber.unsubscribe(this.#prefix + topic).catch(() => {});
+  }
+
+  /**
+   * The messages kept after `offset` (with `history` only): `recovered` is
+   * `false` when `offset` itself is no longer kept, so some may be gone.
+   */
+  async history(topic: string, offset: string): Promise<HubHistory> {
+    if (this.#maxLength === undefined) {
+      return { recovered: false, messages: [] };
+    }
+    try {
+      // Followed first, so nothing falls between the history and the live.
+      await this.#following.get(topic);
+      const entries = await this.#publisher.sendCommand([
+        "XRANGE",
+        this.#prefix + topic,
+        offset,
+        "+",
+      ]) as [Buffer, Buffer[]][];
+      const [first, ...rest] = entries;
+      if (first === undefined || latin1.decode(first[0]) !== offset) {
+        return { recovered: false, messages: [] };
+      }
+      return {
+        recovered: true,
+        messages: rest.map(([id, fields]) => ({
+          offset: latin1.decode(id),
+          payload: fields[1]!,
+        })),
+      };
+    } catch {
+      return { recovered: false, messages: [] };
+    }
+  }
+
+  /** Closes both connections. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#markReady();
+    await Promise.all(
+      [this.#publisher, this.#subscriber].map(async (client) => {
+        if (client.isOpen) await client.close().catch(() => client.destroy());
+        else client.destroy();
+      }),
+    );
+  }
+
+  #down(): void {
+    if (this.#closed || !this.#connected && this.#downSince !== undefined) {
+      return;
+    }
+    this.#connected = false;
+    this.#downSince ??= Date.now();
+  }
+
+  #up(): void {
+    if (this.#closed || !this.#publisher.isReady || !this.#subscriber.isReady) {
+      return;
+    }
+    this.#connected = true;
+    this.#markReady();
+    const since = this.#downSince;
+    this.#downSince = undefined;
+    const dropped = this.#droppedWhileDown;
+    this.#droppedWhileDown = 0;
+    const until = Date.now();
+    if (dropped > 0) {
+      this.#lost({
+        reason: "published while disconnected",
+        count: dropped,
+        until,
+      });
+    }
+    if (since !== undefined) {
+      this.#lost({
+        reason: "not received while disconnected",
+        count: null,
+        since,
+        until,
+      });
+    }
+  }
+
+  #lost(report: HubLossReport): void {
+    this.#receiver?.lost(report);
+  }
+}
