@@ -53,6 +53,8 @@ redis.call('PUBLISH', KEYS[1], offset .. '\\n' .. ARGV[1])
 return offset`;
 
 const NEWLINE = 0x0a;
+/** Replies as bytes: messages may be binary. */
+const BUFFERS = { [RESP_TYPES.BLOB_STRING]: Buffer };
 const latin1 = new TextDecoder("latin1");
 
 /**
@@ -143,7 +145,7 @@ export class RedisEngine implements HubEngine {
       // Commands are not held while disconnected: memory stays bounded and
       // a failed publish is counted as lost.
       disableOfflineQueue: true,
-    }).withTypeMapping({ [RESP_TYPES.BLOB_STRING]: Buffer });
+    });
     this.#subscriber = createClient({ url: options.url, socket });
     const { promise, resolve } = Promise.withResolvers<void>();
     this.ready = promise;
@@ -237,12 +239,10 @@ export class RedisEngine implements HubEngine {
     try {
       // Followed first, so nothing falls between the history and the live.
       await this.#following.get(topic);
-      const entries = await this.#publisher.sendCommand([
-        "XRANGE",
-        this.#prefix + topic,
-        offset,
-        "+",
-      ]) as [Buffer, Buffer[]][];
+      const entries = await this.#publisher.sendCommand(
+        ["XRANGE", this.#prefix + topic, offset, "+"],
+        { typeMapping: BUFFERS },
+      ) as [Buffer, Buffer[]][];
       const [first, ...rest] = entries;
       if (first === undefined || latin1.decode(first[0]) !== offset) {
         return { recovered: false, messages: [] };

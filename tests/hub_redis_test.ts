@@ -1,0 +1,300 @@
+/**
+ * The hub across processes on a real Redis (RedisEngine): every client of
+ * every server process gets every message once, in each publisher's order;
+ * a killed server does not stop the others; a Redis restart is survived and
+ * its loss reported; recovery through Redis Streams within and after the
+ * window.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { WebSocketStream } from "../mod.ts";
+import { Hub, type HubLossReport, type HubMessage } from "../hub.ts";
+import { RedisEngine } from "../hub_redis.ts";
+import { delay } from "./_assert.ts";
+import { findPeer, peerPath, peerTestOptions } from "./_peers.ts";
+import { RedisServer } from "./_redis.ts";
+import { DenoProcess } from "./_subprocess.ts";
+
+const redis = findPeer("redis");
+
+/** Starts `count` chat server processes on `redisUrl`; their ports. */
+async function startServers(
+  count: number,
+  redisUrl: string,
+): Promise<{ processes: DenoProcess[]; ports: number[] }> {
+  const processes = Array.from({ length: count }, () =>
+    new DenoProcess([
+      "run",
+      "--allow-net=127.0.0.1",
+      "--allow-env",
+      "--allow-read",
+      "--allow-sys",
+      "tests/fixtures/hub_redis_server.ts",
+    ], { env: { REDIS_URL: redisUrl } }));
+  const ports = await Promise.all(processes.map(async (process) => {
+    const [, port] = await process.waitForStdout(/^listening (\d+)$/m);
+    return Number(port);
+  }));
+  return { processes, ports };
+}
+
+interface Client {
+  stream: WebSocketStream;
+  reader: ReadableStreamDefaultReader<string | Uint8Array>;
+  writer: WritableStreamDefaultWriter<string | Uint8Array>;
+}
+
+async function connect(port: number): Promise<Client> {
+  const stream = new WebSocketStream(`ws://127.0.0.1:${port}/`);
+  const { readable, writable } = await stream.opened;
+  return {
+    stream,
+    reader: readable.getReader(),
+    writer: writable.getWriter(),
+  };
+}
+
+/**
+ * Reads `count` messages `<publisher>:<n>` and checks each publisher's come
+ * once and in order, from `first[publisher]` on; returns the next expected.
+ */
+async function readInOrder(
+  client: Client,
+  count: number,
+  first = new Map<string, number>(),
+): Promise<Map<string, number>> {
+  const next = new Map(first);
+  for (let i = 0; i < count; i++) {
+    const { value, done } = await client.reader.read();
+    assert.ok(!done, "the connection stayed open");
+    const [from, n] = String(value).split(":");
+    assert.equal(Number(n), next.get(from!) ?? 0, `${value}: once, in order`);
+    next.set(from!, Number(n) + 1);
+  }
+  return next;
+}
+
+async function closeAll(clients: Client[]): Promise<void> {
+  for (const { stream } of clients) stream.close();
+  await Promise.all(clients.map(({ stream }) => stream.closed.catch(() => {})));
+}
+
+async function stopAll(processes: DenoProcess[]): Promise<void> {
+  await Promise.all(processes.map((process) => process[Symbol.asyncDispose]()));
+}
+
+Deno.test({
+  ...peerTestOptions(
+    [redis],
+    "hub on Redis: 3 server processes, 300 clients all publishing: every client gets every message once, in each publisher's order",
+  ),
+  async fn() {
+    await using server = await RedisServer.start(peerPath(redis));
+    const { processes, ports } = await startServers(3, server.url);
+    const clients: Client[] = [];
+    try {
+      for (let i = 0; i < 300; i += 50) {
+        clients.push(
+          ...await Promise.all(
+            Array.from({ length: 50 }, (_, j) => connect(ports[(i + j) % 3]!)),
+          ),
+        );
+      }
+      // Every server has subscribed its clients before anyone publishes.
+      await delay(200);
+      const perClient = 3;
+      await Promise.all(clients.map(async ({ writer }, c) => {
+        for (let n = 0; n < perClient; n++) await writer.write(`${c}:${n}`);
+      }));
+      await Promise.all(clients.map(async (client) => {
+        const next = await readInOrder(client, clients.length * perClient);
+        assert.equal(next.size, clients.length);
+      }));
+    } finally {
+      await closeAll(clients);
+      await stopAll(processes);
+    }
+  },
+});
+
+Deno.test({
+  ...peerTestOptions(
+    [redis],
+    "hub on Redis: after `kill -9` of one server process, the clients of the others keep receiving",
+  ),
+  async fn() {
+    await using server = await RedisServer.start(peerPath(redis));
+    const { processes, ports } = await startServers(3, server.url);
+    const clients: Client[] = [];
+    try {
+      for (let i = 0; i < 9; i++) clients.push(await connect(ports[i % 3]!));
+      await delay(200);
+      await Promise.all(clients.map(({ writer }, c) => writer.write(`${c}:0`)));
+      const next = await Promise.all(
+        clients.map((client) => readInOrder(client, clients.length)),
+      );
+
+      await processes[2]![Symbol.asyncDispose]();
+      const survivors = clients.filter((_, c) => c % 3 !== 2);
+      const gone = clients.filter((_, c) => c % 3 === 2);
+      await Promise.all(
+        gone.map(({ stream }) =>
+          assert.rejects(stream.closed, { closeCode: 1006 })
+        ),
+      );
+      const perClient = 5;
+      await Promise.all(clients.map(async ({ writer }, c) => {
+        if (c % 3 === 2) return;
+        for (let n = 1; n <= perClient; n++) await writer.write(`${c}:${n}`);
+      }));
+      await Promise.all(survivors.map(async (client) => {
+        const c = clients.indexOf(client);
+        const after = await readInOrder(
+          client,
+          survivors.length * perClient,
+          next[c],
+        );
+        for (const [from, n] of after) {
+          if (Number(from) % 3 !== 2) assert.equal(n, 1 + perClient);
+        }
+      }));
+    } finally {
+      await closeAll(clients);
+      await stopAll(processes);
+    }
+  },
+});
+
+Deno.test({
+  ...peerTestOptions(
+    [redis],
+    "hub on Redis: Redis restarted mid-run: publishing resumes and what was published during the outage is reported lost",
+  ),
+  async fn() {
+    await using server = await RedisServer.start(peerPath(redis));
+    const { processes, ports } = await startServers(2, server.url);
+    const clients: Client[] = [];
+    try {
+      for (let i = 0; i < 4; i++) clients.push(await connect(ports[i % 2]!));
+      await delay(200);
+      await Promise.all(clients.map(({ writer }, c) => writer.write(`${c}:0`)));
+      await Promise.all(clients.map((client) => readInOrder(client, 4)));
+
+      await server.kill();
+      await delay(300);
+      // Client 0's server cannot publish these three.
+      for (let n = 0; n < 3; n++) await clients[0]!.writer.write(`lost ${n}`);
+      await delay(300);
+      await server.restart();
+
+      const reports = await Promise.all(processes.map(async (process) => {
+        const [, json] = await process.waitForStdout(
+          /^loss (.*"not received while disconnected".*)$/m,
+        );
+        return JSON.parse(json!) as HubLossReport;
+      }));
+      for (const report of reports) {
+        assert.equal(report.count, null);
+        assert.ok(report.since! <= report.until!);
+      }
+      const [, published] = await processes[0]!.waitForStdout(
+        /^loss (.*"published while disconnected".*)$/m,
+      );
+      assert.equal((JSON.parse(published!) as HubLossReport).count, 3);
+
+      // Resubscribing takes a moment: probe until every client hears one.
+      const heard = clients.map(() => false);
+      const probing = (async () => {
+        for (let i = 0; i < 100 && heard.includes(false); i++) {
+          await clients[1]!.writer.write(`probe ${i}`);
+          await delay(50);
+        }
+      })();
+      await Promise.all(clients.map(async (client, c) => {
+        while (true) {
+          const { value } = await client.reader.read();
+          assert.ok(!String(value).startsWith("lost"), "nothing lost arrives");
+          if (String(value).startsWith("probe")) break;
+        }
+        heard[c] = true;
+      }));
+      await probing;
+      await Promise.all(clients.map(({ writer }, c) => writer.write(`${c}:1`)));
+      await Promise.all(clients.map(async (client) => {
+        let got = 0;
+        while (got < 4) {
+          const { value } = await client.reader.read();
+          if (!String(value).startsWith("probe")) got++;
+        }
+      }));
+    } finally {
+      await closeAll(clients);
+      await stopAll(processes);
+    }
+  },
+});
+
+Deno.test({
+  ...peerTestOptions(
+    [redis],
+    "hub on Redis Streams: a subscriber passing its last offset gets exactly what it missed; after the window it is told",
+  ),
+  async fn() {
+    await using server = await RedisServer.start(peerPath(redis));
+    const engine = new RedisEngine({
+      url: server.url,
+      history: { maxLength: 10 },
+    });
+    const losses: HubLossReport[] = [];
+    const hub = new Hub({ engine, onLoss: (report) => losses.push(report) });
+    try {
+      await engine.ready;
+      const seen: { offset: string; data: string }[] = [];
+      const sink = () =>
+        new WritableStream<string>({
+          write: (chunk) => void seen.push(JSON.parse(chunk)),
+        });
+      const encode = ({ offset, data }: HubMessage) =>
+        JSON.stringify({ offset, data });
+      const first = hub.subscribe("room", sink(), { encode });
+      for (let i = 0; i < 5; i++) hub.publish("room", `m${i}`);
+      for (let i = 0; i < 100 && seen.length < 5; i++) await delay(10);
+      assert.deepEqual(seen.map(({ data }) => data), [
+        "m0",
+        "m1",
+        "m2",
+        "m3",
+        "m4",
+      ]);
+      const last = seen[2]!.offset;
+      first.unsubscribe();
+
+      // Published while this client was away.
+      for (let i = 5; i < 8; i++) hub.publish("room", `m${i}`);
+      await delay(100);
+      seen.length = 0;
+      const again = hub.subscribe("room", sink(), { encode, since: last });
+      assert.deepEqual(await again.recovery, { recovered: true, count: 5 });
+      hub.publish("room", "m8");
+      for (let i = 0; i < 100 && seen.length < 6; i++) await delay(10);
+      assert.deepEqual(
+        seen.map(({ data }) => data),
+        ["m3", "m4", "m5", "m6", "m7", "m8"],
+      );
+      again.unsubscribe();
+
+      // `MAXLEN ~ 10` trims by whole nodes of the stream: 1,000 more
+      // messages push `last` out.
+      for (let i = 9; i < 1009; i++) hub.publish("room", `m${i}`);
+      await delay(300);
+      seen.length = 0;
+      const late = hub.subscribe("room", sink(), { encode, since: last });
+      assert.deepEqual(await late.recovery, { recovered: false, count: 0 });
+      assert.deepEqual(losses, []);
+    } finally {
+      await hub.close();
+    }
+  },
+});
