@@ -34,6 +34,7 @@ export type {
   WebSocketOpenInfo,
 } from "./src/stream_core.ts";
 export type { StreamOptions } from "./src/options.ts";
+export type { CompressionOptions } from "./src/socket/permessage_deflate_negotiation.ts";
 export {
   type ProtocolSelection,
   upgradeWebSocketStream,

@@ -35,11 +35,51 @@ import {
   startServerStream,
 } from "./src/server_handshake.ts";
 import { NodeSocketConnection } from "./src/socket/node_socket.ts";
+import {
+  type CompressionOptions,
+  negotiateDeflate,
+  readCompressionOption,
+} from "./src/socket/permessage_deflate_negotiation.ts";
 import { createServerTransport } from "./src/socket/server_transport.ts";
 import type { UpgradeWebSocketStreamOptions } from "./src/upgrade_websocket_stream.ts";
 import type { WebSocketStream } from "./src/websocket_stream.ts";
 
-export type { UpgradeWebSocketStreamOptions, WebSocketStream };
+export type {
+  CompressionOptions,
+  UpgradeWebSocketStreamOptions,
+  WebSocketStream,
+};
+
+/**
+ * Options for {@linkcode handleUpgrade}: those of `upgradeWebSocketStream`,
+ * and compression.
+ *
+ * @example A server that compresses, keeping no state between messages
+ * ```ts
+ * import type { HandleUpgradeOptions } from "@streams/websocket/node";
+ *
+ * const options: HandleUpgradeOptions = {
+ *   compression: { serverNoContextTakeover: true, clientNoContextTakeover: true },
+ * };
+ * ```
+ */
+export interface HandleUpgradeOptions extends UpgradeWebSocketStreamOptions {
+  /**
+   * Accepts permessage-deflate (RFC 7692) when the client offers it (every
+   * browser does): `true` with the defaults, or an object to tune it.
+   * Messages of at least `threshold` bytes (1 KiB) are sent compressed, and
+   * a received message counts its inflated size against `receiveLimit`,
+   * checked while it inflates. Off by default, as in npm `ws`: each
+   * connection then holds zlib's state, with context takeover (the default)
+   * a deflate window of up to 256 KiB and an inflate window of up to 44 KiB
+   * for its whole life; `serverNoContextTakeover` and
+   * `clientNoContextTakeover` drop them between messages, at the cost of
+   * larger messages.
+   *
+   * @default {false}
+   */
+  compression?: boolean | CompressionOptions;
+}
 
 const HANDLE = "Cannot handle the WebSocket upgrade";
 
@@ -79,7 +119,8 @@ const MIN_DENO = [2, 8] as const;
  * @param socket The socket of the `upgrade` event.
  * @param head The bytes of the `upgrade` event that followed the request.
  * @param options Those of `upgradeWebSocketStream`: subprotocol selection,
- *   allowed origins, keepalive, shutdown signal and buffer limits.
+ *   allowed origins, keepalive, shutdown signal and buffer limits; and
+ *   compression, off by default.
  * @returns The stream, or `undefined` when the request was refused.
  * @throws {Error} On Deno older than 2.8, whose upgrade sockets cannot pause.
  * @throws {TypeError} When an option is invalid, or a protocol selector
@@ -93,10 +134,15 @@ export function handleUpgrade(
   request: IncomingMessage,
   socket: Duplex,
   head: Uint8Array,
-  options: UpgradeWebSocketStreamOptions = {},
+  options: HandleUpgradeOptions = {},
 ): WebSocketStream | undefined {
   refuseOldDeno();
   const settings = readServerOptions(options, HANDLE);
+  const compression = readCompressionOption(
+    options.compression,
+    false,
+    HANDLE,
+  );
   const headers = new Headers();
   const raw = request.rawHeaders;
   for (let i = 0; i + 1 < raw.length; i += 2) {
@@ -130,6 +176,11 @@ export function handleUpgrade(
     settings.protocol,
     HANDLE,
   );
+  // A malformed offer is declined like one we cannot accept.
+  const agreement = compression === undefined ? undefined : negotiateDeflate(
+    headers.get("sec-websocket-extensions") ?? "",
+    compression,
+  );
   (socket as Duplex & { setNoDelay?: (noDelay: boolean) => void })
     .setNoDelay?.(true);
   const transport = createServerTransport(
@@ -141,6 +192,10 @@ export function handleUpgrade(
       highWaterMark: settings.stream.writeHighWaterMark,
       messageLimit: settings.stream.receiveLimit,
       idleTimeout: settings.idleTimeout,
+      ...(typeof agreement === "object" &&
+        {
+          compression: { ...agreement, threshold: compression!.threshold },
+        }),
     },
   );
   const secure = (socket as Duplex & { encrypted?: boolean }).encrypted;

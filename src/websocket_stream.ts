@@ -18,6 +18,10 @@ import {
 } from "./stream_core.ts";
 import { refuseHandshakeHeaders } from "./socket/client_handshake.ts";
 import { SocketTransport } from "./socket/client_transport.ts";
+import {
+  type CompressionOptions,
+  readCompressionOption,
+} from "./socket/permessage_deflate_negotiation.ts";
 import type { WebSocketCloseInfo } from "./websocket_error.ts";
 import { WebSocketTransport } from "./websocket_transport.ts";
 
@@ -71,7 +75,7 @@ export interface WebSocketStreamOptions extends StreamOptions {
    * `Deno.connect` (and `Deno.startTls` for `wss:`), and reads at most 64 KiB
    * ahead of the reader, so a slow reader slows the peer down through TCP;
    * only a single message longer than `receiveLimit` overflows. It offers
-   * no extensions (no compression) and does not go through HTTP proxies.
+   * compression (see `compression`) and does not go through HTTP proxies.
    *
    * Where the default is weaker: it cannot pace a slow reader through TCP;
    * it accepts a wrong `Sec-WebSocket-Accept` (Deno's `WebSocket` does not
@@ -83,6 +87,19 @@ export interface WebSocketStreamOptions extends StreamOptions {
    * @default {"websocket"}
    */
   transport?: "websocket" | "socket";
+  /**
+   * Compression with permessage-deflate (RFC 7692) for `transport:
+   * "socket"`, offered by default as browsers do: messages of at least
+   * `threshold` bytes (1 KiB) that the server agrees to compress travel
+   * compressed, and `opened` reports the agreement in `extensions`. `false`
+   * offers no compression; an object tunes the offer. A received message
+   * counts its inflated size against `receiveLimit`, checked while it
+   * inflates. The default transport cannot be told: browsers compress on
+   * their own, Deno's `WebSocket` never does, and this option is ignored.
+   *
+   * @default {true} offered with `transport: "socket"`
+   */
+  compression?: boolean | CompressionOptions;
 }
 
 const CONSTRUCT = "Cannot construct WebSocketStream";
@@ -176,6 +193,11 @@ export class WebSocketStream {
     const protocols = toProtocolList(options.protocols);
     const settings = readStreamOptions(options, "client", CONSTRUCT);
     const useSocket = readTransportChoice(options.transport);
+    const compression = readCompressionOption(
+      options.compression,
+      true,
+      CONSTRUCT,
+    );
     const parsed = parseWebSocketUrl(input, apiBaseUrl());
     validateProtocols(protocols);
     if (headers !== undefined) {
@@ -190,6 +212,7 @@ export class WebSocketStream {
         headers,
         highWaterMark: settings.writeHighWaterMark,
         messageLimit: settings.receiveLimit,
+        compression,
       })
       : new WebSocketTransport(
         () =>
@@ -205,7 +228,12 @@ export class WebSocketStream {
     this.#core = new StreamCore(transport, {
       ...settings,
       checkHandshake: (protocol, extensions) =>
-        checkServerChoice(protocols, protocol, extensions),
+        checkServerChoice(
+          protocols,
+          protocol,
+          // What the socket transport offered, it has checked already.
+          useSocket && compression !== undefined ? "" : extensions,
+        ),
     });
     if (signal?.aborted) {
       this.#core.abortHandshake(signal.reason);

@@ -9,7 +9,7 @@
 import { createServer } from "node:http";
 import type { Socket } from "node:net";
 import { handleUpgrade } from "../node.ts";
-import type { UpgradeWebSocketStreamOptions } from "../mod.ts";
+import type { HandleUpgradeOptions } from "../node.ts";
 import { type StreamServer, upgradedStreams } from "./_stream_server.ts";
 
 /**
@@ -17,7 +17,7 @@ import { type StreamServer, upgradedStreams } from "./_stream_server.ts";
  * loopback port; plain requests get `200 ok`.
  */
 export async function startNodeStreamServer(
-  options: UpgradeWebSocketStreamOptions = {},
+  options: HandleUpgradeOptions = {},
 ): Promise<StreamServer> {
   const upgraded = upgradedStreams();
   const errors: unknown[] = [];

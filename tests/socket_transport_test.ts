@@ -382,7 +382,7 @@ for (const [what, respond, message] of BAD_ANSWERS) {
 Deno.test("CTR-20 socket transport: an extension or subprotocol that was not offered fails the handshake", async () => {
   for (
     const [header, message] of [
-      ["Sec-WebSocket-Extensions: permessage-deflate", /extensions/],
+      ["Sec-WebSocket-Extensions: x-webkit-deflate-frame", /extensions/],
       ["Sec-WebSocket-Protocol: chat", /subprotocol "chat"/],
     ] as const
   ) {

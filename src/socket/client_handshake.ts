@@ -44,11 +44,15 @@ export interface HandshakeRequest {
   expectedAccept: Promise<string>;
 }
 
-/** Builds the Upgrade request for `url`, offering `protocols`. */
+/**
+ * Builds the Upgrade request for `url`, offering `protocols` and, unless
+ * empty, the `extensions` offer.
+ */
 export function createHandshakeRequest(
   url: URL,
   protocols: readonly string[],
   headers: Headers | undefined,
+  extensions = "",
 ): HandshakeRequest {
   const nonce = crypto.getRandomValues(new Uint8Array(16));
   const key = toBase64(nonce);
@@ -63,6 +67,7 @@ export function createHandshakeRequest(
   if (protocols.length > 0) {
     lines.push(`Sec-WebSocket-Protocol: ${protocols.join(", ")}`);
   }
+  if (extensions !== "") lines.push(`Sec-WebSocket-Extensions: ${extensions}`);
   for (const [name, value] of headers ?? []) lines.push(`${name}: ${value}`);
   return {
     bytes: new TextEncoder().encode(`${lines.join("\r\n")}\r\n\r\n`),

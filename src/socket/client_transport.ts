@@ -13,6 +13,12 @@ import {
 } from "./client_handshake.ts";
 import { DenoConnection } from "./deno_conn.ts";
 import { FrameReader } from "./frame_reader.ts";
+import { DeflateCodec } from "./permessage_deflate_codec.ts";
+import {
+  acceptDeflateResponse,
+  type CompressionOptions,
+  createDeflateOffer,
+} from "./permessage_deflate_negotiation.ts";
 import { type OpenedConnection, SocketSession } from "./session.ts";
 import type { TransportEvents } from "../transport.ts";
 
@@ -30,6 +36,8 @@ export interface SocketTransportOptions {
    * reported with `onOverflow` and skipped as they arrive.
    */
   messageLimit: number;
+  /** permessage-deflate to offer, or `undefined` to offer no extension. */
+  compression: CompressionOptions | undefined;
 }
 
 /** Speaks RFC 6455, client side, over a connection it opens itself. */
@@ -68,14 +76,20 @@ export class SocketTransport extends SocketSession {
 
 /** Connects, sends the handshake request and checks the answer. */
 async function openClient(
-  { url, protocols, headers, messageLimit }: SocketTransportOptions,
+  { url, protocols, headers, messageLimit, compression }:
+    SocketTransportOptions,
   signal: AbortSignal,
 ): Promise<OpenedConnection | { failure: string }> {
   const connection = new DenoConnection(await connect(url, signal));
   const hangUp = () => connection.close();
   signal.addEventListener("abort", hangUp, { once: true });
   try {
-    const request = createHandshakeRequest(url, protocols, headers);
+    const request = createHandshakeRequest(
+      url,
+      protocols,
+      headers,
+      compression === undefined ? "" : createDeflateOffer(compression),
+    );
     await connection.write(request.bytes);
     const reader = new FrameReader(connection, {
       role: "client",
@@ -87,11 +101,25 @@ async function openClient(
       : answer === null
       ? "the server closed the connection during the handshake"
       : `the server's answer is longer than ${MAX_RESPONSE_HEAD_BYTES} bytes`;
-    if (typeof result === "string") {
+    const agreed = typeof result === "string" || compression === undefined
+      ? undefined
+      : acceptDeflateResponse(result.extensions, compression);
+    if (typeof result === "string" || typeof agreed === "string") {
       connection.close();
-      return { failure: `WebSocket handshake failed: ${result}` };
+      return {
+        failure: `WebSocket handshake failed: ${
+          typeof result === "string" ? result : agreed
+        }`,
+      };
     }
-    return { connection, reader, ...result };
+    if (agreed !== undefined) {
+      reader.compression = new DeflateCodec(
+        agreed,
+        "client",
+        compression!.threshold,
+      );
+    }
+    return { connection, reader, ...result, compression: reader.compression };
   } catch (error) {
     connection.close();
     throw error;

@@ -20,6 +20,13 @@ export const Opcode = {
   Pong: 0xa,
 } as const;
 
+/**
+ * The first reserved bit: set on the first frame of a message that
+ * permessage-deflate compressed (RFC 7692, section 6). Passed to
+ * {@linkcode writeFrame} along with the opcode.
+ */
+export const RSV1 = 0x40;
+
 /** The longest payload a control frame (Close, Ping, Pong) may carry. */
 export const MAX_CONTROL_PAYLOAD = 125;
 
@@ -65,7 +72,8 @@ function headerSize(length: number, masked: boolean): number {
  * Writes `payload` as one final frame into `target` at `offset`, masked when
  * `masked` is set (as a client must send it), and returns the offset after
  * it. `length` is {@linkcode payloadLength}`(payload)`; `target` must have
- * room for {@linkcode frameSize}`(length, masked)` bytes.
+ * room for {@linkcode frameSize}`(length, masked)` bytes. `opcode` may carry
+ * {@linkcode RSV1}.
  */
 export function writeFrame(
   target: Uint8Array,
@@ -179,6 +187,8 @@ export interface FrameHeader {
   headerBytes: number;
   /** The little-endian mask key of a masked frame; 0 for an unmasked one. */
   maskKey: number;
+  /** RSV1 is set: the first frame of a compressed message. */
+  compressed: boolean;
 }
 
 /** What the peer of `role` is called in failure messages. */
@@ -190,18 +200,21 @@ export function peerName(role: Role): string {
  * Parses the header of a frame the peer of `role` sent, from `bytes[start,
  * end)`: `undefined` while more bytes are needed. A header that breaks the
  * protocol throws a {@linkcode ProtocolError}: a server's frames must not be
- * masked, a client's must be (RFC 6455, section 5.1).
+ * masked, a client's must be (RFC 6455, section 5.1). With `compression`
+ * (permessage-deflate was negotiated) RSV1 may mark a message's first frame.
  */
 export function parseFrameHeader(
   bytes: Uint8Array,
   start: number,
   end: number,
   role: Role,
+  compression = false,
 ): FrameHeader | undefined {
   if (end - start < 2) return undefined;
   const first = bytes[start]!;
   const second = bytes[start + 1]!;
-  if ((first & 0x70) !== 0) {
+  const reserved = first & 0x70;
+  if (reserved !== 0 && (reserved !== RSV1 || !compression)) {
     throw new ProtocolError(
       1002,
       `${peerName(role)} set reserved bits no extension was negotiated for`,
@@ -263,6 +276,17 @@ export function parseFrameHeader(
       `${peerName(role)} sent reserved opcode ${opcode}`,
     );
   }
+  const compressed = reserved === RSV1;
+  if (
+    compressed && (opcode === Opcode.Continuation || opcode >= Opcode.Close)
+  ) {
+    throw new ProtocolError(
+      1002,
+      `${peerName(role)} set RSV1 on a ${
+        opcode === Opcode.Continuation ? "continuation" : "control"
+      } frame`,
+    );
+  }
   let maskKey = 0;
   if (masked) {
     if (end - start < headerBytes + 4) return undefined;
@@ -271,7 +295,7 @@ export function parseFrameHeader(
       (bytes[at + 3]! << 24)) >>> 0;
     headerBytes += 4;
   }
-  return { fin, opcode, length, headerBytes, maskKey };
+  return { fin, opcode, length, headerBytes, maskKey, compressed };
 }
 
 /**

@@ -21,6 +21,7 @@ import {
   parseFrameHeader,
   peerName,
 } from "./frame.ts";
+import { type DeflateCodec, InflateError } from "./permessage_deflate_codec.ts";
 import { ProtocolError } from "./protocol_error.ts";
 
 /** What the reader reads from: the reading half of a connection. */
@@ -97,6 +98,15 @@ export class FrameReader {
    * standard drops them, which costs no memory.
    */
   discarding = false;
+  /**
+   * Set once permessage-deflate was agreed: messages with RSV1 are inflated
+   * with it, and count their inflated bytes against the message limit.
+   */
+  compression: DeflateCodec | undefined;
+  /** The message being received is compressed. */
+  #messageCompressed = false;
+  /** The bytes the message being received has inflated to so far. */
+  #inflatedBytes = 0;
 
   /**
    * @param source Where frames come from.
@@ -159,6 +169,7 @@ export class FrameReader {
         this.#start,
         this.#end,
         this.#role,
+        this.compression !== undefined,
       );
       const controlBytes = header === undefined || header.opcode < Opcode.Close
         ? 0
@@ -218,6 +229,7 @@ export class FrameReader {
       );
     } else {
       this.#messageOpcode = opcode;
+      this.#messageCompressed = header.compressed;
     }
     this.#messageBytes += length;
     this.#messageFrames++;
@@ -226,10 +238,7 @@ export class FrameReader {
       (this.#messageBytes > this.#messageLimit ||
         (this.#messageFrames - 1) * FRAME_OVERHEAD_BYTES > this.#messageLimit)
     ) {
-      this.#skippingMessage = true;
-      this.#fragments = [];
-      this.#textParts = [];
-      this.#textDecoder = undefined;
+      this.#skipMessage();
       if (!this.discarding) {
         // Reported before the payload is skipped, which may never end.
         this.#overflowingFrame = { length, fin };
@@ -239,11 +248,58 @@ export class FrameReader {
     const skip = this.#skippingMessage || this.discarding;
     const payload = await this.#readPayload(length, skip, header.maskKey);
     if (payload === null) return this.#endedInFrame();
-    if (payload !== undefined) this.#takeFragment(payload, fin);
+    if (payload !== undefined) {
+      const data = this.#messageCompressed
+        ? await this.#inflate(payload, fin)
+        : payload;
+      if (data === undefined) {
+        // It inflated past the limit: the rest of it is skipped.
+        this.#skipMessage();
+        if (fin) this.#endMessage();
+        return this.discarding ? undefined : { type: "overflow" };
+      }
+      this.#takeFragment(data, fin);
+    }
     if (!fin) return undefined;
     const message = skip ? undefined : this.#assemble();
     this.#endMessage();
     return message === undefined ? undefined : { type: "message", message };
+  }
+
+  #skipMessage(): void {
+    this.#skippingMessage = true;
+    this.#fragments = [];
+    this.#textParts = [];
+    this.#textDecoder = undefined;
+  }
+
+  /**
+   * Inflates a frame of a compressed message, within what the message limit
+   * leaves; `undefined` once the message inflates past it.
+   */
+  async #inflate(
+    payload: Uint8Array,
+    fin: boolean,
+  ): Promise<Uint8Array | undefined> {
+    let inflated;
+    try {
+      inflated = await this.compression!.inflate(
+        payload,
+        fin,
+        this.#messageLimit - this.#inflatedBytes,
+      );
+    } catch (error) {
+      if (!(error instanceof InflateError)) throw error;
+      throw new ProtocolError(
+        1007,
+        `${
+          peerName(this.#role)
+        } sent a compressed message that does not inflate: ${error.message}`,
+      );
+    }
+    if (inflated === "overflow") return undefined;
+    this.#inflatedBytes += inflated.byteLength;
+    return inflated;
   }
 
   /** Keeps a data frame's payload; text is checked as each frame arrives. */
@@ -301,6 +357,8 @@ export class FrameReader {
     this.#messageFrames = 0;
     this.#messageOpcode = 0;
     this.#skippingMessage = false;
+    this.#messageCompressed = false;
+    this.#inflatedBytes = 0;
   }
 
   /** The code and reason of a Close frame. */

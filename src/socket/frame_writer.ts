@@ -11,8 +11,11 @@
 import { describeError } from "../describe_error.ts";
 import type { Message } from "../message.ts";
 import type { ByteConnection } from "./byte_connection.ts";
-import { closePayload, Opcode } from "./frame.ts";
+import { closePayload, Opcode, payloadLength, RSV1 } from "./frame.ts";
 import { OutgoingFrames } from "./outgoing_frames.ts";
+import type { DeflateCodec } from "./permessage_deflate_codec.ts";
+
+const encoder = new TextEncoder();
 
 /** What the writer writes to: the writing half of a connection. */
 export type ByteSink = Pick<ByteConnection, "write">;
@@ -47,6 +50,8 @@ export interface FrameWriterOptions {
   highWaterMark: number;
   /** Called once when a write fails, with why. */
   onWriteFailure: (failure: string) => void;
+  /** Compresses messages when permessage-deflate was agreed. */
+  compression?: DeflateCodec | undefined;
 }
 
 /** Frames and writes messages and control frames; see the module doc. */
@@ -71,6 +76,15 @@ export class FrameWriter {
   #queuedTotal = 0;
   #writtenTotal = 0;
   #lastMessageEnd = 0;
+  /**
+   * The last of the messages (and the Close after them) that wait for
+   * compression, in order; `undefined` when none does.
+   */
+  #compressing: Promise<void> | undefined;
+  /** The bytes of the messages waiting for compression. */
+  #compressingBytes = 0;
+  /** Messages waiting for compression are dropped, not queued. */
+  #dropCompressing = false;
 
   constructor(sink: ByteSink, options: FrameWriterOptions) {
     this.#sink = sink;
@@ -85,12 +99,13 @@ export class FrameWriter {
 
   /** Whether a message is queued or still being written. */
   get hasUnsentData(): boolean {
-    return this.#writtenTotal < this.#lastMessageEnd;
+    return this.#compressing !== undefined ||
+      this.#writtenTotal < this.#lastMessageEnd;
   }
 
   /** Settles once everything queued is written (or writing failed). */
   get flushed(): Promise<void> | undefined {
-    return this.#writing;
+    return this.#compressing?.then(() => this.#writing) ?? this.#writing;
   }
 
   /**
@@ -100,15 +115,58 @@ export class FrameWriter {
    */
   send(message: Message): true | Promise<boolean> {
     if (this.#closeSent || this.#stopped) return Promise.resolve(false);
-    this.#enqueue(
-      typeof message === "string" ? Opcode.Text : Opcode.Binary,
-      message,
-    );
-    this.#lastMessageEnd = this.#queuedTotal;
-    if (this.#outgoing.bytes <= this.#options.highWaterMark) return true;
+    const opcode = typeof message === "string" ? Opcode.Text : Opcode.Binary;
+    const compress = this.#options.compression?.shouldCompress(
+      payloadLength(message),
+    ) ?? false;
+    if (compress || this.#compressing !== undefined) {
+      this.#sendCompressed(opcode, message, compress);
+    } else {
+      this.#enqueue(opcode, message);
+      this.#lastMessageEnd = this.#queuedTotal;
+    }
+    if (this.#queuedBytes() <= this.#options.highWaterMark) return true;
     this.#roomWaiter?.resolve(false);
     this.#roomWaiter = Promise.withResolvers();
     return this.#roomWaiter.promise;
+  }
+
+  /**
+   * Queues `message` once compressed, after the messages already waiting for
+   * compression; a message that is to stay uncompressed waits its turn too.
+   */
+  #sendCompressed(opcode: number, message: Message, compress: boolean): void {
+    // zlib reads the bytes later, and the caller may reuse its buffer.
+    const bytes = typeof message === "string"
+      ? encoder.encode(message)
+      : message.slice();
+    // A codec closed at hang-up rejects; the message then goes nowhere.
+    const compressed = compress
+      ? this.#options.compression!.compress(bytes).catch(() => null)
+      : Promise.resolve(undefined);
+    this.#compressingBytes += bytes.byteLength;
+    this.#afterCompression(async () => {
+      const payload = await compressed;
+      this.#compressingBytes -= bytes.byteLength;
+      if (this.#stopped || this.#dropCompressing || payload === null) return;
+      if (payload === undefined) this.#enqueue(opcode, bytes);
+      else this.#enqueue(opcode | RSV1, payload);
+      this.#lastMessageEnd = this.#queuedTotal;
+    });
+  }
+
+  /** Runs `step` after the messages waiting for compression are queued. */
+  #afterCompression(step: () => Promise<void> | void): void {
+    const next = (this.#compressing ?? Promise.resolve()).then(step);
+    this.#compressing = next;
+    next.then(() => {
+      if (this.#compressing === next) this.#compressing = undefined;
+    });
+  }
+
+  /** Bytes waiting to be written or compressed: what a send waits on. */
+  #queuedBytes(): number {
+    return this.#outgoing.bytes + this.#compressingBytes;
   }
 
   /** Queues a Ping. */
@@ -141,10 +199,17 @@ export class FrameWriter {
       const before = this.#outgoing.bytes;
       this.#outgoing.clear();
       this.#queuedTotal -= before - this.#outgoing.bytes;
+      this.#dropCompressing = true;
     }
-    this.#queuePongs();
     this.#closeSent = true;
-    this.#enqueue(Opcode.Close, closePayload(closeCode, reason));
+    const queueClose = () => {
+      if (this.#stopped) return;
+      this.#queuePongs();
+      this.#enqueue(Opcode.Close, closePayload(closeCode, reason));
+    };
+    // Our Close follows the messages still being compressed.
+    if (this.#compressing === undefined || dropData) queueClose();
+    else this.#afterCompression(queueClose);
   }
 
   /** Writes nothing more: waiting sends get `false`. */
@@ -190,7 +255,7 @@ export class FrameWriter {
         await this.#sink.write(bytes);
         this.#outgoing.release(bytes);
         this.#writtenTotal += bytes.byteLength;
-        if (this.#outgoing.bytes <= this.#options.highWaterMark) {
+        if (this.#queuedBytes() <= this.#options.highWaterMark) {
           this.#roomWaiter?.resolve(true);
           this.#roomWaiter = undefined;
         }

@@ -14,6 +14,18 @@ export const PERMESSAGE_DEFLATE = "permessage-deflate";
  * How permessage-deflate (RFC 7692) is negotiated and used. Each endpoint
  * compresses with its own window and context; the parameters named `server*`
  * are about what the server sends, `client*` about what the client sends.
+ *
+ * @example A client that asks the server to keep no state between messages
+ * ```ts
+ * import { WebSocketStream } from "@streams/websocket";
+ *
+ * const wss = new WebSocketStream("ws://localhost:8080/", {
+ *   transport: "socket",
+ *   compression: { serverNoContextTakeover: true, threshold: 4096 },
+ *   signal: AbortSignal.abort(),
+ * });
+ * await wss.opened.catch(() => {});
+ * ```
  */
 export interface CompressionOptions {
   /**

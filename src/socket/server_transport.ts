@@ -9,6 +9,8 @@
 import type { ByteConnection } from "./byte_connection.ts";
 import { acceptFor } from "./client_handshake.ts";
 import { FrameReader } from "./frame_reader.ts";
+import { DeflateCodec } from "./permessage_deflate_codec.ts";
+import type { DeflateAgreement } from "./permessage_deflate_negotiation.ts";
 import { SocketSession } from "./session.ts";
 
 /** What the server side of a connection runs with. */
@@ -25,6 +27,8 @@ export interface ServerTransportOptions {
   messageLimit: number;
   /** Seconds without a word from the client before it is pinged, twice over. */
   idleTimeout: number;
+  /** permessage-deflate as agreed with the client's offer, if it was. */
+  compression?: DeflateAgreement & { threshold?: number | undefined };
 }
 
 /**
@@ -46,7 +50,11 @@ export function createServerTransport(
       signal.addEventListener("abort", hangUp, { once: true });
       try {
         await connection.write(
-          await createHandshakeResponse(options.key, options.protocol),
+          await createHandshakeResponse(
+            options.key,
+            options.protocol,
+            options.compression?.response,
+          ),
         );
       } finally {
         signal.removeEventListener("abort", hangUp);
@@ -56,20 +64,33 @@ export function createServerTransport(
         { role: "server", messageLimit: options.messageLimit },
         options.head,
       );
+      const agreed = options.compression;
+      if (agreed !== undefined) {
+        reader.compression = new DeflateCodec(
+          agreed.parameters,
+          "server",
+          agreed.threshold,
+        );
+      }
       return {
         connection,
         reader,
         protocol: options.protocol ?? "",
-        extensions: "",
+        extensions: agreed?.response ?? "",
+        compression: reader.compression,
       };
     },
   );
 }
 
-/** The 101 answer to a request with `key`, selecting `protocol`. */
+/**
+ * The 101 answer to a request with `key`, selecting `protocol` and accepting
+ * `extensions`.
+ */
 async function createHandshakeResponse(
   key: string,
   protocol: string | undefined,
+  extensions: string | undefined,
 ): Promise<Uint8Array> {
   const lines = [
     "HTTP/1.1 101 Switching Protocols",
@@ -78,5 +99,8 @@ async function createHandshakeResponse(
     `Sec-WebSocket-Accept: ${await acceptFor(key)}`,
   ];
   if (protocol !== undefined) lines.push(`Sec-WebSocket-Protocol: ${protocol}`);
+  if (extensions !== undefined) {
+    lines.push(`Sec-WebSocket-Extensions: ${extensions}`);
+  }
   return new TextEncoder().encode(`${lines.join("\r\n")}\r\n\r\n`);
 }

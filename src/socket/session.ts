@@ -17,6 +17,7 @@ import type { Transport, TransportEvents } from "../transport.ts";
 import type { ByteConnection } from "./byte_connection.ts";
 import type { FrameReader } from "./frame_reader.ts";
 import { FrameWriter } from "./frame_writer.ts";
+import type { DeflateCodec } from "./permessage_deflate_codec.ts";
 import { ProtocolError } from "./protocol_error.ts";
 
 /** How a session ended, as {@linkcode TransportEvents.onClose} takes it. */
@@ -43,6 +44,11 @@ export interface OpenedConnection {
   reader: FrameReader;
   protocol: string;
   extensions: string;
+  /**
+   * The permessage-deflate codec when the handshake agreed on it, already
+   * given to `reader`; closed when the connection ends.
+   */
+  compression?: DeflateCodec | undefined;
 }
 
 /** Opens the connection; may throw, and must give up when `signal` aborts. */
@@ -71,6 +77,7 @@ export class SocketSession implements Transport {
   #connection: ByteConnection | undefined;
   #reader: FrameReader | undefined;
   #writer: FrameWriter | undefined;
+  #compression: DeflateCodec | undefined;
   #terminated = false;
   /** Set when the connection broke while writing. */
   #writeFailure: string | undefined;
@@ -115,13 +122,16 @@ export class SocketSession implements Transport {
     if ("failure" in opened) return abnormal(opened.failure);
     if (this.#terminated) {
       opened.connection.close();
+      opened.compression?.close();
       return abnormal("");
     }
     this.#connection = opened.connection;
     this.#reader = opened.reader;
+    this.#compression = opened.compression;
     this.#writer = new FrameWriter(opened.connection, {
       masked: this.#settings.role === "client",
       highWaterMark: this.#settings.highWaterMark,
+      compression: opened.compression,
       onWriteFailure: (failure) => {
         this.#writeFailure = failure;
         // Ending the connection wakes the reader, which reports it.
@@ -280,6 +290,7 @@ export class SocketSession implements Transport {
   #hangUp(): void {
     clearInterval(this.#keepalive);
     this.#writer?.stop();
+    this.#compression?.close();
     this.resume();
     const connection = this.#connection;
     this.#connection = undefined;
