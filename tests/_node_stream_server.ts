@@ -8,8 +8,7 @@
 
 import { createServer } from "node:http";
 import type { Socket } from "node:net";
-import { handleUpgrade } from "../node.ts";
-import type { HandleUpgradeOptions } from "../node.ts";
+import { handleUpgrade, type HandleUpgradeOptions } from "../node.ts";
 import { type StreamServer, upgradedStreams } from "./_stream_server.ts";
 
 /**
