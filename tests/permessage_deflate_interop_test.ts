@@ -461,8 +461,15 @@ peerTest(
       stdout: "piped",
       stderr: "piped",
     }).spawn();
-    const lines = child.stdout.pipeThrough(new TextDecoderStream()).values();
-    const port = Number((await lines.next()).value?.trim());
+    const chunks = child.stdout.pipeThrough(new TextDecoderStream()).values();
+    // The first line is the port it listens on.
+    let printed = "";
+    while (!printed.includes("\n")) {
+      const { value, done } = await chunks.next();
+      if (done) throw new Error("the Python server ended before listening");
+      printed += value;
+    }
+    const port = Number(printed.slice(0, printed.indexOf("\n")));
     const wss = new WebSocketStream(`ws://127.0.0.1:${port}`, SOCKET);
     const { readable, writable, extensions } = await wss.opened;
     assert.match(extensions, /^permessage-deflate/);
@@ -478,9 +485,11 @@ peerTest(
     }
     wss.close({ closeCode: 1000 });
     await wss.closed;
-    let rest = "";
-    for await (const chunk of lines) rest += chunk;
-    assert.match(rest, /^permessage-deflate; client_max_window_bits\n$/);
+    for await (const chunk of chunks) printed += chunk;
+    assert.match(
+      printed,
+      /^\d+\npermessage-deflate; client_max_window_bits\n$/,
+    );
     const status = await child.status;
     assert.ok(
       status.success,
