@@ -104,7 +104,7 @@ async function startWsServer(perMessageDeflate: WsDeflateOptions) {
   };
 }
 
-Deno.test("ws server: our client agrees with every parameter combination and both directions compress", async () => {
+Deno.test("CMP-02 ws server: our client agrees with every parameter combination and both directions compress", async () => {
   for (const [ours, theirs] of COMBINATIONS) {
     await using server = await startWsServer(theirs);
     const wss = new WebSocketStream(server.url, {
@@ -135,7 +135,7 @@ Deno.test("ws server: our client agrees with every parameter combination and bot
   }
 });
 
-Deno.test("ws client: handleUpgrade with compression agrees with every parameter combination and both directions compress", async () => {
+Deno.test("CMP-02 ws client: handleUpgrade with compression agrees with every parameter combination and both directions compress", async () => {
   for (const [ours, theirs] of COMBINATIONS) {
     await using server = await startNodeStreamServer({ compression: ours });
     const socket = new WebSocket(server.url, { perMessageDeflate: theirs });
@@ -169,7 +169,7 @@ Deno.test("ws client: handleUpgrade with compression agrees with every parameter
   }
 });
 
-Deno.test("defaults: a client offers compression, compression: false offers none, a server accepts only when asked", async () => {
+Deno.test("CMP-01 defaults: a client offers compression, compression: false offers none, a server accepts only when asked", async () => {
   for (
     const [clientOption, serverOption, agreed] of [
       [undefined, true, true],
@@ -199,7 +199,7 @@ Deno.test("defaults: a client offers compression, compression: false offers none
   }
 });
 
-Deno.test("fragments: a compressed message in many frames from ws arrives whole, in order with others", async () => {
+Deno.test("CMP-03 fragments: a compressed message in many frames from ws arrives whole, in order with others", async () => {
   await using server = await startNodeStreamServer({ compression: true });
   const socket = new WebSocket(server.url, { perMessageDeflate: {} });
   await new Promise((resolve) => socket.once("open", resolve));
@@ -256,7 +256,7 @@ function compressedFrame(
   return frame;
 }
 
-Deno.test("inflate bomb: a server gets 256 MiB of zeros in 256 KiB and closes with the overflow code, memory bounded", async () => {
+Deno.test("CMP-04 inflate bomb: a server gets 256 MiB of zeros in 256 KiB and closes with the overflow code, memory bounded", async () => {
   const bomb = await bombPayload(256 * 1024 * 1024);
   await using server = await startNodeStreamServer({
     compression: true,
@@ -284,7 +284,7 @@ Deno.test("inflate bomb: a server gets 256 MiB of zeros in 256 KiB and closes wi
   await stream.closed.catch(() => {});
 });
 
-Deno.test("inflate bomb: a client gets 256 MiB of zeros in 256 KiB and closes with the overflow code, memory bounded", async () => {
+Deno.test("CMP-04 inflate bomb: a client gets 256 MiB of zeros in 256 KiB and closes with the overflow code, memory bounded", async () => {
   const bomb = await bombPayload(256 * 1024 * 1024);
   let closeCode: number | undefined;
   await using server = startRawServer(async (connection) => {
@@ -342,7 +342,7 @@ const BAD_FRAMES: [string, (masked: boolean) => Uint8Array, number, RegExp][] =
     ],
   ];
 
-Deno.test("bad frames: a server fails the connection with 1007 for data that does not inflate, 1002 for misplaced RSV1", async () => {
+Deno.test("CMP-05 CMP-06 bad frames: a server fails the connection with 1007 for data that does not inflate, 1002 for misplaced RSV1", async () => {
   await using server = await startNodeStreamServer({ compression: true });
   for (const [what, frame, code, reason] of BAD_FRAMES) {
     using client = await rawHandshake(server.port, {
@@ -357,7 +357,7 @@ Deno.test("bad frames: a server fails the connection with 1007 for data that doe
   }
 });
 
-Deno.test("bad frames: a client fails the connection with 1007 for data that does not inflate, 1002 for misplaced RSV1 or RSV1 not agreed", async () => {
+Deno.test("CMP-05 CMP-06 bad frames: a client fails the connection with 1007 for data that does not inflate, 1002 for misplaced RSV1 or RSV1 not agreed", async () => {
   const cases = [
     ...BAD_FRAMES.map(([what, frame, code, reason]) =>
       [what, frame(false), code, reason, true] as const
@@ -431,7 +431,7 @@ asyncio.run(client(sys.argv[1]) if len(sys.argv) > 1 else server())
 
 peerTest(
   python,
-  "python websockets client: handleUpgrade with compression agrees and echoes",
+  "CMP-01 CMP-02 python websockets client: handleUpgrade with compression agrees and echoes",
   async (path) => {
     await using server = await startNodeStreamServer({ compression: true });
     const child = new Deno.Command(path, {
@@ -454,7 +454,7 @@ peerTest(
 
 peerTest(
   python,
-  "python websockets server: our client agrees and echoes, compressed both ways",
+  "CMP-01 CMP-02 python websockets server: our client agrees and echoes, compressed both ways",
   async (path) => {
     const child = new Deno.Command(path, {
       args: ["-c", PYTHON_PEER],
