@@ -1,26 +1,34 @@
 /**
- * A broadcast chat: every text message a client sends goes to every client.
+ * A broadcast chat room on the hub (`@streams/websocket/hub`): what anyone
+ * says, everyone else hears, in the browser page the server serves or in the
+ * terminal client. Several server processes share the room through Redis.
  *
- * One slow client must not stall or bloat the others, so each client gets its
- * own bounded send queue, drained by its own writer. Broadcasting only
- * appends to the queues and never waits. A client whose queue is full (it
- * stopped reading, or reads slower than the room talks) is dropped with close
- * code {@linkcode SLOW_CLIENT_CLOSE_CODE} (4008, "Too slow: send queue full"),
- * and if it does not even answer that Close it is cut off after the stream's
- * `closeTimeout`. Memory per client is thus bounded by the queue limit plus
- * the stream's write high-water mark.
+ * Each member has its own queue in the hub, bounded in bytes; one that stops
+ * reading is closed with 4008 "Subscriber too slow" and the room goes on at
+ * its pace.
  *
- * Run: `deno run --allow-net --allow-env examples/broadcast_chat.ts [port]`
- * (the port comes from the argument, else `PORT`, else 8080).
+ * ```sh
+ * # A server (the page is at http://127.0.0.1:8080/):
+ * deno run --allow-net --allow-read examples/broadcast_chat.ts --port 8080
+ * # Two servers, one room (the Redis engine needs --allow-env and --allow-sys):
+ * deno run -A examples/broadcast_chat.ts --port 8080 --redis redis://127.0.0.1:6379
+ * deno run -A examples/broadcast_chat.ts --port 8081 --redis redis://127.0.0.1:6379
+ * # A terminal member: lines typed are said, what is said is printed; it
+ * # leaves at the end of its input (Ctrl-D):
+ * deno run --allow-net examples/broadcast_chat.ts --connect ws://127.0.0.1:8081/ --name ada
+ * ```
  *
  * @module
  */
 
-import { upgradeWebSocketStream, type WebSocketStream } from "../mod.ts";
+import { upgradeWebSocketStream, WebSocketStream } from "../mod.ts";
+import { Hub, type HubEngine, SLOW_SUBSCRIBER_CLOSE_CODE } from "../hub.ts";
 
-/** The close code a client too slow to keep up is dropped with. */
-export const SLOW_CLIENT_CLOSE_CODE = 4008;
-const SLOW_CLIENT_REASON = "Too slow: send queue full";
+/** The close code a member too slow to keep up is dropped with. */
+export const SLOW_CLIENT_CLOSE_CODE = SLOW_SUBSCRIBER_CLOSE_CODE;
+
+const ROOM = "room";
+const PAGE = new URL("./broadcast_chat/index.html", import.meta.url);
 
 /** Options for {@linkcode startChatServer}. */
 export interface ChatServerOptions {
@@ -30,84 +38,44 @@ export interface ChatServerOptions {
   hostname?: string;
   /** Stops the server when aborted. */
   signal?: AbortSignal;
-  /** Messages waiting for one client before it is dropped. @default {64} */
-  queueLimit?: number;
+  /** Bytes that may wait for one member. @default {1048576} */
+  maxQueuedBytes?: number;
+  /** Shares the room with other servers (e.g. a `RedisEngine`). */
+  engine?: HubEngine;
 }
 
 /** A running chat server. */
 export interface ChatServer {
   /** Deno's server handle. */
   readonly server: Deno.HttpServer<Deno.NetAddr>;
-  /** How many clients are in the room. */
+  /** The room's hub. */
+  readonly hub: Hub;
+  /** How many members this server holds. */
   readonly clients: number;
 }
 
-/** One client's stream and its bounded queue of messages to send. */
-class Member {
-  readonly #stream: WebSocketStream;
-  readonly #writer: WritableStreamDefaultWriter<unknown>;
-  readonly #limit: number;
-  #queue: string[] = [];
-  #sending = false;
-  #dropped = false;
-
-  constructor(
-    stream: WebSocketStream,
-    writable: WritableStream<unknown>,
-    limit: number,
-  ) {
-    this.#stream = stream;
-    this.#writer = writable.getWriter();
-    this.#limit = limit;
-  }
-
-  /** Queues `message`, or drops the client when its queue is full. */
-  send(message: string): void {
-    if (this.#dropped) return;
-    if (this.#queue.length >= this.#limit) {
-      this.#dropped = true;
-      this.#queue = [];
-      this.#stream.close({
-        closeCode: SLOW_CLIENT_CLOSE_CODE,
-        reason: SLOW_CLIENT_REASON,
-      });
-      return;
-    }
-    this.#queue.push(message);
-    if (!this.#sending) this.#drain();
-  }
-
-  async #drain(): Promise<void> {
-    this.#sending = true;
-    try {
-      while (this.#queue.length > 0) {
-        // Resolves only while the socket has room: this is the backpressure.
-        await this.#writer.write(this.#queue.shift());
-      }
-    } catch {
-      // The connection ended; the reader's loop removes the member.
-      this.#queue = [];
-    } finally {
-      this.#sending = false;
-    }
-  }
-}
-
-/** Starts the chat server. */
+/** Starts the chat server: the page on `/`, the room on `/ws`. */
 export function startChatServer(options: ChatServerOptions): ChatServer {
-  const members = new Set<Member>();
-  const queueLimit = options.queueLimit ?? 64;
-  const join = async (stream: WebSocketStream) => {
+  const hub = new Hub({
+    ...(options.engine === undefined ? {} : { engine: options.engine }),
+    ...(options.maxQueuedBytes === undefined
+      ? {}
+      : { maxQueuedBytes: options.maxQueuedBytes }),
+    onLoss: ({ count, reason }) =>
+      console.error(`lost ${count ?? "some"} messages: ${reason}`),
+  });
+  let clients = 0;
+  const join = async (stream: WebSocketStream, name: string) => {
     const { readable, writable } = await stream.opened;
-    const member = new Member(stream, writable, queueLimit);
-    members.add(member);
+    clients++;
     try {
+      hub.subscribe(ROOM, writable);
       for await (const message of readable) {
         if (typeof message !== "string") continue;
-        for (const other of members) other.send(message);
+        hub.publish(ROOM, `${name}: ${message}`, { except: writable });
       }
     } finally {
-      members.delete(member);
+      clients--;
     }
   };
   const server = Deno.serve({
@@ -115,25 +83,85 @@ export function startChatServer(options: ChatServerOptions): ChatServer {
     port: options.port,
     ...(options.signal === undefined ? {} : { signal: options.signal }),
     onListen: () => {},
-  }, (request) => {
+  }, async (request) => {
+    const url = new URL(request.url);
+    if (request.headers.get("upgrade") !== "websocket") {
+      return new Response(await Deno.readTextFile(PAGE), {
+        headers: { "content-type": "text/html; charset=utf-8" },
+      });
+    }
     const { response, stream } = upgradeWebSocketStream(request, {
-      // A dropped client that does not answer is cut off after 2 s.
+      // A dropped member that does not answer is cut off after 2 s.
       closeTimeout: 2000,
     });
-    // A client leaving without a clean close ends its loop with an error.
-    if (stream !== undefined) join(stream).catch(() => {});
+    const name = url.searchParams.get("name") ?? "anonymous";
+    // A member leaving without a clean close ends its loop with an error.
+    if (stream !== undefined) join(stream, name).catch(() => {});
     return response;
   });
+  server.finished.then(() => hub.close());
   return {
     server,
+    hub,
     get clients() {
-      return members.size;
+      return clients;
     },
   };
 }
 
+/** The terminal member: stdin lines are said, what is said is printed. */
+async function chatInTerminal(url: string, name: string): Promise<void> {
+  const target = new URL(url);
+  target.searchParams.set("name", name);
+  const wss = new WebSocketStream(target.href);
+  const { readable, writable } = await wss.opened;
+  console.log(`joined ${url} as ${name}`);
+  const printing = readable.pipeTo(
+    new WritableStream({ write: (message) => console.log(message) }),
+  ).catch(() => {});
+  await Deno.stdin.readable
+    .pipeThrough(new TextDecoderStream())
+    .pipeThrough(splitLines())
+    .pipeTo(writable, { preventClose: true });
+  wss.close({ closeCode: 1000, reason: `${name} left` });
+  const { closeCode, reason } = await wss.closed;
+  await printing;
+  console.log(`closed: ${closeCode} ${reason}`);
+}
+
+function splitLines(): TransformStream<string, string> {
+  let rest = "";
+  return new TransformStream({
+    transform(chunk, controller) {
+      const lines = (rest + chunk).split("\n");
+      rest = lines.pop()!;
+      for (const line of lines) if (line !== "") controller.enqueue(line);
+    },
+    flush(controller) {
+      if (rest !== "") controller.enqueue(rest);
+    },
+  });
+}
+
+function option(name: string): string | undefined {
+  const at = Deno.args.indexOf(`--${name}`);
+  return at < 0 ? undefined : Deno.args[at + 1];
+}
+
 if (import.meta.main) {
-  const port = Number(Deno.args[0] ?? Deno.env.get("PORT") ?? 8080);
-  const { server } = startChatServer({ port });
-  console.log(`Chat server on ws://127.0.0.1:${server.addr.port}/`);
+  const connect = option("connect");
+  if (connect !== undefined) {
+    await chatInTerminal(connect, option("name") ?? "terminal");
+  } else {
+    const redis = option("redis");
+    // Loaded only when asked for: the in-process hub has no dependencies.
+    const engine = redis === undefined
+      ? undefined
+      : new (await import("../hub_redis.ts")).RedisEngine({ url: redis });
+    const { server } = startChatServer({
+      port: Number(option("port") ?? 8080),
+      ...(engine === undefined ? {} : { engine }),
+    });
+    console.log(`Chat on http://127.0.0.1:${server.addr.port}/`);
+  }
 }
