@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { WebSocketStream } from "../mod.ts";
 import { DenoProcess } from "./_subprocess.ts";
 
-Deno.test("hub over BroadcastChannelEngine: the clients of both `deno serve --parallel` workers get every message, in each publisher's order", async () => {
+Deno.test("HUB-03 hub over BroadcastChannelEngine: the clients of both `deno serve --parallel` workers get every message, in each publisher's order", async () => {
   await using server = new DenoProcess([
     "serve",
     "--parallel",

@@ -88,7 +88,7 @@ async function stopAll(processes: DenoProcess[]): Promise<void> {
 Deno.test({
   ...peerTestOptions(
     [redis],
-    "hub on Redis: 3 server processes, 300 clients all publishing: every client gets every message once, in each publisher's order",
+    "HUB-03 hub on Redis: 3 server processes, 300 clients all publishing: every client gets every message once, in each publisher's order",
   ),
   async fn() {
     await using server = await RedisServer.start(peerPath(redis));
@@ -122,7 +122,7 @@ Deno.test({
 Deno.test({
   ...peerTestOptions(
     [redis],
-    "hub on Redis: after `kill -9` of one server process, the clients of the others keep receiving",
+    "HUB-10 hub on Redis: after `kill -9` of one server process, the clients of the others keep receiving",
   ),
   async fn() {
     await using server = await RedisServer.start(peerPath(redis));
@@ -170,7 +170,7 @@ Deno.test({
 Deno.test({
   ...peerTestOptions(
     [redis],
-    "hub on Redis: Redis restarted mid-run: publishing resumes and what was published during the outage is reported lost",
+    "HUB-11 hub on Redis: Redis restarted mid-run: publishing resumes and what was published during the outage is reported lost",
   ),
   async fn() {
     await using server = await RedisServer.start(peerPath(redis));
@@ -239,7 +239,7 @@ Deno.test({
 Deno.test({
   ...peerTestOptions(
     [redis],
-    "hub on Redis Streams: a subscriber passing its last offset gets exactly what it missed; after the window it is told",
+    "HUB-12 hub on Redis Streams: a subscriber passing its last offset gets exactly what it missed; after the window it is told",
   ),
   async fn() {
     await using server = await RedisServer.start(peerPath(redis));

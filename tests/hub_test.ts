@@ -54,7 +54,7 @@ async function settle(): Promise<void> {
   await delay(0);
 }
 
-Deno.test("hub: text and binary reach every subscriber of the topic, not others", async () => {
+Deno.test("HUB-01 hub: text and binary reach every subscriber of the topic, not others", async () => {
   const hub = new Hub();
   const a = recorder();
   const b = recorder();
@@ -71,7 +71,7 @@ Deno.test("hub: text and binary reach every subscriber of the topic, not others"
   await hub.close();
 });
 
-Deno.test("hub: one queue per writable across its topics keeps publish order; the sender is left out", async () => {
+Deno.test("HUB-02 hub: one queue per writable across its topics keeps publish order; the sender is left out", async () => {
   const hub = new Hub();
   const both = recorder();
   const sender = recorder();
@@ -92,7 +92,7 @@ Deno.test("hub: one queue per writable across its topics keeps publish order; th
   await hub.close();
 });
 
-Deno.test("hub: every subscriber sees each publisher's messages in order, whatever its pace", async () => {
+Deno.test("HUB-03 hub: every subscriber sees each publisher's messages in order, whatever its pace", async () => {
   const hub = new Hub({ maxQueuedBytes: 1 << 20 });
   const sinks = Array.from({ length: 5 }, (_, i) => {
     const received: string[] = [];
@@ -127,7 +127,7 @@ Deno.test("hub: every subscriber sees each publisher's messages in order, whatev
   await hub.close();
 });
 
-Deno.test("hub: a full queue under the default policy aborts the writable with 4008 and ends its subscriptions", async () => {
+Deno.test("HUB-04 hub: a full queue under the default policy aborts the writable with 4008 and ends its subscriptions", async () => {
   const hub = new Hub({ maxQueuedBytes: 10 });
   const slow = recorder();
   const fast = recorder();
@@ -162,7 +162,7 @@ Deno.test("hub: a full queue under the default policy aborts the writable with 4
   await hub.close();
 });
 
-Deno.test("hub: under the skip policy a full queue skips, counts, and onSkip's send() lands before the next message", async () => {
+Deno.test("HUB-05 hub: under the skip policy a full queue skips, counts, and onSkip's send() lands before the next message", async () => {
   const hub = new Hub({ maxQueuedBytes: 4, whenFull: "skip" });
   const slow = recorder();
   const skips: number[] = [];
@@ -188,7 +188,7 @@ Deno.test("hub: under the skip policy a full queue skips, counts, and onSkip's s
   await hub.close();
 });
 
-Deno.test("hub: a stalled subscriber holds no more than its bound (skip policy, 64 MiB published, 64 KiB bound)", async () => {
+Deno.test("HUB-06 hub: a stalled subscriber holds no more than its bound (skip policy, 64 MiB published, 64 KiB bound)", async () => {
   const gc = (globalThis as { gc?: () => void }).gc;
   assert.ok(gc !== undefined, "run with --v8-flags=--expose-gc");
   const hub = new Hub({ maxQueuedBytes: 64 * 1024, whenFull: "skip" });
@@ -212,7 +212,7 @@ Deno.test("hub: a stalled subscriber holds no more than its bound (skip policy, 
   await hub.close();
 });
 
-Deno.test("hub: unsubscribe stops delivery, releases the writable after its last topic, and unfollows the engine's topic", async () => {
+Deno.test("HUB-07 hub: unsubscribe stops delivery, releases the writable after its last topic, and unfollows the engine's topic", async () => {
   const follows: string[] = [];
   const engine = loopbackEngine(follows);
   const hub = new Hub({ engine });
@@ -234,7 +234,7 @@ Deno.test("hub: unsubscribe stops delivery, releases the writable after its last
   await hub.close();
 });
 
-Deno.test("hub: a subscription ends by itself when its stream closes or errors", async () => {
+Deno.test("HUB-08 hub: a subscription ends by itself when its stream closes or errors", async () => {
   const hub = new Hub();
   let errorSink: WritableStreamDefaultController | undefined;
   const erroring = new WritableStream({
@@ -264,7 +264,7 @@ Deno.test("hub: a subscription ends by itself when its stream closes or errors",
   await hub.close();
 });
 
-Deno.test("hub: close() releases every writable, is idempotent, and later calls throw InvalidStateError", async () => {
+Deno.test("HUB-09 hub: close() releases every writable, is idempotent, and later calls throw InvalidStateError", async () => {
   const hub = new Hub();
   const sink = recorder();
   hub.subscribe("t", sink.writable);
@@ -277,7 +277,7 @@ Deno.test("hub: close() releases every writable, is idempotent, and later calls 
   );
 });
 
-Deno.test("hub: bad input gets TypeError, RangeError or InvalidStateError with what was wrong", async () => {
+Deno.test("HUB-09 hub: bad input gets TypeError, RangeError or InvalidStateError with what was wrong", async () => {
   assert.throws(() => new Hub({ maxQueuedBytes: 0 }), RangeError);
   assert.throws(
     () => new Hub({ whenFull: "drop" as "skip" }),
@@ -310,7 +310,7 @@ Deno.test("hub: bad input gets TypeError, RangeError or InvalidStateError with w
   await hub.close();
 });
 
-Deno.test("hub: an engine carries messages between hubs; the sender is left out only in its own hub", async () => {
+Deno.test("HUB-02 HUB-03 hub: an engine carries messages between hubs; the sender is left out only in its own hub", async () => {
   const bus = new Set<HubEngineReceiver>();
   const follows: string[] = [];
   const first = new Hub({ engine: loopbackEngine(follows, bus) });
@@ -327,7 +327,7 @@ Deno.test("hub: an engine carries messages between hubs; the sender is left out 
   await Promise.all([first.close(), second.close()]);
 });
 
-Deno.test("hub: BroadcastChannelEngine shares topics between hubs on one channel name", async () => {
+Deno.test("HUB-03 hub: BroadcastChannelEngine shares topics between hubs on one channel name", async () => {
   const name = `hub-test-${crypto.randomUUID()}`;
   const first = new Hub({ engine: new BroadcastChannelEngine({ name }) });
   const second = new Hub({ engine: new BroadcastChannelEngine({ name }) });
@@ -346,7 +346,7 @@ Deno.test("hub: BroadcastChannelEngine shares topics between hubs on one channel
   await Promise.all([first.close(), second.close()]);
 });
 
-Deno.test("hub over WebSocketStreams: 20 clients all publishing get every message in order; a client that stops reading is closed with 4008", async () => {
+Deno.test("HUB-03 HUB-04 hub over WebSocketStreams: 20 clients all publishing get every message in order; a client that stops reading is closed with 4008", async () => {
   const hub = new Hub({ maxQueuedBytes: 256 * 1024 });
   const server = Deno.serve(
     { hostname: "127.0.0.1", port: 0, onListen() {} },
