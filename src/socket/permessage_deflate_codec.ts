@@ -148,7 +148,12 @@ export class DeflateCodec {
       ).catch(reject);
     });
     this.#deflating = undefined;
-    if (this.#sendResets) deflater.reset();
+    // Without context takeover zlib's memory is given back between
+    // messages, which is what the parameter is for.
+    if (this.#sendResets && this.#deflater === deflater) {
+      this.#deflater = undefined;
+      deflater.close();
+    }
     const payload = output.subarray(0, output.byteLength - TAIL.byteLength);
     if (payload.byteLength < message.byteLength * POOR_RATIO) {
       this.#skipNext = 1;
@@ -235,7 +240,7 @@ export class DeflateCodec {
     this.#inflating = undefined;
     this.#inflated = [];
     if (fin && this.#receiveResets && this.#inflater === inflater) {
-      inflater.reset();
+      this.#dropInflater();
     }
     return result;
   }
