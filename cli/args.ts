@@ -66,6 +66,9 @@ Options:
                            "websocket" uses the runtime's WebSocket, which
                            cannot pause the server (see --receive-limit).
       --socket             Same as --transport socket; kept for old scripts.
+      --compress           Compress messages (permessage-deflate): a client
+                           offers it, a server accepts it; both ends need it
+                           (default off). Not with --transport websocket.
       --connect-timeout SEC
                            Client only: give up on an opening handshake that
                            has not completed after SEC seconds, with exit
@@ -120,6 +123,8 @@ export interface CommonOptions {
   /** How long to wait for messages after stdin ends, in ms. */
   lingerMs: number;
   receiveLimit: number | undefined;
+  /** Offer (client) or accept (server) permessage-deflate. */
+  compress: boolean;
   quiet: boolean;
   verbose: boolean;
 }
@@ -167,6 +172,7 @@ const OPTIONS: Record<string, OptionSpec> = {
   header: { type: "string", short: "H" },
   transport: { type: "string" },
   socket: { type: "boolean" },
+  compress: { type: "boolean" },
   "connect-timeout": { type: "string" },
   "close-code": { type: "string" },
   "close-reason": { type: "string" },
@@ -308,6 +314,7 @@ export function parseCommand(args: readonly string[]): Command {
     lingerMs: (given.read("linger", readSeconds) ?? DEFAULT_LINGER_MS / 1000) *
       1000,
     receiveLimit: given.read("receive-limit", readSize),
+    compress: given.has("compress"),
     quiet: given.has("quiet"),
     verbose: given.has("verbose"),
   };
@@ -366,6 +373,13 @@ function readTransport(given: GivenOptions): "socket" | "websocket" {
     }
     return text;
   }) ?? "socket";
+  if (given.has("compress") && transport !== "socket") {
+    throw new UsageError(
+      `Cannot parse ${given.typed("compress")}: the runtime's WebSocket (${
+        given.typed("transport")
+      } ${transport}) cannot compress`,
+    );
+  }
   if (given.has("socket") && transport !== "socket") {
     throw new UsageError(
       `Cannot parse ${given.typed("socket")}: it cannot be used with ${

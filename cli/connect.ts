@@ -34,6 +34,7 @@ export async function runConnect(
     protocols: command.protocols,
     transport: command.transport,
     signal: handshake.signal,
+    compression: command.compress,
   };
   if ([...command.headers.keys()].length > 0) options.headers = command.headers;
   if (command.receiveLimit !== undefined) {

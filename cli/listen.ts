@@ -10,7 +10,7 @@
 import { createServer, type IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
-import { handleUpgrade, type UpgradeWebSocketStreamOptions } from "../node.ts";
+import { handleUpgrade, type HandleUpgradeOptions } from "../node.ts";
 import type { WebSocketOpenInfo, WebSocketStream } from "../mod.ts";
 import { type Command, ExitStatus } from "./args.ts";
 import { type CliIo, Reporter } from "./io.ts";
@@ -49,7 +49,9 @@ export async function runListen(
   const input = command.echo
     ? undefined
     : new SharedInput(inputMessages(io.stdin, command.binary, progress.sent));
-  const upgradeOptions: UpgradeWebSocketStreamOptions = {};
+  const upgradeOptions: HandleUpgradeOptions = {
+    compression: command.compress,
+  };
   if (command.protocols.length > 0) upgradeOptions.protocol = command.protocols;
   if (command.idleTimeout !== undefined) {
     upgradeOptions.idleTimeout = command.idleTimeout;
