@@ -114,7 +114,12 @@ for (const role of roles) {
     });
     // No more frames follow: a reader that waited for the message's end
     // would report the end of the connection instead.
-    const error = await reader.next().catch((error) => error);
+    let error: unknown;
+    try {
+      await reader.next();
+    } catch (thrown) {
+      error = thrown;
+    }
     assert.ok(error instanceof ProtocolError, `${error}`);
     assert.equal(error.closeCode, 1007);
   });

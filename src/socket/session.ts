@@ -164,7 +164,8 @@ export class SocketSession implements Transport {
       // A write failed while reading was paused: report it now, not after
       // the reader has caught up.
       if (this.#writeFailure !== undefined) return abnormal(this.#writeFailure);
-      const event = await reader.next();
+      const next = reader.next();
+      const event = next instanceof Promise ? await next : next;
       this.#heard = true;
       switch (event.type) {
         case "message":
