@@ -1,75 +1,119 @@
 /**
- * The server of `deno task bench:hub`: fans each published message out to
- * every connected client, through the hub (`hub`) or through a hand-written
- * loop over `Deno.upgradeWebSocket` sockets (`plain`). `GET /go?messages=N&size=B`
- * publishes N messages of B bytes, each starting with its send time; `GET
- * /stats` answers the peak RSS seen while publishing.
+ * A server of `deno task bench:hub`, by mode:
+ * - `hub`, `plain`: one process fanning out what it publishes itself (on
+ *   `GET /go?messages=N&size=B`), through the hub or through a hand-written
+ *   loop over `Deno.upgradeWebSocket` sockets;
+ * - `hub-redis`, `socketio`: one of several processes on one Redis
+ *   (`REDIS_URL`), each relaying what its clients send to every client of
+ *   every process: the hub with `RedisEngine`, or Socket.IO 4 with
+ *   `@socket.io/redis-adapter` (Pub/Sub).
  *
- * Usage: `deno run -A bench/hub/_server.ts hub|plain`
+ * It prints `listening <port>`; `GET /stats` answers its CPU time and peak
+ * RSS.
+ *
+ * Usage: `deno run -A bench/hub/_server.ts MODE`
  *
  * @module
  */
 
 import { setImmediate } from "node:timers";
+import { createServer } from "node:http";
 import { upgradeWebSocketStream } from "../../mod.ts";
 import { Hub } from "../../hub.ts";
+import { cpuMicros, peakRss } from "../harness/_process_stats.ts";
 
-const mode = Deno.args[0] === "plain" ? "plain" : "hub";
-const hub = new Hub();
-const sockets = new Set<WebSocket>();
-let peakRss = 0;
-
+const mode = Deno.args[0];
+const TOPIC = "bench";
 /** Messages per event-loop turn: the rest of the turn is the sockets' I/O. */
 const BATCH = 20;
 
-function publishAll(messages: number, size: number): void {
-  const sample = setInterval(() => {
-    peakRss = Math.max(peakRss, Deno.memoryUsage().rss);
-  }, 50);
-  let sent = 0;
-  const padding = "x".repeat(size);
-  const turn = () => {
-    for (let i = 0; i < BATCH && sent < messages; i++, sent++) {
-      const stamp = (performance.timeOrigin + performance.now()).toFixed(3);
-      const message = `${stamp} ${padding}`.slice(0, size);
-      if (mode === "hub") hub.publish("bench", message);
-      else for (const socket of sockets) socket.send(message);
-    }
-    if (sent < messages) setImmediate(turn);
-    else setTimeout(() => clearInterval(sample), 2000);
+const stats = () => ({ cpuMicros: cpuMicros(), peakRss: peakRss() });
+
+if (mode === "socketio") await serveSocketIo();
+else await serveWebSockets();
+
+async function serveWebSockets(): Promise<void> {
+  const engine = mode === "hub-redis"
+    ? new (await import("../../hub_redis.ts")).RedisEngine({
+      url: Deno.env.get("REDIS_URL")!,
+    })
+    : undefined;
+  const hub = new Hub(engine === undefined ? {} : { engine });
+  await engine?.ready;
+  const sockets = new Set<WebSocket>();
+
+  const publishAll = (messages: number, size: number) => {
+    let sent = 0;
+    const padding = "x".repeat(size);
+    const turn = () => {
+      for (let i = 0; i < BATCH && sent < messages; i++, sent++) {
+        const stamp = (performance.timeOrigin + performance.now()).toFixed(3);
+        const message = `${stamp} ${padding}`.slice(0, size);
+        if (mode === "plain") {
+          for (const socket of sockets) socket.send(message);
+        } else hub.publish(TOPIC, message);
+      }
+      if (sent < messages) setImmediate(turn);
+    };
+    turn();
   };
-  turn();
+
+  Deno.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    onListen: ({ port }) => console.log(`listening ${port}`),
+  }, (request) => {
+    const url = new URL(request.url);
+    if (url.pathname === "/go") {
+      publishAll(
+        Number(url.searchParams.get("messages")),
+        Number(url.searchParams.get("size")),
+      );
+      return new Response("ok");
+    }
+    if (url.pathname === "/stats") return Response.json(stats());
+    if (mode === "plain") {
+      const { response, socket } = Deno.upgradeWebSocket(request);
+      socket.onopen = () => sockets.add(socket);
+      socket.onclose = () => sockets.delete(socket);
+      socket.onerror = () => sockets.delete(socket);
+      return response;
+    }
+    const { response, stream } = upgradeWebSocketStream(request);
+    stream?.opened.then(async ({ readable, writable }) => {
+      hub.subscribe(TOPIC, writable);
+      for await (const message of readable) {
+        hub.publish(TOPIC, message as string);
+      }
+    }).catch(() => {});
+    return response;
+  });
 }
 
-const server = Deno.serve({
-  hostname: "127.0.0.1",
-  port: 0,
-  onListen: ({ port }) => console.log(`listening ${port}`),
-}, (request) => {
-  const url = new URL(request.url);
-  if (url.pathname === "/go") {
-    publishAll(
-      Number(url.searchParams.get("messages")),
-      Number(url.searchParams.get("size")),
-    );
-    return new Response("ok");
-  }
-  if (url.pathname === "/stats") {
-    return Response.json({
-      peakRss,
-      clients: mode === "hub" ? null : sockets.size,
-    });
-  }
-  if (mode === "hub") {
-    const { response, stream } = upgradeWebSocketStream(request);
-    stream?.opened.then(({ writable }) => hub.subscribe("bench", writable))
-      .catch(() => {});
-    return response;
-  }
-  const { response, socket } = Deno.upgradeWebSocket(request);
-  socket.onopen = () => sockets.add(socket);
-  socket.onclose = () => sockets.delete(socket);
-  socket.onerror = () => sockets.delete(socket);
-  return response;
-});
-await server.finished;
+async function serveSocketIo(): Promise<void> {
+  const { Server } = await import("socket.io");
+  const { createAdapter } = await import("@socket.io/redis-adapter");
+  const { createClient } = await import("redis");
+  const pub = createClient({ url: Deno.env.get("REDIS_URL")! });
+  const sub = pub.duplicate();
+  await Promise.all([pub.connect(), sub.connect()]);
+  const http = createServer((request, response) => {
+    if (request.url === "/stats") {
+      response.setHeader("content-type", "application/json");
+      response.end(JSON.stringify(stats()));
+    }
+  });
+  const io = new Server(http, {
+    adapter: createAdapter(pub, sub),
+    transports: ["websocket"],
+  });
+  io.on("connection", (socket) => {
+    socket.on("m", (message: string) => io.emit("m", message));
+  });
+  http.listen(0, "127.0.0.1", () => {
+    const address = http.address();
+    if (typeof address === "object" && address !== null) {
+      console.log(`listening ${address.port}`);
+    }
+  });
+}

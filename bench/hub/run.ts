@@ -1,30 +1,42 @@
 /**
- * `deno task bench:hub`: one server process fans out to SUBSCRIBERS clients
- * spread over client processes, through the hub and through a hand-written
- * `for (const ws of sockets) ws.send(m)` loop over `Deno.upgradeWebSocket`,
- * side by side: delivered messages/s, p50/p99 publish-to-receive latency,
- * server peak RSS.
+ * `deno task bench:hub`, clients in processes of their own, loopback:
  *
- * Flags: `--subscribers=1000 --messages=200 --size=100 --procs=4`.
+ * - `fanout`: one server process publishes MESSAGES messages to SUBSCRIBERS
+ *   clients, through the hub and through a hand-written
+ *   `for (const ws of sockets) ws.send(m)` loop over `Deno.upgradeWebSocket`;
+ * - `redis`: SERVERS server processes on one Redis, REDIS_CLIENTS clients
+ *   spread over them, PUBLISHERS of which each send MESSAGES messages, one
+ *   every INTERVAL ms: the hub with `RedisEngine` against Socket.IO 4 with
+ *   `@socket.io/redis-adapter`. Redis is `REDIS_URL`, else a redis-server
+ *   started for the run.
+ *
+ * Each row: delivered messages/s, p50/p99 publish-to-receive latency, the
+ * servers' CPU per delivered message (user + system) and peak RSS.
+ *
+ * Flags: `--only=fanout|redis --subscribers=1000 --messages=200 --size=100
+ * --procs=4 --servers=3 --redis-clients=999 --publishers=10 --interval=10`.
  *
  * @module
  */
 
 import { parseArgs } from "node:util";
+import { RedisServer } from "../../tests/_redis.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
   options: {
+    only: { type: "string" },
     subscribers: { type: "string", default: "1000" },
     messages: { type: "string", default: "200" },
     size: { type: "string", default: "100" },
     procs: { type: "string", default: "4" },
+    servers: { type: "string", default: "3" },
+    "redis-clients": { type: "string", default: "999" },
+    publishers: { type: "string", default: "10" },
+    interval: { type: "string", default: "10" },
   },
 });
-const subscribers = Number(values.subscribers);
-const messages = Number(values.messages);
-const size = Number(values.size);
-const procs = Number(values.procs);
+const number = (name: keyof typeof values) => Number(values[name]);
 const HERE = new URL("./", import.meta.url);
 
 interface ClientResult {
@@ -34,18 +46,28 @@ interface ClientResult {
   latencies: number[];
 }
 
-/** Starts `deno run -A <script> <args>`; resolves each stdout line. */
-function start(script: string, args: string[]) {
+interface Stats {
+  cpuMicros: number;
+  peakRss: number;
+}
+
+/** Starts `deno run -A <script> <args>`, reading its stdout by lines. */
+function start(
+  script: string,
+  args: string[],
+  env: Record<string, string> = {},
+) {
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", new URL(script, HERE).pathname, ...args],
+    env,
     stdout: "piped",
     stderr: "inherit",
-    stdin: "null",
+    stdin: "piped",
   }).spawn();
+  const stdin = child.stdin.getWriter();
   const lines = child.stdout.pipeThrough(new TextDecoderStream())
     .pipeThrough(
       new TransformStream<string, string>({
-        start() {},
         transform(chunk, controller) {
           for (const line of chunk.split("\n")) {
             if (line !== "") controller.enqueue(line);
@@ -54,96 +76,175 @@ function start(script: string, args: string[]) {
       }),
     ).getReader();
   return {
-    child,
     async line(): Promise<string> {
       const { value, done } = await lines.read();
       if (done) throw new Error(`${script} ended early`);
       return value;
     },
+    write: (text: string) => stdin.write(new TextEncoder().encode(text)),
     async stop() {
       try {
         child.kill("SIGKILL");
       } catch {
         // Already gone.
       }
+      await stdin.close().catch(() => {});
       await lines.cancel();
       await child.status;
     },
   };
 }
 
-async function measure(mode: "hub" | "plain") {
-  const server = start("_server.ts", [mode]);
+const stats = async (port: string): Promise<Stats> =>
+  await (await fetch(`http://127.0.0.1:${port}/stats`)).json();
+
+/** One row: servers of `mode`, clients spread over them, one run. */
+async function measure(
+  mode: string,
+  servers: number,
+  clients: number,
+  expected: number,
+  publish: { publishers: number; messages: number; interval: number } | null,
+  env: Record<string, string> = {},
+) {
+  const size = number("size");
+  const procs = number("procs");
+  const serverProcesses = Array.from(
+    { length: servers },
+    () => start("_server.ts", [mode], env),
+  );
+  const clientProcesses: ReturnType<typeof start>[] = [];
   try {
-    const port = (await server.line()).split(" ")[1];
-    const per = Math.ceil(subscribers / procs);
-    const clients = Array.from(
-      { length: procs },
-      (_, i) =>
-        start("_clients.ts", [
-          `ws://127.0.0.1:${port}/`,
-          String(Math.min(per, subscribers - i * per)),
-          String(messages),
-        ]),
+    const ports = await Promise.all(
+      serverProcesses.map(async (server) =>
+        (await server.line()).split(" ")[1]!
+      ),
     );
-    try {
-      for (const client of clients) await client.line();
-      const goAt = performance.timeOrigin + performance.now();
-      await (await fetch(
-        `http://127.0.0.1:${port}/go?messages=${messages}&size=${size}`,
-      )).text();
-      const results: ClientResult[] = await Promise.all(
-        clients.map(async (client) => JSON.parse(await client.line())),
-      );
-      const stats = await (await fetch(`http://127.0.0.1:${port}/stats`))
-        .json();
-      const received = results.reduce((sum, r) => sum + r.received, 0);
-      const lastAt = Math.max(...results.map((r) => r.lastAt));
-      const latencies = results.flatMap((r) => r.latencies).sort((a, b) =>
-        a - b
-      );
-      const at = (q: number) =>
-        latencies[
-          Math.min(latencies.length - 1, Math.floor(q * latencies.length))
-        ] ?? NaN;
-      return {
-        mode,
-        received,
-        expected: subscribers * messages,
-        perSecond: received / ((lastAt - goAt) / 1000),
-        p50: at(0.5),
-        p99: at(0.99),
-        peakRssMiB: stats.peakRss / 2 ** 20,
-        closedEarly: results.reduce((sum, r) => sum + r.closedEarly, 0),
-      };
-    } finally {
-      await Promise.all(clients.map((client) => client.stop()));
+    const per = Math.ceil(clients / procs);
+    for (let i = 0; i < procs; i++) {
+      clientProcesses.push(start("_clients.ts", [
+        mode === "socketio"
+          ? `http://127.0.0.1:${ports[i % servers]}`
+          : `ws://127.0.0.1:${ports[i % servers]}/`,
+        String(Math.min(per, clients - i * per)),
+        String(expected),
+        mode === "socketio" ? "socketio" : "ws",
+        // The publishers all live in the first client process.
+        String(i === 0 && publish !== null ? publish.publishers : 0),
+        String(publish?.messages ?? 0),
+        String(size),
+        String(publish?.interval ?? 0),
+      ]));
     }
+    for (const client of clientProcesses) await client.line();
+    const before = await Promise.all(ports.map(stats));
+    const goAt = performance.timeOrigin + performance.now();
+    for (const client of clientProcesses) await client.write("go\n");
+    if (publish === null) {
+      await (await fetch(
+        `http://127.0.0.1:${ports[0]}/go?messages=${
+          number("messages")
+        }&size=${size}`,
+      )).text();
+    }
+    const results: ClientResult[] = await Promise.all(
+      clientProcesses.map(async (client) => JSON.parse(await client.line())),
+    );
+    const after = await Promise.all(ports.map(stats));
+    const received = results.reduce((sum, r) => sum + r.received, 0);
+    const lastAt = Math.max(...results.map((r) => r.lastAt));
+    const latencies = results.flatMap((r) => r.latencies).sort((a, b) => a - b);
+    const at = (q: number) =>
+      latencies[
+        Math.min(latencies.length - 1, Math.floor(q * latencies.length))
+      ] ??
+        NaN;
+    const cpu = after.reduce(
+      (sum, s, i) => sum + s.cpuMicros - before[i]!.cpuMicros,
+      0,
+    );
+    return {
+      mode,
+      received,
+      expected: clients * expected,
+      perSecond: received / ((lastAt - goAt) / 1000),
+      p50: at(0.5),
+      p99: at(0.99),
+      cpuPerDelivery: cpu / received,
+      peakRssMiB: Math.max(...after.map((s) => s.peakRss)) / 2 ** 20,
+      closedEarly: results.reduce((sum, r) => sum + r.closedEarly, 0),
+    };
   } finally {
-    await server.stop();
+    await Promise.all(clientProcesses.map((client) => client.stop()));
+    await Promise.all(serverProcesses.map((server) => server.stop()));
   }
 }
 
-console.log(
-  `${subscribers} subscribers in ${procs} processes, ${messages} messages of ${size} B, one server process, loopback`,
-);
-const rows = [];
-for (const mode of ["plain", "hub"] as const) rows.push(await measure(mode));
-const [plain, hub] = rows;
-for (const row of rows) {
+function print(rows: Awaited<ReturnType<typeof measure>>[]): void {
+  for (const row of rows) {
+    console.log(
+      `${row.mode.padEnd(10)} delivered ${row.received}/${row.expected}` +
+        `  ${Math.round(row.perSecond).toLocaleString("en")} msg/s` +
+        `  p50 ${row.p50.toFixed(1)} ms  p99 ${row.p99.toFixed(1)} ms` +
+        `  server CPU ${row.cpuPerDelivery.toFixed(2)} µs/delivery` +
+        `  peak RSS ${
+          row.peakRssMiB.toFixed(0)
+        } MiB  closed early ${row.closedEarly}`,
+    );
+  }
+}
+
+if (values.only !== "redis") {
+  const subscribers = number("subscribers");
+  const messages = number("messages");
   console.log(
-    `${
-      row.mode === "hub" ? "hub          " : "hand-written "
-    } delivered ${row.received}/${row.expected}` +
-      `  ${Math.round(row.perSecond).toLocaleString("en")} msg/s` +
-      `  p50 ${row.p50.toFixed(1)} ms  p99 ${row.p99.toFixed(1)} ms` +
-      `  server peak RSS ${
-        row.peakRssMiB.toFixed(0)
-      } MiB  closed early ${row.closedEarly}`,
+    `fanout: 1 server process, ${subscribers} subscribers in ${
+      number("procs")
+    } processes, ${messages} messages of ${number("size")} B`,
+  );
+  const rows = [];
+  for (const mode of ["plain", "hub"]) {
+    rows.push(await measure(mode, 1, subscribers, messages, null));
+  }
+  print(rows);
+  console.log(
+    `hub / hand-written delivered msg/s: ${
+      (rows[1]!.perSecond / rows[0]!.perSecond).toFixed(2)
+    }x`,
   );
 }
-console.log(
-  `hub / hand-written delivered msg/s: ${
-    (hub!.perSecond / plain!.perSecond).toFixed(2)
-  }x`,
-);
+
+if (values.only !== "fanout") {
+  const servers = number("servers");
+  const clients = number("redis-clients");
+  const publish = {
+    publishers: number("publishers"),
+    messages: number("messages"),
+    interval: number("interval"),
+  };
+  console.log(
+    `redis: ${servers} server processes on one Redis, ${clients} clients in ${
+      number("procs")
+    } processes, ${publish.publishers} publishers x ${publish.messages} messages of ${
+      number("size")
+    } B, one each every ${publish.interval} ms`,
+  );
+  const given = Deno.env.get("REDIS_URL");
+  await using owned = given === undefined
+    ? await RedisServer.start("redis-server")
+    : undefined;
+  const env = { REDIS_URL: given ?? owned!.url };
+  const expected = publish.publishers * publish.messages;
+  const rows = [];
+  for (const mode of ["socketio", "hub-redis"]) {
+    rows.push(await measure(mode, servers, clients, expected, publish, env));
+  }
+  print(rows);
+  console.log(
+    `hub / Socket.IO: delivered msg/s ${
+      (rows[1]!.perSecond / rows[0]!.perSecond).toFixed(2)
+    }x, server CPU per delivery ${
+      (rows[1]!.cpuPerDelivery / rows[0]!.cpuPerDelivery).toFixed(2)
+    }x`,
+  );
+}
