@@ -374,3 +374,32 @@ Deno.test("node server: below Deno 2.8 handleUpgrade fails with an error that sa
   }
   assert.equal(written, false);
 });
+
+Deno.test("LIM-04 node server: a message longer than receiveLimit closes with the overflowCloseCode, after the messages before it", async () => {
+  await using server = await startNodeStreamServer({
+    receiveLimit: 64 * 1024,
+    overflowCloseCode: 1009,
+  });
+  const client = new WebSocketStream(server.url, { transport: "socket" });
+  const stream = await server.accept();
+  const { readable } = await stream.opened;
+  const { writable } = await client.opened;
+  const writer = writable.getWriter();
+  for (let i = 0; i < 10; i++) await writer.write(new Uint8Array(64 * 1024));
+  await writer.write(new Uint8Array(64 * 1024 + 1));
+  const reader = readable.getReader();
+  for (let i = 0; i < 10; i++) {
+    const { value } = await fulfilmentWithin(reader.read(), BOUND_MS, "read");
+    assert.equal((value as Uint8Array).byteLength, 64 * 1024);
+  }
+  const error = await rejectionWithin(reader.read(), BOUND_MS, "last read");
+  webSocketError(1009, { message: /a single message was longer/ })(error);
+  assert.deepEqual(
+    await fulfilmentWithin(client.closed, BOUND_MS, "client closed"),
+    { closeCode: 1009, reason: "Receive queue limit exceeded" },
+  );
+  assert.equal(
+    await rejectionWithin(stream.closed, BOUND_MS, "server closed"),
+    error,
+  );
+});

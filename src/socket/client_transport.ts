@@ -81,6 +81,11 @@ async function openClient(
   signal: AbortSignal,
 ): Promise<OpenedConnection | { failure: string }> {
   const connection = new DenoConnection(await connect(url, signal));
+  // Aborted while connecting: a listener added now would never hear it.
+  if (signal.aborted) {
+    connection.close();
+    return { failure: "" };
+  }
   const hangUp = () => connection.close();
   signal.addEventListener("abort", hangUp, { once: true });
   try {
