@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { clientTest, type ClientTransport } from "./_transports.ts";
-import { domException } from "./_assert.ts";
+import { BOUND_MS, domException, fulfilmentWithin } from "./_assert.ts";
 import { readHead, startRawServer } from "./_raw_server.ts";
 import { startWptServer } from "./_wpt_server.ts";
 
@@ -112,8 +112,15 @@ async function abortAtStage(
   await assert.rejects(wss.closed, (error) => error === reason);
   // The client let go of the connection: no 101 will ever be read.
   const buffer = new Uint8Array(1024);
-  while (await conn.read(buffer).catch(() => null) !== null) { /* drain */ }
-  conn.close();
+  const drained = (async () => {
+    while (await conn.read(buffer).catch(() => null) !== null) { /* drain */ }
+  })();
+  try {
+    await fulfilmentWithin(drained, BOUND_MS, "the client dropping TCP");
+  } finally {
+    conn.close();
+    await drained;
+  }
 }
 
 clientTest(
