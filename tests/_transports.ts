@@ -59,6 +59,12 @@ export interface ClientTransport {
    */
   readonly finishesFrameInFlight: boolean;
   /**
+   * CTR-20: whether the transport offers permessage-deflate unless told not
+   * to (`compression: false`). The socket transport compresses; Deno's
+   * `WebSocket` offers no extension at all.
+   */
+  readonly offersCompression: boolean;
+  /**
    * HSK-02: whether a 101 answer whose `Sec-WebSocket-Accept` does not match
    * the key is refused. Deno's `WebSocket` does not check it.
    */
@@ -93,6 +99,7 @@ export const TRANSPORTS: readonly ClientTransport[] = [
     reportsPeerCodeWhenUnclean: false,
     discardsAfterOurClose: false,
     finishesFrameInFlight: false,
+    offersCompression: false,
     checksAccept: false,
   }),
   transport("socket", {
@@ -101,6 +108,7 @@ export const TRANSPORTS: readonly ClientTransport[] = [
     reportsPeerCodeWhenUnclean: true,
     discardsAfterOurClose: true,
     finishesFrameInFlight: true,
+    offersCompression: true,
     checksAccept: true,
   }),
 ];

@@ -1,4 +1,11 @@
+/**
+ * The constructor and the opening handshake. Cases that connect run over every
+ * client transport; the argument checks run once, since they come before a
+ * transport is chosen.
+ */
+
 import assert from "node:assert/strict";
+import { clientTest } from "./_transports.ts";
 import { WebSocketError, WebSocketStream } from "../mod.ts";
 import { domException, webSocketError } from "./_assert.ts";
 import { startRawServer } from "./_raw_server.ts";
@@ -30,15 +37,18 @@ Deno.test("SRF-02 the prototype has url, opened, closed and close, and nothing o
   }
 });
 
-Deno.test("SRF-03 opened and closed return the same promise each time", async () => {
-  await using server = startWptServer();
-  const wss = new WebSocketStream(`${server.url}/echo`);
-  assert.equal(wss.opened, wss.opened);
-  assert.equal(wss.closed, wss.closed);
-  await wss.opened;
-  wss.close();
-  await wss.closed;
-});
+clientTest(
+  "SRF-03 opened and closed return the same promise each time",
+  async (transport) => {
+    await using server = startWptServer();
+    const wss = transport.connect(`${server.url}/echo`);
+    assert.equal(wss.opened, wss.opened);
+    assert.equal(wss.closed, wss.closed);
+    await wss.opened;
+    wss.close();
+    await wss.closed;
+  },
+);
 
 Deno.test("SRF-04 calling WebSocketStream without new is a TypeError", () => {
   const construct = WebSocketStream as unknown as (url: string) => unknown;
@@ -50,14 +60,17 @@ Deno.test("CTR-01 constructing with no URL is a TypeError", () => {
   assert.throws(() => new Construct(), TypeError);
 });
 
-Deno.test("CTR-02 a URL object is accepted through its string form", async () => {
-  await using server = startWptServer();
-  const wss = new WebSocketStream(new URL(`${server.url}/echo`));
-  assert.equal(wss.url, `${server.url}/echo`);
-  await wss.opened;
-  wss.close();
-  await wss.closed;
-});
+clientTest(
+  "CTR-02 a URL object is accepted through its string form",
+  async (transport) => {
+    await using server = startWptServer();
+    const wss = transport.connect(new URL(`${server.url}/echo`));
+    assert.equal(wss.url, `${server.url}/echo`);
+    await wss.opened;
+    wss.close();
+    await wss.closed;
+  },
+);
 
 Deno.test("CTR-03 options that are not an object are a TypeError", () => {
   assert.throws(
@@ -131,45 +144,52 @@ Deno.test("CTR-11 the URL is validated before an aborted signal is looked at", (
   );
 });
 
-Deno.test("CTR-12 headers reach the server; invalid headers are a TypeError", async () => {
-  let seen: string | null = null;
-  await using server = serve((request) => {
-    seen = request.headers.get("authorization");
-    const { socket, response } = Deno.upgradeWebSocket(request);
-    socket.onopen = () => socket.close(1000, "seen");
-    return response;
-  });
-  const wss = new WebSocketStream(server.url, {
-    headers: { authorization: "Bearer token" },
-  });
-  assert.deepEqual(await wss.closed, { closeCode: 1000, reason: "seen" });
-  assert.equal(seen, "Bearer token");
-  assert.throws(
-    () => new WebSocketStream(server.url, { headers: { "bad name": "x" } }),
-    TypeError,
-  );
-});
+clientTest(
+  "CTR-12 headers reach the server; invalid headers are a TypeError",
+  async (transport) => {
+    let seen: string | null = null;
+    await using server = serve((request) => {
+      seen = request.headers.get("authorization");
+      const { socket, response } = Deno.upgradeWebSocket(request);
+      socket.onopen = () => socket.close(1000, "seen");
+      return response;
+    });
+    const wss = transport.connect(server.url, {
+      headers: { authorization: "Bearer token" },
+    });
+    assert.deepEqual(await wss.closed, { closeCode: 1000, reason: "seen" });
+    assert.equal(seen, "Bearer token");
+    assert.throws(
+      () => transport.connect(server.url, { headers: { "bad name": "x" } }),
+      TypeError,
+    );
+  },
+);
 
-Deno.test("CTR-13 OPN-04 a refused connection rejects opened and closed, never throws", async () => {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr;
-  listener.close();
-  const wss = new WebSocketStream(`ws://127.0.0.1:${port}/`);
-  await assert.rejects(wss.opened, webSocketError(null));
-  await assert.rejects(wss.closed, webSocketError(1006));
-});
+clientTest(
+  "CTR-13 OPN-04 a refused connection rejects opened and closed, never throws",
+  async (transport) => {
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const { port } = listener.addr;
+    listener.close();
+    const wss = transport.connect(`ws://127.0.0.1:${port}/`);
+    await assert.rejects(wss.opened, webSocketError(null));
+    await assert.rejects(wss.closed, webSocketError(1006));
+  },
+);
 
-Deno.test("CTR-14 without --allow-net the constructor throws as Deno's WebSocket does, over either transport", async () => {
-  for (const transport of ["websocket", "socket"]) {
+clientTest(
+  "CTR-14 without --allow-net the constructor throws as Deno's WebSocket does",
+  async (transport) => {
     const script = `
-      import { WebSocketStream } from ${
+    import { WebSocketStream } from ${
       JSON.stringify(new URL("../mod.ts", import.meta.url).href)
     };
-      try {
-        new WebSocketStream("ws://127.0.0.1:9/", { transport: "${transport}" });
-        console.log("no throw");
-      } catch (error) { console.log(error.name); }
-    `;
+    try {
+      new WebSocketStream("ws://127.0.0.1:9/", { transport: "${transport.name}" });
+      console.log("no throw");
+    } catch (error) { console.log(error.name); }
+  `;
     const file = await Deno.makeTempFile({ suffix: ".ts" });
     await Deno.writeTextFile(file, script);
     const { stdout, success } = await new Deno.Command(Deno.execPath(), {
@@ -179,131 +199,154 @@ Deno.test("CTR-14 without --allow-net the constructor throws as Deno's WebSocket
     }).output();
     await Deno.remove(file);
     assert.ok(success);
-    assert.equal(
-      new TextDecoder().decode(stdout).trim(),
-      "NotCapable",
-      transport,
-    );
-  }
-});
+    assert.equal(new TextDecoder().decode(stdout).trim(), "NotCapable");
+  },
+);
 
-Deno.test("CTR-20 protocols are offered joined with a comma and a space", async () => {
-  let offered: string | null = null;
-  await using server = serve((request) => {
-    offered = request.headers.get("sec-websocket-protocol");
-    const { socket, response } = Deno.upgradeWebSocket(request, {
-      protocol: "beta",
+clientTest(
+  "CTR-20 protocols are offered joined with a comma and a space",
+  async (transport) => {
+    let offered: string | null = null;
+    await using server = serve((request) => {
+      offered = request.headers.get("sec-websocket-protocol");
+      const { socket, response } = Deno.upgradeWebSocket(request, {
+        protocol: "beta",
+      });
+      socket.onopen = () => socket.close();
+      return response;
     });
-    socket.onopen = () => socket.close();
-    return response;
-  });
-  const wss = new WebSocketStream(server.url, { protocols: ["alpha", "beta"] });
-  const { protocol } = await wss.opened;
-  assert.equal(protocol, "beta");
-  await wss.closed;
-  assert.equal(offered, "alpha, beta");
-});
+    const wss = transport.connect(server.url, { protocols: ["alpha", "beta"] });
+    const { protocol } = await wss.opened;
+    assert.equal(protocol, "beta");
+    await wss.closed;
+    assert.equal(offered, "alpha, beta");
+  },
+);
 
-Deno.test("CTR-20 a subprotocol the client did not offer fails the connection", async () => {
-  await using server = startRawServer(
-    (connection) => connection.drainUntilEnd(),
-    { responseHeaders: ["Sec-WebSocket-Protocol: gamma"] },
-  );
-  for (const protocols of [[], ["alpha"]]) {
-    const wss = new WebSocketStream(server.url, { protocols });
+clientTest(
+  "CTR-20 a subprotocol the client did not offer fails the connection",
+  async (transport) => {
+    await using server = startRawServer(
+      (connection) => connection.drainUntilEnd(),
+      { responseHeaders: ["Sec-WebSocket-Protocol: gamma"] },
+    );
+    for (const protocols of [[], ["alpha"]]) {
+      const wss = transport.connect(server.url, { protocols });
+      await assert.rejects(wss.opened, (error: unknown) => {
+        webSocketError(null)(error);
+        assert.match((error as Error).message, /gamma/);
+        return true;
+      });
+      await assert.rejects(wss.closed, webSocketError(1006));
+    }
+  },
+);
+
+clientTest(
+  "CTR-20 no subprotocol when some were offered fails the connection",
+  async (transport) => {
+    await using server = startRawServer((connection) =>
+      connection.drainUntilEnd()
+    );
+    const wss = transport.connect(server.url, { protocols: ["alpha"] });
+    await assert.rejects(wss.opened, webSocketError(null));
+    await assert.rejects(wss.closed, webSocketError(1006));
+  },
+);
+
+clientTest(
+  "URL-02 URL-03 url is available at once and unchanged by the outcome",
+  async (transport) => {
+    await using server = startWptServer();
+    const url = `${server.url}/404`;
+    const wss = transport.connect(url);
+    assert.equal(wss.url, url);
+    await assert.rejects(wss.closed, WebSocketError);
+    assert.equal(wss.url, url);
+    assert.equal(
+      Object.getOwnPropertyDescriptor(WebSocketStream.prototype, "url")?.set,
+      undefined,
+    );
+  },
+);
+
+clientTest(
+  "OPN-01 OPN-02 opened gives a readable, a writable and string protocol and extensions",
+  async (transport) => {
+    await using server = startWptServer();
+    const wss = transport.connect(`${server.url}/echo`);
+    const info = await wss.opened;
+    assert.deepEqual(Object.keys(info).sort(), [
+      "extensions",
+      "protocol",
+      "readable",
+      "writable",
+    ]);
+    assert.ok(info.readable instanceof ReadableStream);
+    assert.ok(info.writable instanceof WritableStream);
+    ReadableStream.prototype.getReader.call(info.readable).releaseLock();
+    WritableStream.prototype.getWriter.call(info.writable).releaseLock();
+    assert.equal(info.protocol, "");
+    assert.equal(info.extensions, "");
+    wss.close();
+    await wss.closed;
+  },
+);
+
+clientTest(
+  "OPN-03 protocol is the one the server selected and it is used",
+  async (transport) => {
+    await using server = startWptServer();
+    const wss = transport.connect(`${server.url}/protocol_array`, {
+      protocols: ["alpha", "beta"],
+    });
+    const { readable, protocol } = await wss.opened;
+    assert.equal(protocol, "alpha");
+    const reader = readable.getReader();
+    assert.deepEqual(await reader.read(), { value: "alpha", done: false });
+    reader.releaseLock();
+    wss.close();
+    await wss.closed;
+  },
+);
+
+clientTest(
+  "OPN-04 an HTTP 404 answer rejects both promises with WebSocketError",
+  async (transport) => {
+    await using server = startWptServer();
+    const wss = transport.connect(`${server.url}/404`);
     await assert.rejects(wss.opened, (error: unknown) => {
       webSocketError(null)(error);
-      assert.match((error as Error).message, /gamma/);
+      assert.match((error as Error).message, /404/);
       return true;
     });
     await assert.rejects(wss.closed, webSocketError(1006));
-  }
-});
+  },
+);
 
-Deno.test("CTR-20 no subprotocol when some were offered fails the connection", async () => {
-  await using server = startRawServer((connection) =>
-    connection.drainUntilEnd()
-  );
-  const wss = new WebSocketStream(server.url, { protocols: ["alpha"] });
-  await assert.rejects(wss.opened, webSocketError(null));
-  await assert.rejects(wss.closed, webSocketError(1006));
-});
+clientTest(
+  "OPN-04 a server that does not speak HTTP rejects both promises",
+  async (transport) => {
+    await using server = startRawServer(
+      (connection) => connection.drainUntilEnd(),
+      { respond: () => "SSH-2.0-OpenSSH_9.6\r\n\r\n" },
+    );
+    const wss = transport.connect(server.url);
+    await assert.rejects(wss.opened, webSocketError(null));
+    await assert.rejects(wss.closed, webSocketError(1006));
+  },
+);
 
-Deno.test("URL-02 URL-03 url is available at once and unchanged by the outcome", async () => {
-  await using server = startWptServer();
-  const url = `${server.url}/404`;
-  const wss = new WebSocketStream(url);
-  assert.equal(wss.url, url);
-  await assert.rejects(wss.closed, WebSocketError);
-  assert.equal(wss.url, url);
-  assert.equal(
-    Object.getOwnPropertyDescriptor(WebSocketStream.prototype, "url")?.set,
-    undefined,
-  );
-});
-
-Deno.test("OPN-01 OPN-02 opened gives a readable, a writable and string protocol and extensions", async () => {
-  await using server = startWptServer();
-  const wss = new WebSocketStream(`${server.url}/echo`);
-  const info = await wss.opened;
-  assert.deepEqual(Object.keys(info).sort(), [
-    "extensions",
-    "protocol",
-    "readable",
-    "writable",
-  ]);
-  assert.ok(info.readable instanceof ReadableStream);
-  assert.ok(info.writable instanceof WritableStream);
-  ReadableStream.prototype.getReader.call(info.readable).releaseLock();
-  WritableStream.prototype.getWriter.call(info.writable).releaseLock();
-  assert.equal(info.protocol, "");
-  assert.equal(info.extensions, "");
-  wss.close();
-  await wss.closed;
-});
-
-Deno.test("OPN-03 protocol is the one the server selected and it is used", async () => {
-  await using server = startWptServer();
-  const wss = new WebSocketStream(`${server.url}/protocol_array`, {
-    protocols: ["alpha", "beta"],
-  });
-  const { readable, protocol } = await wss.opened;
-  assert.equal(protocol, "alpha");
-  const reader = readable.getReader();
-  assert.deepEqual(await reader.read(), { value: "alpha", done: false });
-  reader.releaseLock();
-  wss.close();
-  await wss.closed;
-});
-
-Deno.test("OPN-04 an HTTP 404 answer rejects both promises with WebSocketError", async () => {
-  await using server = startWptServer();
-  const wss = new WebSocketStream(`${server.url}/404`);
-  await assert.rejects(wss.opened, (error: unknown) => {
-    webSocketError(null)(error);
-    assert.match((error as Error).message, /404/);
-    return true;
-  });
-  await assert.rejects(wss.closed, webSocketError(1006));
-});
-
-Deno.test("OPN-04 a server that does not speak HTTP rejects both promises", async () => {
-  await using server = startRawServer(
-    (connection) => connection.drainUntilEnd(),
-    { respond: () => "SSH-2.0-OpenSSH_9.6\r\n\r\n" },
-  );
-  const wss = new WebSocketStream(server.url);
-  await assert.rejects(wss.opened, webSocketError(null));
-  await assert.rejects(wss.closed, webSocketError(1006));
-});
-
-Deno.test("OPN-05 close() during the handshake rejects both promises with WebSocketError", async () => {
-  await using server = startWptServer();
-  const wss = new WebSocketStream(`${server.url}/handshake_sleep?ms=300`);
-  wss.close({ closeCode: 3000, reason: "ignored" });
-  await assert.rejects(wss.opened, webSocketError(null));
-  await assert.rejects(wss.closed, webSocketError(1006));
-});
+clientTest(
+  "OPN-05 close() during the handshake rejects both promises with WebSocketError",
+  async (transport) => {
+    await using server = startWptServer();
+    const wss = transport.connect(`${server.url}/handshake_sleep?ms=300`);
+    wss.close({ closeCode: 3000, reason: "ignored" });
+    await assert.rejects(wss.opened, webSocketError(null));
+    await assert.rejects(wss.closed, webSocketError(1006));
+  },
+);
 
 Deno.test("OPT-02 options: buffer limits and timeouts are checked", () => {
   const url = "ws://127.0.0.1:1/";
@@ -326,16 +369,22 @@ Deno.test("OPT-02 options: buffer limits and timeouts are checked", () => {
   );
 });
 
-Deno.test("CTR-20 an extension the client did not offer fails the connection", async () => {
-  await using server = startRawServer(
-    (connection) => connection.drainUntilEnd(),
-    { responseHeaders: ["Sec-WebSocket-Extensions: permessage-deflate"] },
-  );
-  const wss = new WebSocketStream(server.url);
-  await assert.rejects(wss.opened, (error: unknown) => {
-    webSocketError(null)(error);
-    assert.match((error as Error).message, /permessage-deflate/);
-    return true;
-  });
-  await assert.rejects(wss.closed, webSocketError(1006));
-});
+clientTest(
+  "CTR-20 an extension the client did not offer fails the connection",
+  async (transport) => {
+    await using server = startRawServer(
+      (connection) => connection.drainUntilEnd(),
+      { responseHeaders: ["Sec-WebSocket-Extensions: permessage-deflate"] },
+    );
+    const wss = transport.connect(
+      server.url,
+      transport.offersCompression ? { compression: false } : {},
+    );
+    await assert.rejects(wss.opened, (error: unknown) => {
+      webSocketError(null)(error);
+      assert.match((error as Error).message, /permessage-deflate/);
+      return true;
+    });
+    await assert.rejects(wss.closed, webSocketError(1006));
+  },
+);
