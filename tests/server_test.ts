@@ -17,13 +17,8 @@ import { encodeClientFrame, rawHandshake, readUntil } from "./_raw_client.ts";
 import { concat } from "./_bytes.ts";
 import { closePayload, Opcode, parseClosePayload } from "./_raw_server.ts";
 import { serve } from "./_wpt_server.ts";
-import {
-  echo,
-  readAll,
-  readCount,
-  startStreamServer,
-  streamHandler,
-} from "./_stream_server.ts";
+import { serverTest } from "./_server_paths.ts";
+import { echo, readAll, readCount, streamHandler } from "./_stream_server.ts";
 
 /** Connects our client to `server` and returns both ends, opened. */
 async function connectPair(
@@ -52,174 +47,209 @@ async function assertWritableErrored(
   writer.releaseLock();
 }
 
-Deno.test("upgradeWebSocketStream echoes text and binary messages to WebSocketStream", async () => {
-  await using server = startStreamServer();
-  const client = new WebSocketStream(server.url);
-  echo(await server.accept());
-  const { readable, writable } = await client.opened;
-  const writer = writable.getWriter();
-  await writer.write("hello");
-  await writer.write(new Uint8Array([0, 1, 255]));
-  await writer.write("");
-  await writer.write(new Uint8Array(0));
-  const [text, binary, emptyText, emptyBinary] = await readCount(readable, 4);
-  assert.equal(text, "hello");
-  assert.deepEqual(binary, new Uint8Array([0, 1, 255]));
-  assert.equal(emptyText, "");
-  assert.ok(emptyBinary instanceof Uint8Array);
-  assert.equal(emptyBinary.byteLength, 0);
-  client.close();
-  assert.deepEqual(await client.closed, { closeCode: 1005, reason: "" });
-});
+serverTest(
+  "SRV-01 upgradeWebSocketStream echoes text and binary messages to WebSocketStream",
+  async (path) => {
+    await using server = await path.start();
+    const client = new WebSocketStream(server.url);
+    echo(await server.accept());
+    const { readable, writable } = await client.opened;
+    const writer = writable.getWriter();
+    await writer.write("hello");
+    await writer.write(new Uint8Array([0, 1, 255]));
+    await writer.write("");
+    await writer.write(new Uint8Array(0));
+    const [text, binary, emptyText, emptyBinary] = await readCount(readable, 4);
+    assert.equal(text, "hello");
+    assert.deepEqual(binary, new Uint8Array([0, 1, 255]));
+    assert.equal(emptyText, "");
+    assert.ok(emptyBinary instanceof Uint8Array);
+    assert.equal(emptyBinary.byteLength, 0);
+    client.close();
+    assert.deepEqual(await client.closed, { closeCode: 1005, reason: "" });
+  },
+);
 
-Deno.test("the server stream's url is the request URL with ws: instead of http:", async () => {
-  await using server = startStreamServer();
-  const { client, serverStream } = await connectPair(
-    server,
-    "/room/7?user=ann",
-  );
-  assert.equal(serverStream.url, `${server.url}/room/7?user=ann`);
-  assert.ok(serverStream instanceof WebSocketStream);
-  client.close();
-  await serverStream.closed;
-});
+serverTest(
+  "SRV-02 the server stream's url is the request URL with ws: instead of http:",
+  async (path) => {
+    await using server = await path.start();
+    const { client, serverStream } = await connectPair(
+      server,
+      "/room/7?user=ann",
+    );
+    assert.equal(serverStream.url, `${server.url}/room/7?user=ann`);
+    assert.ok(serverStream instanceof WebSocketStream);
+    client.close();
+    await serverStream.closed;
+  },
+);
 
-Deno.test("CLS-09 a client close code and reason reach the server stream, whose readable ends and writable errors", async () => {
-  await using server = startStreamServer();
-  const { client, serverStream, serverOpen } = await connectPair(server);
-  client.close({ closeCode: 3001, reason: "client leaves" });
-  const expected = { closeCode: 3001, reason: "client leaves" };
-  assert.deepEqual(await serverStream.closed, expected);
-  assert.deepEqual(await client.closed, expected);
-  assert.deepEqual(await readAll(serverOpen.readable), []);
-  await assertWritableErrored(
-    serverOpen.writable,
-    domException("InvalidStateError"),
-  );
-});
-
-Deno.test("the server stream closes with the server-only codes 1001, 1008 and 1011 and a reason", async () => {
-  await using server = startStreamServer();
-  for (const closeCode of [1001, 1008, 1011]) {
-    const { client, serverStream, clientOpen } = await connectPair(server);
-    const expected = { closeCode, reason: `server says ${closeCode}` };
-    serverStream.close(expected);
-    assert.deepEqual(await client.closed, expected);
+serverTest(
+  "SRV-03 CLS-09 a client close code and reason reach the server stream, whose readable ends and writable errors",
+  async (path) => {
+    await using server = await path.start();
+    const { client, serverStream, serverOpen } = await connectPair(server);
+    client.close({ closeCode: 3001, reason: "client leaves" });
+    const expected = { closeCode: 3001, reason: "client leaves" };
     assert.deepEqual(await serverStream.closed, expected);
-    assert.deepEqual(await readAll(clientOpen.readable), []);
+    assert.deepEqual(await client.closed, expected);
+    assert.deepEqual(await readAll(serverOpen.readable), []);
     await assertWritableErrored(
-      clientOpen.writable,
+      serverOpen.writable,
       domException("InvalidStateError"),
     );
-  }
-});
+  },
+);
 
-Deno.test("CLS-07 an empty Close from either end is seen as 1005 by both", async () => {
-  await using server = startStreamServer();
-  const fromServer = await connectPair(server);
-  fromServer.serverStream.close();
-  assert.deepEqual(await fromServer.client.closed, {
-    closeCode: 1005,
-    reason: "",
-  });
-  assert.deepEqual(await fromServer.serverStream.closed, {
-    closeCode: 1005,
-    reason: "",
-  });
-  const fromClient = await connectPair(server);
-  fromClient.client.close();
-  assert.deepEqual(await fromClient.serverStream.closed, {
-    closeCode: 1005,
-    reason: "",
-  });
-  assert.deepEqual(await fromClient.client.closed, {
-    closeCode: 1005,
-    reason: "",
-  });
-});
+serverTest(
+  "SRV-03 the server stream closes with the server-only codes 1001, 1008 and 1011 and a reason",
+  async (path) => {
+    await using server = await path.start();
+    for (const closeCode of [1001, 1008, 1011]) {
+      const { client, serverStream, clientOpen } = await connectPair(server);
+      const expected = { closeCode, reason: `server says ${closeCode}` };
+      serverStream.close(expected);
+      assert.deepEqual(await client.closed, expected);
+      assert.deepEqual(await serverStream.closed, expected);
+      assert.deepEqual(await readAll(clientOpen.readable), []);
+      await assertWritableErrored(
+        clientOpen.writable,
+        domException("InvalidStateError"),
+      );
+    }
+  },
+);
 
-Deno.test("CLS-03 CLS-04 the server stream refuses codes no endpoint may send with InvalidAccessError, overlong reasons with SyntaxError", async () => {
-  await using server = startStreamServer();
-  const { client, serverStream } = await connectPair(server);
-  for (const closeCode of [0, 999, 1004, 1005, 1006, 1015, 2999, 5000]) {
+serverTest(
+  "CLS-07 an empty Close from either end is seen as 1005 by both",
+  async (path) => {
+    await using server = await path.start();
+    const fromServer = await connectPair(server);
+    fromServer.serverStream.close();
+    assert.deepEqual(await fromServer.client.closed, {
+      closeCode: 1005,
+      reason: "",
+    });
+    assert.deepEqual(await fromServer.serverStream.closed, {
+      closeCode: 1005,
+      reason: "",
+    });
+    const fromClient = await connectPair(server);
+    fromClient.client.close();
+    assert.deepEqual(await fromClient.serverStream.closed, {
+      closeCode: 1005,
+      reason: "",
+    });
+    assert.deepEqual(await fromClient.client.closed, {
+      closeCode: 1005,
+      reason: "",
+    });
+  },
+);
+
+serverTest(
+  "CLS-03 CLS-04 the server stream refuses codes no endpoint may send with InvalidAccessError, overlong reasons with SyntaxError",
+  async (path) => {
+    await using server = await path.start();
+    const { client, serverStream } = await connectPair(server);
+    for (const closeCode of [0, 999, 1004, 1005, 1006, 1015, 2999, 5000]) {
+      assert.throws(
+        () => serverStream.close({ closeCode }),
+        domException("InvalidAccessError"),
+        String(closeCode),
+      );
+    }
     assert.throws(
-      () => serverStream.close({ closeCode }),
-      domException("InvalidAccessError"),
-      String(closeCode),
+      () => serverStream.close({ closeCode: 1011, reason: "x".repeat(124) }),
+      domException("SyntaxError"),
     );
-  }
-  assert.throws(
-    () => serverStream.close({ closeCode: 1011, reason: "x".repeat(124) }),
-    domException("SyntaxError"),
-  );
-  // Nothing was sent by the refused calls: the connection is still usable.
-  client.close({ closeCode: 4000, reason: "still open" });
-  assert.deepEqual(await serverStream.closed, {
-    closeCode: 4000,
-    reason: "still open",
-  });
-});
+    // Nothing was sent by the refused calls: the connection is still usable.
+    client.close({ closeCode: 4000, reason: "still open" });
+    assert.deepEqual(await serverStream.closed, {
+      closeCode: 4000,
+      reason: "still open",
+    });
+  },
+);
 
-Deno.test("CLD-05 a client that drops TCP without a Close makes the server stream's closed reject with 1006", async () => {
-  await using server = startStreamServer();
-  const handshake = await rawHandshake(server.port);
-  assert.equal(handshake.status, 101);
-  const serverStream = await server.accept();
-  const { readable, writable } = await serverStream.opened;
-  handshake.connection.close();
-  const result = await settleWithin(serverStream.closed, BOUND_MS, "closed");
-  assert.equal(result.status, "rejected");
-  webSocketError(1006)(result.reason);
-  // CLD-06: the readable errors with the same error.
-  await assert.rejects(
-    readable.getReader().read(),
-    (error) => error === result.reason,
-  );
-  await assertWritableErrored(writable, webSocketError(1006));
-});
+serverTest(
+  "CLD-05 a client that drops TCP without a Close makes the server stream's closed reject with 1006",
+  async (path) => {
+    await using server = await path.start();
+    const handshake = await rawHandshake(server.port);
+    assert.equal(handshake.status, 101);
+    const serverStream = await server.accept();
+    const { readable, writable } = await serverStream.opened;
+    handshake.connection.close();
+    const result = await settleWithin(serverStream.closed, BOUND_MS, "closed");
+    assert.equal(result.status, "rejected");
+    webSocketError(1006)(result.reason);
+    // CLD-06: the readable errors with the same error.
+    await assert.rejects(
+      readable.getReader().read(),
+      (error) => error === result.reason,
+    );
+    await assertWritableErrored(writable, webSocketError(1006));
+  },
+);
 
-Deno.test("CLD-09 a client that never answers the server's Close: closed rejects with 1006 after closeTimeout", async () => {
-  await using server = startStreamServer({ closeTimeout: 200 });
-  using handshake = await rawHandshake(server.port);
-  const serverStream = await server.accept();
-  await serverStream.opened;
-  serverStream.close({ closeCode: 1008, reason: "policy" });
-  const close = await readUntil(handshake.connection, Opcode.close);
-  assert.deepEqual(parseClosePayload(close!), {
-    code: 1008,
-    reason: "policy",
-  });
-  await assert.rejects(serverStream.closed, webSocketError(1006));
-  // The server dropped the connection instead of waiting any longer.
-  assert.equal(await handshake.connection.readFrame(), null);
-});
+serverTest(
+  "CLD-09 a client that never answers the server's Close: closed rejects with 1006 after closeTimeout",
+  async (path) => {
+    await using server = await path.start({ closeTimeout: 200 });
+    using handshake = await rawHandshake(server.port);
+    const serverStream = await server.accept();
+    await serverStream.opened;
+    serverStream.close({ closeCode: 1008, reason: "policy" });
+    const close = await readUntil(handshake.connection, Opcode.close);
+    assert.deepEqual(parseClosePayload(close!), {
+      code: 1008,
+      reason: "policy",
+    });
+    await assert.rejects(serverStream.closed, webSocketError(1006));
+    // The server dropped the connection instead of waiting any longer.
+    assert.equal(await handshake.connection.readFrame(), null);
+  },
+);
 
-Deno.test("Deno limitation: a client that drops TCP after the server's Close, without answering, is reported as a clean 1005", async () => {
-  // Deno's server socket reports exactly this for a client answering with an
-  // empty Close frame, so the two cannot be told apart above it.
-  await using server = startStreamServer();
-  const handshake = await rawHandshake(server.port);
-  const serverStream = await server.accept();
-  await serverStream.opened;
-  serverStream.close({ closeCode: 4000 });
-  assert.notEqual(await readUntil(handshake.connection, Opcode.close), null);
-  handshake.connection.close();
-  assert.deepEqual(await serverStream.closed, { closeCode: 1005, reason: "" });
-});
+serverTest(
+  "CLD-05 a client that drops TCP after the server's Close, without answering: the path's documented outcome",
+  async (path) => {
+    await using server = await path.start();
+    const handshake = await rawHandshake(server.port);
+    const serverStream = await server.accept();
+    await serverStream.opened;
+    serverStream.close({ closeCode: 4000 });
+    assert.notEqual(await readUntil(handshake.connection, Opcode.close), null);
+    handshake.connection.close();
+    if (path.droppedAfterOurClose === "clean 1005") {
+      assert.deepEqual(await serverStream.closed, {
+        closeCode: 1005,
+        reason: "",
+      });
+    } else {
+      await assert.rejects(serverStream.closed, webSocketError(1006));
+    }
+  },
+);
 
-Deno.test("a client answering the server's Close with its own code: the server's closed has the client's", async () => {
-  await using server = startStreamServer();
-  using handshake = await rawHandshake(server.port);
-  const serverStream = await server.accept();
-  await serverStream.opened;
-  serverStream.close({ closeCode: 1001, reason: "going away" });
-  await readUntil(handshake.connection, Opcode.close);
-  await handshake.writeFrame(Opcode.close, closePayload(4321, "ok, bye"));
-  assert.deepEqual(await serverStream.closed, {
-    closeCode: 4321,
-    reason: "ok, bye",
-  });
-});
+serverTest(
+  "CLD-04 a client answering the server's Close with its own code: the server's closed has the client's",
+  async (path) => {
+    await using server = await path.start();
+    using handshake = await rawHandshake(server.port);
+    const serverStream = await server.accept();
+    await serverStream.opened;
+    serverStream.close({ closeCode: 1001, reason: "going away" });
+    await readUntil(handshake.connection, Opcode.close);
+    await handshake.writeFrame(Opcode.close, closePayload(4321, "ok, bye"));
+    assert.deepEqual(await serverStream.closed, {
+      closeCode: 4321,
+      reason: "ok, bye",
+    });
+  },
+);
 
 const seenBySelector: (readonly string[])[] = [];
 const protocolSelections: [string, ProtocolSelection, string[], string][] = [
@@ -245,9 +275,9 @@ const protocolSelections: [string, ProtocolSelection, string[], string][] = [
 ];
 
 for (const [what, protocol, offered, selected] of protocolSelections) {
-  Deno.test(`protocol as ${what}`, async () => {
+  serverTest(`SRV-04 protocol as ${what}`, async (path) => {
     seenBySelector.length = 0;
-    await using server = startStreamServer({ protocol });
+    await using server = await path.start({ protocol });
     const { client, clientOpen, serverOpen } = await connectPair(
       server,
       "/",
@@ -263,227 +293,286 @@ for (const [what, protocol, offered, selected] of protocolSelections) {
   });
 }
 
-Deno.test("an offer written 'a,b' without spaces is parsed, which Deno.upgradeWebSocket cannot do", async () => {
-  await using server = startStreamServer({ protocol: ["b"] });
-  using handshake = await rawHandshake(server.port, {
-    headers: { "Sec-WebSocket-Protocol": "a,b" },
-  });
-  assert.equal(handshake.status, 101);
-  assert.equal(handshake.headers.get("sec-websocket-protocol"), "b");
-  const serverStream = await server.accept();
-  assert.equal((await serverStream.opened).protocol, "b");
-  await handshake.writeFrame(Opcode.close);
-  assert.deepEqual(await serverStream.closed, { closeCode: 1005, reason: "" });
-});
-
-Deno.test("when no offered protocol matches, the upgrade has no subprotocol and WebSocketStream fails it", async () => {
-  await using server = startStreamServer({ protocol: ["x"] });
-  {
+serverTest(
+  "SRV-04 an offer written 'a,b' without spaces is parsed, which Deno.upgradeWebSocket cannot do",
+  async (path) => {
+    await using server = await path.start({ protocol: ["b"] });
     using handshake = await rawHandshake(server.port, {
-      headers: { "Sec-WebSocket-Protocol": "y, z" },
+      headers: { "Sec-WebSocket-Protocol": "a,b" },
+    });
+    assert.equal(handshake.status, 101);
+    assert.equal(handshake.headers.get("sec-websocket-protocol"), "b");
+    const serverStream = await server.accept();
+    assert.equal((await serverStream.opened).protocol, "b");
+    await handshake.writeFrame(Opcode.close);
+    assert.deepEqual(await serverStream.closed, {
+      closeCode: 1005,
+      reason: "",
+    });
+  },
+);
+
+serverTest(
+  "SRV-04 CTR-20 when no offered protocol matches, the upgrade has no subprotocol and WebSocketStream fails it",
+  async (path) => {
+    await using server = await path.start({ protocol: ["x"] });
+    {
+      using handshake = await rawHandshake(server.port, {
+        headers: { "Sec-WebSocket-Protocol": "y, z" },
+      });
+      assert.equal(handshake.status, 101);
+      assert.equal(handshake.headers.get("sec-websocket-protocol"), null);
+      const serverStream = await server.accept();
+      assert.equal((await serverStream.opened).protocol, "");
+      await handshake.writeFrame(Opcode.close);
+      await serverStream.closed;
+    }
+    const client = new WebSocketStream(server.url, { protocols: ["y"] });
+    const serverStream = await server.accept();
+    await assert.rejects(client.opened, webSocketError(null));
+    await assert.rejects(client.closed, webSocketError(1006));
+    // The server stream ends too, without a Close from the client.
+    await settleWithin(serverStream.closed, BOUND_MS, "server closed");
+  },
+);
+
+serverTest(
+  "SRV-04 without the protocol option no subprotocol is selected, even when one is offered",
+  async (path) => {
+    await using server = await path.start();
+    using handshake = await rawHandshake(server.port, {
+      headers: { "Sec-WebSocket-Protocol": "chat" },
     });
     assert.equal(handshake.status, 101);
     assert.equal(handshake.headers.get("sec-websocket-protocol"), null);
     const serverStream = await server.accept();
-    assert.equal((await serverStream.opened).protocol, "");
     await handshake.writeFrame(Opcode.close);
     await serverStream.closed;
-  }
-  const client = new WebSocketStream(server.url, { protocols: ["y"] });
-  const serverStream = await server.accept();
-  await assert.rejects(client.opened, webSocketError(null));
-  await assert.rejects(client.closed, webSocketError(1006));
-  // The server stream ends too, without a Close from the client.
-  await settleWithin(serverStream.closed, BOUND_MS, "server closed");
-});
+  },
+);
 
-Deno.test("without the protocol option no subprotocol is selected, even when one is offered", async () => {
-  await using server = startStreamServer();
-  using handshake = await rawHandshake(server.port, {
-    headers: { "Sec-WebSocket-Protocol": "chat" },
-  });
-  assert.equal(handshake.status, 101);
-  assert.equal(handshake.headers.get("sec-websocket-protocol"), null);
-  const serverStream = await server.accept();
-  await handshake.writeFrame(Opcode.close);
-  await serverStream.closed;
-});
+serverTest(
+  "SRV-04 a protocol selector returning a protocol the client did not offer is a TypeError and nothing is upgraded",
+  async (path) => {
+    await using server = await path.start({ protocol: () => "unoffered" });
+    const client = new WebSocketStream(server.url, { protocols: ["offered"] });
+    await assert.rejects(client.opened, webSocketError(null));
+    await assert.rejects(client.closed, webSocketError(1006));
+    assert.deepEqual(server.statuses, [500]);
+    assert.equal(server.errors.length, 1);
+    assert.ok(server.errors[0] instanceof TypeError);
+    assert.match((server.errors[0] as Error).message, /"unoffered"/);
+  },
+);
 
-Deno.test("a protocol selector returning a protocol the client did not offer is a TypeError and nothing is upgraded", async () => {
-  await using server = startStreamServer({ protocol: () => "unoffered" });
-  const client = new WebSocketStream(server.url, { protocols: ["offered"] });
-  await assert.rejects(client.opened, webSocketError(null));
-  await assert.rejects(client.closed, webSocketError(1006));
-  assert.deepEqual(server.statuses, [500]);
-  assert.equal(server.errors.length, 1);
-  assert.ok(server.errors[0] instanceof TypeError);
-  assert.match((server.errors[0] as Error).message, /"unoffered"/);
-});
-
-Deno.test("origins: a listed Origin and no Origin are upgraded, any other gets 403 without an upgrade", async () => {
-  await using server = startStreamServer({
-    origins: ["https://app.example"],
-  });
-  {
-    using refused = await rawHandshake(server.port, {
-      headers: { "Origin": "https://evil.example" },
+serverTest(
+  "SRV-05 origins: a listed Origin and no Origin are upgraded, any other gets 403 without an upgrade",
+  async (path) => {
+    await using server = await path.start({
+      origins: ["https://app.example"],
     });
-    assert.equal(refused.status, 403);
-    assert.equal(refused.headers.get("upgrade"), null);
-    assert.equal(refused.headers.get("sec-websocket-accept"), null);
-  }
-  for (const headers of [{ Origin: "https://app.example" }, {}]) {
-    using accepted = await rawHandshake(server.port, { headers });
-    assert.equal(accepted.status, 101);
-    const serverStream = await server.accept();
-    await accepted.writeFrame(Opcode.close);
-    await serverStream.closed;
-  }
-  assert.deepEqual(server.statuses, [403, 101, 101]);
-});
-
-Deno.test("origins as a function decides on the Origin header, null when absent", async () => {
-  const seen: (string | null)[] = [];
-  await using server = startStreamServer({
-    origins: (origin) => {
-      seen.push(origin);
-      return origin === "http://localhost:8000";
-    },
-  });
-  for (const headers of [{ Origin: "http://localhost:8000" }, {}]) {
-    using handshake = await rawHandshake(server.port, { headers });
-    if (handshake.status === 101) {
+    {
+      using refused = await rawHandshake(server.port, {
+        headers: { "Origin": "https://evil.example" },
+      });
+      assert.equal(refused.status, 403);
+      assert.equal(refused.headers.get("upgrade"), null);
+      assert.equal(refused.headers.get("sec-websocket-accept"), null);
+    }
+    for (const headers of [{ Origin: "https://app.example" }, {}]) {
+      using accepted = await rawHandshake(server.port, { headers });
+      assert.equal(accepted.status, 101);
       const serverStream = await server.accept();
-      await handshake.writeFrame(Opcode.close);
+      await accepted.writeFrame(Opcode.close);
       await serverStream.closed;
     }
-  }
-  assert.deepEqual(seen, ["http://localhost:8000", null]);
-  assert.deepEqual(server.statuses, [101, 403]);
-});
+    assert.deepEqual(server.statuses, [403, 101, 101]);
+  },
+);
 
-Deno.test("a request that is not a WebSocket upgrade gets 426 Upgrade Required and no stream", async () => {
-  await using server = startStreamServer();
-  const response = await fetch(server.url.replace("ws:", "http:"));
-  assert.equal(response.status, 426);
-  assert.equal(response.headers.get("upgrade"), "websocket");
-  assert.match(await response.text(), /WebSocket upgrade/);
-  // An upgrade to another protocol is no WebSocket upgrade either.
-  using post = await rawHandshake(server.port, {
-    upgrade: false,
-    headers: { Upgrade: "h2c", Connection: "Upgrade" },
-  });
-  assert.equal(post.status, 426);
-  assert.deepEqual(server.statuses, [426, 426]);
-});
+serverTest(
+  "SRV-05 origins as a function decides on the Origin header, null when absent",
+  async (path) => {
+    const seen: (string | null)[] = [];
+    await using server = await path.start({
+      origins: (origin) => {
+        seen.push(origin);
+        return origin === "http://localhost:8000";
+      },
+    });
+    for (const headers of [{ Origin: "http://localhost:8000" }, {}]) {
+      using handshake = await rawHandshake(server.port, { headers });
+      if (handshake.status === 101) {
+        const serverStream = await server.accept();
+        await handshake.writeFrame(Opcode.close);
+        await serverStream.closed;
+      }
+    }
+    assert.deepEqual(seen, ["http://localhost:8000", null]);
+    assert.deepEqual(server.statuses, [101, 403]);
+  },
+);
 
-Deno.test("idleTimeout reaches Deno: a client that never answers pings is pinged, then closed with 1001, uncleanly", async () => {
-  await using server = startStreamServer({ idleTimeout: 1 });
-  using handshake = await rawHandshake(server.port);
-  const serverStream = await server.accept();
-  await serverStream.opened;
-  // The default (30 s) would send no ping for 15 s.
-  assert.notEqual(await readUntil(handshake.connection, Opcode.ping), null);
-  const close = await readUntil(handshake.connection, Opcode.close);
-  assert.equal(parseClosePayload(close!).code, 1001);
-  // Deno sent that 1001 itself and no Close came back: unclean.
-  await assert.rejects(
-    serverStream.closed,
-    webSocketError(1001, { reason: "No response from ping frame." }),
-  );
-});
+serverTest(
+  "SRV-06 a request that is not a WebSocket upgrade gets 426 Upgrade Required and no stream",
+  async (path) => {
+    await using server = await path.start();
+    if (path.seesPlainRequests) {
+      const response = await fetch(server.url.replace("ws:", "http:"));
+      assert.equal(response.status, 426);
+      assert.equal(response.headers.get("upgrade"), "websocket");
+      assert.match(await response.text(), /WebSocket upgrade/);
+    }
+    // An upgrade to another protocol is no WebSocket upgrade either.
+    using post = await rawHandshake(server.port, {
+      upgrade: false,
+      headers: { Upgrade: "h2c", Connection: "Upgrade" },
+    });
+    assert.equal(post.status, 426);
+    assert.deepEqual(
+      server.statuses,
+      path.seesPlainRequests ? [426, 426] : [426],
+    );
+  },
+);
 
-Deno.test("no message sent right after the 101 is lost when the server reads late", async () => {
-  await using server = startStreamServer();
-  const client = new WebSocketStream(server.url);
-  const serverStream = await server.accept();
-  const { writable } = await client.opened;
-  const writer = writable.getWriter();
-  const sent = Array.from({ length: 50 }, (_, i) => `message ${i}`);
-  for (const message of sent) await writer.write(message);
-  // Give every message time to arrive before the server looks at the stream.
-  await delay(100);
-  const { readable } = await serverStream.opened;
-  assert.deepEqual(await readCount(readable, sent.length), sent);
-  client.close();
-  await serverStream.closed;
-});
+serverTest(
+  "SRV-07 idleTimeout: a client that never answers pings is pinged, then closed with 1001, uncleanly",
+  async (path) => {
+    await using server = await path.start({ idleTimeout: 1 });
+    using handshake = await rawHandshake(server.port);
+    const serverStream = await server.accept();
+    await serverStream.opened;
+    // The default (30 s) would send no ping for 15 s.
+    assert.notEqual(await readUntil(handshake.connection, Opcode.ping), null);
+    const close = await readUntil(handshake.connection, Opcode.close);
+    assert.equal(parseClosePayload(close!).code, 1001);
+    // Deno sent that 1001 itself and no Close came back: unclean.
+    await assert.rejects(
+      serverStream.closed,
+      webSocketError(1001, { reason: "No response from ping frame." }),
+    );
+  },
+);
 
-Deno.test("a server stream whose reader falls behind closes with its overflowCloseCode and errors after the queued messages", async () => {
-  await using server = startStreamServer({
-    receiveLimit: 10_000,
-    overflowCloseCode: 1009,
-  });
-  // A raw client that stops sending at the overflow: see the limitation below.
-  using handshake = await rawHandshake(server.port);
-  const serverStream = await server.accept();
-  await handshake.writeFrame(Opcode.text, "first");
-  await handshake.writeFrame(Opcode.text, "second");
-  await handshake.writeFrame(Opcode.binary, new Uint8Array(20_000));
-  const close = await readUntil(handshake.connection, Opcode.close);
-  assert.deepEqual(parseClosePayload(close!), {
-    code: 1009,
-    reason: "Receive queue limit exceeded",
-  });
-  await handshake.writeFrame(Opcode.close, close!);
-  const { readable } = await serverStream.opened;
-  const reader = readable.getReader();
-  assert.deepEqual(await reader.read(), { value: "first", done: false });
-  assert.deepEqual(await reader.read(), { value: "second", done: false });
-  const failure = await settleWithin(reader.read(), BOUND_MS, "read");
-  assert.equal(failure.status, "rejected");
-  webSocketError(1009, { message: /10000 bytes/ })(failure.reason);
-  await assert.rejects(
-    serverStream.closed,
-    (error) => error === failure.reason,
-  );
-});
+serverTest(
+  "SRV-08 no message sent right after the 101 is lost when the server reads late",
+  async (path) => {
+    await using server = await path.start();
+    const client = new WebSocketStream(server.url);
+    const serverStream = await server.accept();
+    const { writable } = await client.opened;
+    const writer = writable.getWriter();
+    const sent = Array.from({ length: 50 }, (_, i) => `message ${i}`);
+    for (const message of sent) await writer.write(message);
+    // Give every message time to arrive before the server looks at the stream.
+    await delay(100);
+    const { readable } = await serverStream.opened;
+    assert.deepEqual(await readCount(readable, sent.length), sent);
+    client.close();
+    await serverStream.closed;
+  },
+);
 
-Deno.test("Deno limitation: a server stream closing while the client is still sending loses its Close, both ends see 1006", async () => {
-  await using server = startStreamServer();
-  using handshake = await rawHandshake(server.port);
-  const serverStream = await server.accept();
-  const frames = Array.from(
-    { length: 10 },
-    (_, i) => encodeClientFrame(Opcode.text, `${i}`),
-  );
-  // One write, so every frame is on its way before the server closes.
-  await handshake.connection.conn.write(concat(frames));
-  const reader = (await serverStream.opened).readable.getReader();
-  assert.deepEqual(await reader.read(), { value: "0", done: false });
-  serverStream.close({ closeCode: 1008, reason: "stop" });
-  // Deno tears the connection down on the next frame: no Close reaches
-  // the client, and the server socket reports code 0.
-  assert.equal(await readUntil(handshake.connection, Opcode.close), null);
-  await assert.rejects(
-    serverStream.closed,
-    webSocketError(1006, { message: /after our Close frame, before the peer/ }),
-  );
-});
+serverTest(
+  "BP-01 LIM-04 a server stream whose reader falls behind closes with its overflowCloseCode and errors after the queued messages",
+  async (path) => {
+    await using server = await path.start({
+      receiveLimit: 10_000,
+      overflowCloseCode: 1009,
+    });
+    // A raw client that stops sending at the overflow: see the limitation below.
+    using handshake = await rawHandshake(server.port);
+    const serverStream = await server.accept();
+    await handshake.writeFrame(Opcode.text, "first");
+    await handshake.writeFrame(Opcode.text, "second");
+    await handshake.writeFrame(Opcode.binary, new Uint8Array(20_000));
+    const close = await readUntil(handshake.connection, Opcode.close);
+    assert.deepEqual(parseClosePayload(close!), {
+      code: 1009,
+      reason: "Receive queue limit exceeded",
+    });
+    await handshake.writeFrame(Opcode.close, close!);
+    const { readable } = await serverStream.opened;
+    const reader = readable.getReader();
+    assert.deepEqual(await reader.read(), { value: "first", done: false });
+    assert.deepEqual(await reader.read(), { value: "second", done: false });
+    const failure = await settleWithin(reader.read(), BOUND_MS, "read");
+    assert.equal(failure.status, "rejected");
+    webSocketError(1009, { message: /10000 bytes/ })(failure.reason);
+    await assert.rejects(
+      serverStream.closed,
+      (error) => error === failure.reason,
+    );
+  },
+);
 
-Deno.test("BP-02 a server write does not resolve while the client is not reading", async () => {
-  await using server = startStreamServer();
-  using handshake = await rawHandshake(server.port);
-  const serverStream = await server.accept();
-  const { writable } = await serverStream.opened;
-  let clientReading = false;
-  // More than loopback's socket buffers hold, so most of it must wait.
-  const size = 16 * 1024 * 1024;
-  const written = writable.getWriter().write(new Uint8Array(size)).then(() =>
-    clientReading
-  );
-  await delay(200);
-  clientReading = true;
-  const frame = await handshake.connection.readFrame();
-  assert.equal(frame?.payload.byteLength, size);
-  assert.equal(await written, true, "the write resolved before any read");
-  serverStream.close();
-  await readUntil(handshake.connection, Opcode.close);
-  await handshake.writeFrame(Opcode.close);
-  await serverStream.closed;
-});
+serverTest(
+  "CLS-12 a server stream closing while the client is still sending: its Close reaches the client, or (Deno limitation) is lost and both ends see 1006",
+  async (path) => {
+    await using server = await path.start();
+    using handshake = await rawHandshake(server.port);
+    const serverStream = await server.accept();
+    const frames = Array.from(
+      { length: 10 },
+      (_, i) => encodeClientFrame(Opcode.text, `${i}`),
+    );
+    // One write, so every frame is on its way before the server closes.
+    await handshake.connection.conn.write(concat(frames));
+    const reader = (await serverStream.opened).readable.getReader();
+    assert.deepEqual(await reader.read(), { value: "0", done: false });
+    serverStream.close({ closeCode: 1008, reason: "stop" });
+    const close = await readUntil(handshake.connection, Opcode.close);
+    if (path.keepsCloseWhileClientSends) {
+      assert.deepEqual(parseClosePayload(close!), {
+        code: 1008,
+        reason: "stop",
+      });
+      await handshake.writeFrame(Opcode.close, close!);
+      assert.deepEqual(await serverStream.closed, {
+        closeCode: 1008,
+        reason: "stop",
+      });
+      return;
+    }
+    // Deno tears the connection down on the next frame: no Close reaches
+    // the client, and the server socket reports code 0.
+    assert.equal(close, null);
+    await assert.rejects(
+      serverStream.closed,
+      webSocketError(1006, {
+        message: /after our Close frame, before the peer/,
+      }),
+    );
+  },
+);
 
-Deno.test("server.shutdown() with open streams: the client sees a clean 1001, the server stream 1005, nothing hangs", async () => {
+serverTest(
+  "BP-02 a server write does not resolve while the client is not reading",
+  async (path) => {
+    await using server = await path.start();
+    using handshake = await rawHandshake(server.port);
+    const serverStream = await server.accept();
+    const { writable } = await serverStream.opened;
+    let clientReading = false;
+    // More than loopback's socket buffers hold, so most of it must wait.
+    const size = 16 * 1024 * 1024;
+    const written = writable.getWriter().write(new Uint8Array(size)).then(() =>
+      clientReading
+    );
+    await delay(200);
+    clientReading = true;
+    const frame = await handshake.connection.readFrame();
+    assert.equal(frame?.payload.byteLength, size);
+    assert.equal(await written, true, "the write resolved before any read");
+    serverStream.close();
+    await readUntil(handshake.connection, Opcode.close);
+    await handshake.writeFrame(Opcode.close);
+    await serverStream.closed;
+  },
+);
+
+Deno.test("SRV-09 Deno.serve: server.shutdown() with open streams: the client sees a clean 1001, the server stream 1005, nothing hangs", async () => {
   const { handler, accept } = streamHandler();
   // No abort signal: aborting one after shutdown() throws inside Deno.
   const server = Deno.serve(
@@ -513,7 +602,7 @@ Deno.test("server.shutdown() with open streams: the client sees a clean 1001, th
   );
 });
 
-Deno.test("aborting Deno.serve's signal with open streams: Deno sends Close code 1005, so the client fails with 1006", async () => {
+Deno.test("SRV-09 Deno.serve: aborting its signal with open streams: Deno sends Close code 1005, so the client fails with 1006", async () => {
   const { handler } = streamHandler();
   await using server = serve(handler);
   using handshake = await rawHandshake(server.port);
@@ -523,7 +612,7 @@ Deno.test("aborting Deno.serve's signal with open streams: Deno sends Close code
   assert.equal(parseClosePayload(close!).code, 1005);
 });
 
-Deno.test("aborting Deno.serve's signal: our client fails with 1006 and the server stream sees 1005", async () => {
+Deno.test("SRV-09 Deno.serve: aborting its signal: our client fails with 1006 and the server stream sees 1005", async () => {
   const { handler, accept } = streamHandler();
   await using server = serve(handler);
   const { client, serverStream, clientOpen } = await connectPair({
@@ -538,7 +627,7 @@ Deno.test("aborting Deno.serve's signal: our client fails with 1006 and the serv
 
 Deno.test({
   name:
-    "graceful shutdown: with Deno.serve's signal passed to upgradeWebSocketStream, both ends see a clean 1001",
+    "SRV-09 graceful shutdown: with Deno.serve's signal passed to upgradeWebSocketStream, both ends see a clean 1001",
   // The `signal` option closes with 1001 "Server shutting down" ahead of
   // Deno's own Close (which carries the invalid code 1005), and reports that
   // 1001 as the server stream's close, since Deno reports 1005 for the
@@ -570,7 +659,7 @@ Deno.test({
   },
 });
 
-Deno.test("options are checked before anything is upgraded: bad ones throw, never leave a client hanging", () => {
+Deno.test("SRV-10 options are checked before anything is upgraded: bad ones throw, never leave a client hanging", () => {
   const request = new Request("http://127.0.0.1/", {
     headers: {
       upgrade: "websocket",

@@ -1,0 +1,107 @@
+/**
+ * The server paths every server case runs over, and the one place that says
+ * where they are expected to differ and why: `Deno.serve` with
+ * `upgradeWebSocketStream` (built on `Deno.upgradeWebSocket`) and `node:http`
+ * with `handleUpgrade` (our own RFC 6455 server over the upgrade socket). A
+ * case asks its path (`path.pacesReads`, ...) instead of naming it.
+ *
+ * As for client transports, a difference is a documented property of the
+ * path; a case that fails because of a bug goes in
+ * {@linkcode KNOWN_SERVER_BUGS}, reported as ignored under a name that says
+ * so, until the bug is fixed.
+ *
+ * @module
+ */
+
+import type { UpgradeWebSocketStreamOptions } from "../mod.ts";
+import { startNodeStreamServer } from "./_node_stream_server.ts";
+import { startStreamServer, type StreamServer } from "./_stream_server.ts";
+
+/** A server path under test. */
+export interface ServerPath {
+  /** How the path is called in test names. */
+  readonly name: "Deno.serve" | "node:http";
+  /**
+   * Serves `options` on an ephemeral loopback port; the test accepts the
+   * upgraded streams in arrival order and stops the server by disposing it.
+   */
+  start(options?: UpgradeWebSocketStreamOptions): Promise<StreamServer>;
+  /**
+   * BP-01, LIM-04: whether a handler that falls behind slows the client
+   * down. `Deno.upgradeWebSocket` reads everything the client sends, so a
+   * server stream whose reader falls behind overflows `receiveLimit` and
+   * closes with `overflowCloseCode`; `handleUpgrade` pauses the socket and
+   * the client waits, so only a message longer than the limit overflows.
+   */
+  readonly pacesReads: boolean;
+  /**
+   * CLD-05: the close a client that drops TCP after the server's Close,
+   * without answering, gives. Deno's server socket reports it exactly like an
+   * empty Close reply (a clean 1005); `handleUpgrade` sees the missing Close
+   * (an unclean 1006).
+   */
+  readonly droppedAfterOurClose: "clean 1005" | "unclean 1006";
+  /**
+   * SRV-06: whether requests that are not upgrades reach the code under
+   * test. `node:http` gives them to its `request` handler, never to
+   * `handleUpgrade`; `Deno.serve` gives every request to the handler, and
+   * `upgradeWebSocketStream` answers 426.
+   */
+  readonly seesPlainRequests: boolean;
+  /**
+   * Whether the server stream's Close survives client frames that are
+   * already on their way. Deno tears the connection down on the next data
+   * frame after its Close (both ends see 1006); `handleUpgrade` reads and
+   * drops them, as RFC 6455 asks, and the close completes.
+   */
+  readonly keepsCloseWhileClientSends: boolean;
+}
+
+/** Every server path, `Deno.serve` first. */
+export const SERVER_PATHS: readonly ServerPath[] = [
+  {
+    name: "Deno.serve",
+    start: (options) => Promise.resolve(startStreamServer(options)),
+    pacesReads: false,
+    droppedAfterOurClose: "clean 1005",
+    seesPlainRequests: true,
+    keepsCloseWhileClientSends: false,
+  },
+  {
+    name: "node:http",
+    start: startNodeStreamServer,
+    pacesReads: true,
+    droppedAfterOurClose: "unclean 1006",
+    seesPlainRequests: false,
+    keepsCloseWhileClientSends: true,
+  },
+];
+
+/**
+ * Cases that fail on a path because of a bug, by test name (without the path
+ * suffix) and path: what is wrong. Each is reported as ignored under a
+ * "KNOWN BUG" name; remove the entry with the fix.
+ */
+export const KNOWN_SERVER_BUGS: Readonly<
+  Record<string, Partial<Record<ServerPath["name"], string>>>
+> = {};
+
+/**
+ * Registers the server case `name` once per path in
+ * {@linkcode SERVER_PATHS}, as `name [path]`.
+ */
+export function serverTest(
+  name: string,
+  fn: (path: ServerPath) => void | Promise<void>,
+): void {
+  for (const path of SERVER_PATHS) {
+    const bug = KNOWN_SERVER_BUGS[name]?.[path.name];
+    Deno.test({
+      name: bug === undefined
+        ? `${name} [${path.name}]`
+        : `KNOWN BUG ${name} [${path.name}]: ${bug}`,
+      ignore: bug !== undefined,
+      fn: () => fn(path),
+    });
+  }
+}
