@@ -4,7 +4,7 @@
  * {@linkcode WebSocketStream} that paces its client through TCP. A handler
  * that reads slowly pauses the socket, so the client's writes wait instead of
  * the server's memory filling up: the backpressure `Deno.serve`'s
- * WebSocket cannot give. Needs Deno 2.8 or later (or Node).
+ * WebSocket cannot give. Needs Deno 2.8 or later.
  *
  * A separate entry from `mod.ts`, which stays free of `node:` imports so that
  * browsers can load it.
