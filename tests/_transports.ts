@@ -120,13 +120,7 @@ export const TRANSPORTS: readonly ClientTransport[] = [
  */
 export const KNOWN_BUGS: Readonly<
   Record<string, Partial<Record<ClientTransport["name"], string>>>
-> = {
-  "CTR-17 aborting once TCP is accepted, before the request, rejects both promises and drops the connection":
-    {
-      socket:
-        "both promises reject, but the request is still written and the connection is never closed, so the server waits for ever",
-    },
-};
+> = {};
 
 /** Options of {@linkcode clientTest}. */
 export interface ClientTestOptions {
