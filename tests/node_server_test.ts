@@ -29,7 +29,7 @@ import {
   writeClientFrame,
 } from "./_raw_client.ts";
 import { echo } from "./_stream_server.ts";
-import { runDeno } from "./_subprocess.ts";
+import { assertTlsEcho, readTestCertificate } from "./_tls_client.ts";
 
 const MASK = new Uint8Array([1, 2, 3, 4]);
 
@@ -407,11 +407,7 @@ Deno.test("LIM-04 node server: a message longer than receiveLimit closes with th
 });
 
 Deno.test("SRV-02 node server: on node:https the stream's url is wss:, and a socket-transport client echoes through TLS", async () => {
-  const tls = new URL("./fixtures/tls/", import.meta.url);
-  const server = createHttpsServer({
-    cert: await Deno.readTextFile(new URL("cert.pem", tls)),
-    key: await Deno.readTextFile(new URL("key.pem", tls)),
-  });
+  const server = createHttpsServer(await readTestCertificate());
   const streams: WebSocketStream[] = [];
   server.on("upgrade", (request, socket, head) => {
     const stream = handleUpgrade(request, socket, head);
@@ -422,20 +418,7 @@ Deno.test("SRV-02 node server: on node:https the stream's url is wss:, and a soc
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as { port: number };
   try {
-    const result = await runDeno([
-      "run",
-      "--allow-net",
-      "--cert=tests/fixtures/tls/ca.pem",
-      "tests/peers/tls_client.ts",
-      `wss://localhost:${port}/secure`,
-    ]);
-    assert.equal(result.code, 0, result.stderr);
-    assert.deepEqual(JSON.parse(result.text), {
-      text: "over TLS",
-      binaryBytes: 1024 * 1024,
-      binaryIntact: true,
-      closed: { closeCode: 4000, reason: "done" },
-    });
+    await assertTlsEcho(`wss://localhost:${port}/secure`);
     assert.equal(streams[0]?.url, `wss://localhost:${port}/secure`);
     await fulfilmentWithin(streams[0]!.closed, BOUND_MS, "server closed");
   } finally {

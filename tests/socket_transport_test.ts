@@ -25,6 +25,11 @@ import {
   writeAll,
 } from "./_raw_server.ts";
 import { runDeno } from "./_subprocess.ts";
+import {
+  assertTlsEcho,
+  readTestCertificate,
+  runTlsClient,
+} from "./_tls_client.ts";
 import { readUntilClose } from "./_raw_client.ts";
 import { echoResponse, serve, startWptServer } from "./_wpt_server.ts";
 
@@ -453,32 +458,18 @@ Deno.test("OPT-01 socket transport: an unknown transport or a header the handsha
 });
 
 Deno.test("socket transport: wss connects over TLS and verifies the server's certificate against the trusted roots", async () => {
-  const tls = new URL("./fixtures/tls/", import.meta.url);
   const server = Deno.serve({
     hostname: "127.0.0.1",
     port: 0,
-    cert: await Deno.readTextFile(new URL("cert.pem", tls)),
-    key: await Deno.readTextFile(new URL("key.pem", tls)),
+    ...await readTestCertificate(),
     onListen() {},
   }, (request) => echoResponse(request));
   try {
     const url = `wss://localhost:${server.addr.port}/`;
-    const client = ["run", "--allow-net", "tests/peers/tls_client.ts", url];
-    const trusted = await runDeno([
-      ...client.slice(0, 2),
-      "--cert=tests/fixtures/tls/ca.pem",
-      ...client.slice(2),
-    ]);
-    assert.equal(trusted.code, 0, trusted.stderr);
-    assert.deepEqual(JSON.parse(trusted.text), {
-      text: "over TLS",
-      binaryBytes: 1024 * 1024,
-      binaryIntact: true,
-      closed: { closeCode: 4000, reason: "done" },
-    });
-    const untrusted = JSON.parse((await runDeno(client)).text);
+    await assertTlsEcho(url);
+    const untrusted = await runTlsClient(url, false);
     assert.equal(untrusted.error, "WebSocketError");
-    assert.match(untrusted.message, /certificate/i);
+    assert.match(`${untrusted.message}`, /certificate/i);
   } finally {
     await server.shutdown();
   }
