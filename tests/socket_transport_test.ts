@@ -24,7 +24,6 @@ import {
   startRawServer,
   writeAll,
 } from "./_raw_server.ts";
-import { runDeno } from "./_subprocess.ts";
 import {
   assertTlsEcho,
   readTestCertificate,
