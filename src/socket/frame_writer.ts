@@ -23,7 +23,7 @@ export type ByteSink = Pick<ByteConnection, "write">;
 /**
  * The most Pongs that may wait to be written. A peer that pings faster than
  * it reads our Pongs is read no further until they have left
- * ({@linkcode FrameWriter.pongsBackedUp}): every Ping is still answered, and
+ * (see {@linkcode FrameWriter.pong}): every Ping is still answered, and
  * memory stays bounded.
  */
 export const MAX_QUEUED_PONGS = 256;
