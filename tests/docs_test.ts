@@ -11,7 +11,7 @@ import assert from "node:assert/strict";
 const ROOT = new URL("../", import.meta.url);
 /** The canonical repository; links to unpublished files go through it. */
 const REPOSITORY = "https://github.com/streams-dev/websocket";
-const README_MAX_BYTES = 15 * 1024;
+const README_MAX_BYTES = 15_000;
 
 const readme = await Deno.readTextFile(new URL("README.md", ROOT));
 const config = JSON.parse(
