@@ -229,8 +229,8 @@ export class Hub {
   }
 
   /**
-   * Ends every subscription (messages still queued are dropped; the
-   * writables are released, left open) and closes the engine. Idempotent.
+   * Ends every subscription (the writables are released, left open, and
+   * still send what they were handed) and closes the engine. Idempotent.
    *
    * @example Closing
    * ```ts

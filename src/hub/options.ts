@@ -104,9 +104,9 @@ export interface HubOptions {
  */
 export interface SubscribeOptions {
   /**
-   * Bytes of messages (UTF-8 length of text, length of binary) that may wait
-   * for this writable, beyond what the writable itself buffers up to its
-   * high-water mark. @default {1048576}
+   * Bytes of messages (UTF-8 length of text, length of binary) handed to
+   * this writable whose writes have not completed: for a `WebSocketStream`,
+   * what waits for room in the connection's send buffer. @default {1048576}
    */
   maxQueuedBytes?: number;
   /** What happens when the queue is full. @default {"close"} */

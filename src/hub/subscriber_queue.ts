@@ -1,6 +1,6 @@
 /**
- * One writable's queue: what the hub has accepted for it and not yet handed
- * to the writable, bounded in bytes, drained at the writable's pace.
+ * One writable's queue: what the hub has handed to the writable and the
+ * writable has not yet taken in, bounded in bytes.
  *
  * @module
  */
@@ -14,13 +14,15 @@ import {
 
 const ignore = () => {};
 
-/** Why {@linkcode SubscriberQueue.offer} did not queue a message. */
+/** Whether {@linkcode SubscriberQueue.offer} queued a message. */
 export type OfferResult = "queued" | "skipped" | "closed";
 
 /**
- * Holds the writer of one writable for as long as it has subscriptions. A
- * message that fits is written at once while the writable has room, else
- * queued; one that does not fit closes the writable or is skipped.
+ * Holds the writer of one writable for as long as it has subscriptions.
+ * Messages go straight into the writable's own queue, in order, without a
+ * wait per message; the bytes whose writes have not completed are counted,
+ * and a message that would take them past the bound closes the writable or
+ * is skipped.
  */
 export class SubscriberQueue {
   /** The hub's id for this writable, carried in envelopes to leave it out. */
@@ -29,16 +31,12 @@ export class SubscriberQueue {
   readonly #maxBytes: number;
   readonly #policy: SlowSubscriberPolicy;
   readonly #onEnd: () => void;
-  #messages: (string | Uint8Array | undefined)[] = [];
-  #sizes: number[] = [];
-  #head = 0;
   #bytes = 0;
-  #draining = false;
   #ended = false;
 
   /**
    * Takes the writable's lock; `onEnd` runs once when the writable closes or
-   * errors, or the queue closes it.
+   * errors, or the queue closes or releases it.
    */
   constructor(
     id: number,
@@ -55,7 +53,7 @@ export class SubscriberQueue {
     this.#writer.closed.then(() => this.#end(), () => this.#end());
   }
 
-  /** Bytes waiting in this queue. */
+  /** Bytes written and not yet taken in by the writable's sink. */
   get queuedBytes(): number {
     return this.#bytes;
   }
@@ -63,31 +61,6 @@ export class SubscriberQueue {
   /** Whether the writable ended or was let go. */
   get ended(): boolean {
     return this.#ended;
-  }
-
-  /** Whether a message of `size` bytes would be queued or written now. */
-  fits(size: number): boolean {
-    return (!this.#draining && (this.#writer.desiredSize ?? 0) > 0) ||
-      this.#bytes + size <= this.#maxBytes;
-  }
-
-  /** Hands `message` (of `size` bytes) on, queues it, or applies the policy. */
-  offer(message: string | Uint8Array, size: number): OfferResult {
-    if (this.#ended) return "closed";
-    if (!this.#draining && (this.#writer.desiredSize ?? 0) > 0) {
-      this.#writer.write(message).then(undefined, ignore);
-      return "queued";
-    }
-    if (this.#bytes + size > this.#maxBytes) {
-      if (this.#policy === "skip") return "skipped";
-      this.overflow();
-      return "closed";
-    }
-    this.#messages.push(message);
-    this.#sizes.push(size);
-    this.#bytes += size;
-    if (!this.#draining) this.#drain();
-    return "queued";
   }
 
   /** The bound, in bytes. */
@@ -100,9 +73,28 @@ export class SubscriberQueue {
     return this.#policy;
   }
 
+  /** Whether a message of `size` bytes would be queued now. */
+  fits(size: number): boolean {
+    return this.#bytes + size <= this.#maxBytes;
+  }
+
+  /** Writes `message` (of `size` bytes), or applies the policy when full. */
+  offer(message: string | Uint8Array, size: number): OfferResult {
+    if (this.#ended) return "closed";
+    if (this.#bytes + size > this.#maxBytes) {
+      if (this.#policy === "skip") return "skipped";
+      this.overflow();
+      return "closed";
+    }
+    this.#bytes += size;
+    this.#writer.write(message).then(() => this.#bytes -= size, ignore);
+    return "queued";
+  }
+
   /** Closes the writable as too slow (the `"close"` policy). */
   overflow(): void {
     if (this.#ended) return;
+    // Aborting discards what the writable still holds.
     this.#writer.abort(
       new WebSocketError("Cannot deliver: the subscriber's queue is full", {
         closeCode: SLOW_SUBSCRIBER_CLOSE_CODE,
@@ -112,48 +104,16 @@ export class SubscriberQueue {
     this.#end();
   }
 
-  /** Drops what is queued and releases the writable, leaving it open. */
+  /** Releases the writable, left open; what it holds is still sent. */
   release(): void {
     if (this.#ended) return;
     this.#end();
     this.#writer.releaseLock();
   }
 
-  async #drain(): Promise<void> {
-    this.#draining = true;
-    try {
-      while (this.#head < this.#messages.length && !this.#ended) {
-        if ((this.#writer.desiredSize ?? 0) <= 0) await this.#writer.ready;
-        if (this.#ended) return;
-        const message = this.#messages[this.#head]!;
-        this.#bytes -= this.#sizes[this.#head]!;
-        this.#messages[this.#head] = undefined;
-        this.#head++;
-        if (this.#head >= 1024 && this.#head * 2 >= this.#messages.length) {
-          this.#messages = this.#messages.slice(this.#head);
-          this.#sizes = this.#sizes.slice(this.#head);
-          this.#head = 0;
-        }
-        this.#writer.write(message).then(undefined, ignore);
-      }
-    } catch {
-      // `ready` rejects once the writable errors; `closed` ends the queue.
-    } finally {
-      this.#draining = false;
-      this.#messages = [];
-      this.#sizes = [];
-      this.#head = 0;
-      if (this.#ended) this.#bytes = 0;
-    }
-  }
-
   #end(): void {
     if (this.#ended) return;
     this.#ended = true;
-    this.#messages = [];
-    this.#sizes = [];
-    this.#head = 0;
-    this.#bytes = 0;
     this.#onEnd();
   }
 }

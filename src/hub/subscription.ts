@@ -79,9 +79,11 @@ export interface Subscription {
   readonly recovery: Promise<HubRecovery> | undefined;
   /**
    * Queues a message for this writable alone, in order with what the hub
-   * delivers to it (a greeting, a notice of skipped messages...).
+   * delivers to it (a greeting, a notice of skipped messages...). Returns
+   * whether it was queued: not when the subscription ended, nor when the
+   * queue is full (then the policy applies: a `"close"` queue closes).
    */
-  send(message: string | Uint8Array): void;
+  send(message: string | Uint8Array): boolean;
   /** Stops delivering this topic to the writable; idempotent. */
   unsubscribe(): void;
 }
@@ -132,9 +134,9 @@ export class HubSubscription implements Subscription {
     return this.#active && !this.queue.ended;
   }
 
-  send(message: string | Uint8Array): void {
-    if (!this.active) return;
-    this.queue.offer(message, measureMessage(message));
+  send(message: string | Uint8Array): boolean {
+    if (!this.active) return false;
+    return this.queue.offer(message, measureMessage(message)) === "queued";
   }
 
   unsubscribe(): void {
