@@ -304,3 +304,37 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  ...peerTestOptions(
+    [redis],
+    "HUB-01 hub on Redis: text and binary arrive as published, with and without history",
+  ),
+  async fn() {
+    await using server = await RedisServer.start(peerPath(redis));
+    for (const history of [undefined, { maxLength: 100 }]) {
+      const engine = new RedisEngine({
+        url: server.url,
+        ...(history === undefined ? {} : { history }),
+      });
+      const hub = new Hub({ engine });
+      try {
+        await engine.ready;
+        const received: unknown[] = [];
+        hub.subscribe(
+          "mixed",
+          new WritableStream({ write: (m) => void received.push(m) }),
+        );
+        await delay(50);
+        const binary = new Uint8Array([0, 10, 255, 13]);
+        hub.publish("mixed", binary);
+        hub.publish("mixed", "héllo\n");
+        for (let i = 0; i < 100 && received.length < 2; i++) await delay(10);
+        assert.deepEqual(received, [binary, "héllo\n"]);
+        assert.equal(Object.getPrototypeOf(received[0]), Uint8Array.prototype);
+      } finally {
+        await hub.close();
+      }
+    }
+  },
+});

@@ -53,7 +53,8 @@ export function unpackEnvelope(bytes: Uint8Array): Envelope | undefined {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const body = bytes.subarray(HEADER_BYTES);
   return {
-    message: kind === TEXT ? decoder.decode(body) : body.slice(),
+    // A copy, as a plain Uint8Array whatever view the engine handed over.
+    message: kind === TEXT ? decoder.decode(body) : new Uint8Array(body),
     origin: bytes.subarray(1, 9),
     except: view.getUint32(9),
   };

@@ -266,8 +266,9 @@ export class RedisEngine implements HubEngine {
     this.#markReady();
     await Promise.all(
       [this.#publisher, this.#subscriber].map(async (client) => {
-        if (client.isOpen) await client.close().catch(() => client.destroy());
-        else client.destroy();
+        // A client never opened (no hub took the engine) has nothing to end.
+        if (!client.isOpen) return;
+        await client.close().catch(() => client.destroy());
       }),
     );
   }
