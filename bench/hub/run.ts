@@ -3,7 +3,8 @@
  *
  * - `fanout`: one server process publishes MESSAGES messages to SUBSCRIBERS
  *   clients, through the hub and through a hand-written
- *   `for (const ws of sockets) ws.send(m)` loop over `Deno.upgradeWebSocket`;
+ *   `for (const ws of sockets) ws.send(m)` loop over `Deno.upgradeWebSocket`,
+ *   then through the hub again with one more client that never reads;
  * - `redis`: SERVERS server processes on one Redis, REDIS_CLIENTS clients
  *   spread over them, PUBLISHERS of which each send MESSAGES messages, one
  *   every INTERVAL ms: the hub with `RedisEngine` against Socket.IO 4 with
@@ -95,6 +96,19 @@ function start(
   };
 }
 
+/** Opens a WebSocket connection by hand and never reads from it. */
+async function connectStalled(port: number): Promise<Deno.TcpConn> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  await conn.write(
+    new TextEncoder().encode(
+      `GET / HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\n` +
+        "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" +
+        "Sec-WebSocket-Version: 13\r\n\r\n",
+    ),
+  );
+  return conn;
+}
+
 const stats = async (port: string): Promise<Stats> =>
   await (await fetch(`http://127.0.0.1:${port}/stats`)).json();
 
@@ -106,6 +120,7 @@ async function measure(
   expected: number,
   publish: { publishers: number; messages: number; interval: number } | null,
   env: Record<string, string> = {},
+  stalled = false,
 ) {
   const size = number("size");
   const procs = number("procs");
@@ -137,6 +152,10 @@ async function measure(
       ]));
     }
     for (const client of clientProcesses) await client.line();
+    // A client that completes the handshake and never reads a byte.
+    using _stalled = stalled
+      ? await connectStalled(Number(ports[0]))
+      : undefined;
     const before = await Promise.all(ports.map(stats));
     const goAt = performance.timeOrigin + performance.now();
     for (const client of clientProcesses) await client.write("go\n");
@@ -164,7 +183,7 @@ async function measure(
       0,
     );
     return {
-      mode,
+      mode: stalled ? `${mode}, 1 stalled` : mode,
       received,
       expected: clients * expected,
       perSecond: received / ((lastAt - goAt) / 1000),
@@ -206,6 +225,7 @@ if (values.only !== "redis") {
   for (const mode of ["plain", "hub"]) {
     rows.push(await measure(mode, 1, subscribers, messages, null));
   }
+  rows.push(await measure("hub", 1, subscribers, messages, null, {}, true));
   print(rows);
   console.log(
     `hub / hand-written delivered msg/s: ${
