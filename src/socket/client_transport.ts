@@ -14,6 +14,7 @@ import {
 import { DenoConnection } from "./deno_conn.ts";
 import { FrameReader } from "./frame_reader.ts";
 import { DeflateCodec } from "./permessage_deflate_codec.ts";
+import { zlib } from "./runtime.ts";
 import {
   acceptDeflateResponse,
   type CompressionOptions,
@@ -76,10 +77,11 @@ export class SocketTransport extends SocketSession {
 
 /** Connects, sends the handshake request and checks the answer. */
 async function openClient(
-  { url, protocols, headers, messageLimit, compression }:
+  { url, protocols, headers, messageLimit, compression: wanted }:
     SocketTransportOptions,
   signal: AbortSignal,
 ): Promise<OpenedConnection | { failure: string }> {
+  const compression = zlib === undefined ? undefined : wanted;
   const connection = new DenoConnection(await connect(url, signal));
   // Aborted while connecting: a listener added now would never hear it.
   if (signal.aborted) {

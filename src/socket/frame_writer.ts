@@ -14,6 +14,7 @@ import type { ByteConnection } from "./byte_connection.ts";
 import { closePayload, Opcode, payloadLength, RSV1 } from "./frame.ts";
 import { OutgoingFrames } from "./outgoing_frames.ts";
 import type { DeflateCodec } from "./permessage_deflate_codec.ts";
+import { nextTurn } from "./runtime.ts";
 
 const encoder = new TextEncoder();
 
@@ -27,20 +28,6 @@ export type ByteSink = Pick<ByteConnection, "write">;
  * memory stays bounded.
  */
 export const MAX_QUEUED_PONGS = 256;
-
-/**
- * Resolves after one macrotask turn, long enough for a producer to queue its
- * next frames so that they leave in one write instead of a write each. Deno's
- * `setImmediate` takes about 5 µs (a timer, about 2 ms); where it is missing,
- * writes are not deferred.
- */
-const nextTurn: () => Promise<void> = (() => {
-  const { setImmediate } = globalThis as {
-    setImmediate?: (callback: () => void) => unknown;
-  };
-  if (setImmediate === undefined) return () => Promise.resolve();
-  return () => new Promise<void>((resolve) => setImmediate(resolve));
-})();
 
 /** Options for a {@linkcode FrameWriter}. */
 export interface FrameWriterOptions {

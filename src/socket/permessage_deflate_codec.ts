@@ -14,17 +14,11 @@
  * @module
  */
 
-import {
-  constants,
-  createDeflateRaw,
-  createInflateRaw,
-  type DeflateRaw,
-  type InflateRaw,
-} from "node:zlib";
+import type * as Zlib from "node:zlib";
 import type { Writable } from "node:stream";
-import { setImmediate } from "node:timers";
 import type { Role } from "../close_code.ts";
 import type { DeflateParameters } from "./permessage_deflate_negotiation.ts";
+import { nextTurn, zlib } from "./runtime.ts";
 
 /** See `CompressionOptions.threshold`. */
 export const DEFAULT_COMPRESSION_THRESHOLD = 1024;
@@ -42,6 +36,14 @@ const MAX_SKIPPED_MESSAGES = 64;
 
 /** The most bytes given to zlib between two turns of the event loop. */
 const SLICE_BYTES = 64 * 1024;
+
+/** The runtime's zlib; compression is only agreed where there is one. */
+function runtimeZlib(): typeof Zlib {
+  if (zlib === undefined) {
+    throw new Error("Cannot compress: this runtime has no node:zlib");
+  }
+  return zlib;
+}
 
 /** Why compressed data could not be inflated: the peer fails with 1007. */
 export class InflateError extends Error {
@@ -63,7 +65,7 @@ export class DeflateCodec {
   readonly #receiveResets: boolean;
   #closed = false;
 
-  #deflater: DeflateRaw | undefined;
+  #deflater: Zlib.DeflateRaw | undefined;
   #deflated: Uint8Array[] = [];
   #deflating: Operation<Uint8Array> | undefined;
   #deflateQueue: Promise<unknown> = Promise.resolve();
@@ -72,7 +74,7 @@ export class DeflateCodec {
   /** How many to skip after the next incompressible one. */
   #skipNext = 1;
 
-  #inflater: InflateRaw | undefined;
+  #inflater: Zlib.InflateRaw | undefined;
   #inflated: Uint8Array[] = [];
   #inflatedBytes = 0;
   #inflateLimit = 0;
@@ -140,7 +142,7 @@ export class DeflateCodec {
       feed(deflater, [message], () => this.#deflater !== deflater).then(
         (written) => {
           if (!written) return;
-          deflater.flush(constants.Z_SYNC_FLUSH, () => {
+          deflater.flush(runtimeZlib().constants.Z_SYNC_FLUSH, () => {
             resolve(copyChunks(this.#deflated));
             this.#deflated = [];
           });
@@ -166,9 +168,11 @@ export class DeflateCodec {
       : payload;
   }
 
-  #createDeflater(): DeflateRaw {
+  #createDeflater(): Zlib.DeflateRaw {
     this.#throwIfClosed("compress");
-    const deflater = createDeflateRaw({ windowBits: this.#sendBits });
+    const deflater = runtimeZlib().createDeflateRaw({
+      windowBits: this.#sendBits,
+    });
     deflater.on("data", (chunk: Uint8Array) => this.#deflated.push(chunk));
     deflater.on("error", (error: Error) => {
       this.#deflater = undefined;
@@ -245,8 +249,10 @@ export class DeflateCodec {
     return result;
   }
 
-  #createInflater(): InflateRaw {
-    const inflater = createInflateRaw({ windowBits: this.#receiveBits });
+  #createInflater(): Zlib.InflateRaw {
+    const inflater = runtimeZlib().createInflateRaw({
+      windowBits: this.#receiveBits,
+    });
     inflater.on("data", (chunk: Uint8Array) => {
       if (this.#inflater !== inflater) return;
       this.#inflatedBytes += chunk.byteLength;
@@ -315,7 +321,7 @@ async function feed(
   for (const part of parts) {
     for (let at = 0; at < part.byteLength; at += SLICE_BYTES) {
       if (sinceTurn >= SLICE_BYTES) {
-        await new Promise((resolve) => setImmediate(resolve));
+        await nextTurn();
         sinceTurn = 0;
       }
       if (stopped()) return false;
