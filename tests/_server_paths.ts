@@ -42,6 +42,14 @@ export interface ServerPath {
    */
   readonly droppedAfterOurClose: "clean 1005" | "unclean 1006";
   /**
+   * SRV-12, LIM-03: a client frame that announces 64 MiB. Deno's server
+   * drops such a connection at once (its own frame limit: 1006, "Frame too
+   * large"); `handleUpgrade` treats it as any message longer than
+   * `receiveLimit`: a Close with `overflowCloseCode`, skipping the payload as
+   * it arrives.
+   */
+  readonly hugeFrame: "dropped 1006" | "overflow close";
+  /**
    * SRV-06: whether requests that are not upgrades reach the code under
    * test. `node:http` gives them to its `request` handler, never to
    * `handleUpgrade`; `Deno.serve` gives every request to the handler, and
@@ -64,6 +72,7 @@ export const SERVER_PATHS: readonly ServerPath[] = [
     start: (options) => Promise.resolve(startStreamServer(options)),
     pacesReads: false,
     droppedAfterOurClose: "clean 1005",
+    hugeFrame: "dropped 1006",
     seesPlainRequests: true,
     keepsCloseWhileClientSends: false,
   },
@@ -72,6 +81,7 @@ export const SERVER_PATHS: readonly ServerPath[] = [
     start: startNodeStreamServer,
     pacesReads: true,
     droppedAfterOurClose: "unclean 1006",
+    hugeFrame: "overflow close",
     seesPlainRequests: false,
     keepsCloseWhileClientSends: true,
   },

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { upgradeWebSocketStream, WebSocketStream } from "../mod.ts";
 import { serve } from "./_wpt_server.ts";
 
-Deno.test("server: close() before the 101 response is sent closes right after opening", async () => {
+Deno.test("SRV-11 Deno.serve: close() before the 101 response is sent closes right after opening", async () => {
   let serverClosed: Promise<unknown> | undefined;
   await using server = serve((request) => {
     const { response, stream } = upgradeWebSocketStream(request);
