@@ -8,6 +8,7 @@
 
 import assert from "node:assert/strict";
 import { WebSocketStream } from "../mod.ts";
+import { delay } from "./_assert.ts";
 import { DenoProcess } from "./_subprocess.ts";
 
 Deno.test("HUB-03 hub over BroadcastChannelEngine: the clients of both `deno serve --parallel` workers get every message, in each publisher's order", async () => {
@@ -24,8 +25,9 @@ Deno.test("HUB-03 hub over BroadcastChannelEngine: the clients of both `deno ser
   const [, port] = await server.waitForStderr(
     /Listening on http:\/\/127\.0\.0\.1:(\d+)\/ with 2 threads/,
   );
-  // Connections are spread by the kernel: connect until both workers serve
-  // some (bounded), then keep them all.
+  // Connections are spread by the kernel among the workers listening, and
+  // the second may start listening after the first says so: connect, a
+  // little apart, until both serve some (bounded), then keep them all.
   const clients: {
     stream: WebSocketStream;
     reader: ReadableStreamDefaultReader<string | Uint8Array>;
@@ -33,7 +35,8 @@ Deno.test("HUB-03 hub over BroadcastChannelEngine: the clients of both `deno ser
     worker: string;
   }[] = [];
   const workers = new Set<string>();
-  for (let i = 0; i < 40 && (workers.size < 2 || clients.length < 6); i++) {
+  for (let i = 0; i < 200 && (workers.size < 2 || clients.length < 6); i++) {
+    if (i >= 6) await delay(25);
     const stream = new WebSocketStream(`ws://127.0.0.1:${port}/`);
     const { readable, writable } = await stream.opened;
     const reader = readable.getReader();
