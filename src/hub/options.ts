@@ -128,7 +128,9 @@ export interface SubscribeOptions {
    * The last offset the subscriber saw (from `encode`'s `offset`): with an
    * engine that keeps history, what was published after it is delivered
    * first, and {@linkcode Subscription.recovery} says whether all of it
-   * could be.
+   * could be. What is recovered is queued at once and counts against
+   * `maxQueuedBytes` like the rest: a bound smaller than the engine's
+   * history can close (or skip) a subscriber that missed a lot.
    */
   since?: string;
 }
