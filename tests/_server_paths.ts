@@ -16,6 +16,7 @@
 import type { UpgradeWebSocketStreamOptions } from "../mod.ts";
 import { startNodeStreamServer } from "./_node_stream_server.ts";
 import { startStreamServer, type StreamServer } from "./_stream_server.ts";
+import type { Wording } from "./_transports.ts";
 
 /** A server path under test. */
 export interface ServerPath {
@@ -26,6 +27,11 @@ export interface ServerPath {
    * upgraded streams in arrival order and stops the server by disposing it.
    */
   start(options?: UpgradeWebSocketStreamOptions): Promise<StreamServer>;
+  /**
+   * FLT-01: who words failure messages: `Deno.upgradeWebSocket`, or our
+   * RFC 6455 server.
+   */
+  readonly wording: Wording;
   /**
    * BP-01, LIM-04: whether a handler that falls behind slows the client
    * down. `Deno.upgradeWebSocket` reads everything the client sends, so a
@@ -69,6 +75,7 @@ export interface ServerPath {
 export const SERVER_PATHS: readonly ServerPath[] = [
   {
     name: "Deno.serve",
+    wording: "Deno",
     start: (options) => Promise.resolve(startStreamServer(options)),
     pacesReads: false,
     droppedAfterOurClose: "clean 1005",
@@ -78,6 +85,7 @@ export const SERVER_PATHS: readonly ServerPath[] = [
   },
   {
     name: "node:http",
+    wording: "ours",
     start: startNodeStreamServer,
     pacesReads: true,
     droppedAfterOurClose: "unclean 1006",
@@ -94,7 +102,13 @@ export const SERVER_PATHS: readonly ServerPath[] = [
  */
 export const KNOWN_SERVER_BUGS: Readonly<
   Record<string, Partial<Record<ServerPath["name"], string>>>
-> = {};
+> = {
+  "WR-11 fault server: the client closes cleanly during a 32 MiB write: write and closed agree on the outcome":
+    {
+      "node:http":
+        "the write in progress when the client's Close arrives resolves, while closed rejects as unclean with the client's code (the write must reject)",
+    },
+};
 
 /**
  * Registers the server case `name` once per path in

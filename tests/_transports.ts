@@ -14,10 +14,22 @@
 
 import { WebSocketStream, type WebSocketStreamOptions } from "../mod.ts";
 
+/**
+ * Who words the failures a stream reports: Deno (its `WebSocket` or
+ * `Deno.upgradeWebSocket`, whose messages we pass on) or our own RFC 6455
+ * code.
+ */
+export type Wording = "Deno" | "ours";
+
 /** A client transport under test. */
 export interface ClientTransport {
   /** The value of the `transport` option. */
   readonly name: "websocket" | "socket";
+  /**
+   * FLT-01, OPN-04: who words failure messages (a dropped connection, a
+   * refused handshake): Deno's `WebSocket`, or the socket transport itself.
+   */
+  readonly wording: Wording;
   /**
    * BP-01: whether a reader that falls behind slows the peer down. Deno's
    * `WebSocket` reads everything the peer sends and offers no way to stop, so
@@ -94,6 +106,7 @@ function transport(
 /** Every client transport, the default first. */
 export const TRANSPORTS: readonly ClientTransport[] = [
   transport("websocket", {
+    wording: "Deno",
     pacesReads: false,
     droppedAfterOurClose: "clean 1005",
     reportsPeerCodeWhenUnclean: false,
@@ -103,6 +116,7 @@ export const TRANSPORTS: readonly ClientTransport[] = [
     checksAccept: false,
   }),
   transport("socket", {
+    wording: "ours",
     pacesReads: true,
     droppedAfterOurClose: "unclean 1006",
     reportsPeerCodeWhenUnclean: true,
@@ -120,7 +134,13 @@ export const TRANSPORTS: readonly ClientTransport[] = [
  */
 export const KNOWN_BUGS: Readonly<
   Record<string, Partial<Record<ClientTransport["name"], string>>>
-> = {};
+> = {
+  "WR-11 fault client: the peer closes cleanly during a 32 MiB write: write and closed agree on the outcome":
+    {
+      socket:
+        "the write in progress when the peer's Close arrives resolves, while closed rejects as unclean with the peer's code (issue 14: the write must reject)",
+    },
+};
 
 /** Options of {@linkcode clientTest}. */
 export interface ClientTestOptions {
