@@ -160,13 +160,7 @@ export class FrameReader {
   next(): FrameEvent | Promise<FrameEvent> {
     if (this.#overflowingFrame !== undefined) return this.#readNext();
     for (;;) {
-      const header = parseFrameHeader(
-        this.#buffer,
-        this.#start,
-        this.#end,
-        this.#role,
-        this.compression !== undefined,
-      );
+      const header = this.#parseHeader();
       // Inflating takes a promise: compressed messages take the long way.
       if (
         header === undefined ||
@@ -202,13 +196,7 @@ export class FrameReader {
       if (overflowing.fin) this.#endMessage();
     }
     for (;;) {
-      const header = parseFrameHeader(
-        this.#buffer,
-        this.#start,
-        this.#end,
-        this.#role,
-        this.compression !== undefined,
-      );
+      const header = this.#parseHeader();
       const controlBytes = header === undefined || header.opcode < Opcode.Close
         ? 0
         : header.headerBytes + header.length;
@@ -256,6 +244,17 @@ export class FrameReader {
     while (await this.#source.read(this.#buffer) !== null) {
       // Nothing may follow a Close frame.
     }
+  }
+
+  /** The header of the next frame, `undefined` while it has not all arrived. */
+  #parseHeader(): FrameHeader | undefined {
+    return parseFrameHeader(
+      this.#buffer,
+      this.#start,
+      this.#end,
+      this.#role,
+      this.compression !== undefined,
+    );
   }
 
   /** The event of a control frame whose payload is in the buffer. */
