@@ -73,6 +73,14 @@ export class DeflateCodec {
   #skipMessages = 0;
   /** How many to skip after the next incompressible one. */
   #skipNext = 1;
+  /** Whether the latest compressed message shrank, as assumed at first. */
+  #compresses = true;
+  /**
+   * After incompressible messages, one is being compressed to find out
+   * whether messages shrink again: until it tells, the others go as they
+   * are, so that a fast sender piles up no work on data that does not.
+   */
+  #probing = false;
 
   #inflater: Zlib.InflateRaw | undefined;
   #inflated: Uint8Array[] = [];
@@ -115,9 +123,14 @@ export class DeflateCodec {
    */
   shouldCompress(length: number): boolean {
     if (this.#closed || length < this.#threshold) return false;
-    if (this.#skipMessages === 0) return true;
-    this.#skipMessages--;
-    return false;
+    if (this.#skipMessages > 0) {
+      this.#skipMessages--;
+      return false;
+    }
+    if (this.#compresses) return true;
+    if (this.#probing) return false;
+    this.#probing = true;
+    return true;
   }
 
   /**
@@ -157,7 +170,9 @@ export class DeflateCodec {
       deflater.close();
     }
     const payload = output.subarray(0, output.byteLength - TAIL.byteLength);
-    if (payload.byteLength < message.byteLength * POOR_RATIO) {
+    this.#probing = false;
+    this.#compresses = payload.byteLength < message.byteLength * POOR_RATIO;
+    if (this.#compresses) {
       this.#skipNext = 1;
       return payload;
     }
