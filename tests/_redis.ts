@@ -97,3 +97,15 @@ export class RedisServer implements AsyncDisposable {
     await Deno.remove(this.#dir, { recursive: true });
   }
 }
+
+/**
+ * A Redis for a test that neither stops nor restarts it: the one `.ci/run`
+ * started when `REDIS_URL` is set, or else a new one of the test's own.
+ */
+export async function shareOrStartRedis(
+  path: string,
+): Promise<{ url: string } & AsyncDisposable> {
+  const url = Deno.env.get("REDIS_URL");
+  if (url === undefined) return await RedisServer.start(path);
+  return { url, [Symbol.asyncDispose]: () => Promise.resolve() };
+}

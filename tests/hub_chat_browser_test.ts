@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import { CHROMIUM, openPage } from "./_browser.ts";
 import { findPeer, peerPath, peerTestOptions } from "./_peers.ts";
-import { RedisServer } from "./_redis.ts";
+import { shareOrStartRedis } from "./_redis.ts";
 import { DenoProcess } from "./_subprocess.ts";
 
 const redis = findPeer("redis");
@@ -20,7 +20,7 @@ Deno.test({
     "example broadcast_chat: a page in Chromium on one server and a terminal member on another chat through Redis",
   ),
   async fn() {
-    await using redisServer = await RedisServer.start(peerPath(redis));
+    await using redisServer = await shareOrStartRedis(peerPath(redis));
     const servers = [0, 1].map(() =>
       new DenoProcess([
         "run",

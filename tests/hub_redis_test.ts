@@ -14,7 +14,7 @@ import { Hub, type HubLossReport, type HubMessage } from "../hub.ts";
 import { RedisEngine } from "../hub_redis.ts";
 import { delay } from "./_assert.ts";
 import { findPeer, peerPath, peerTestOptions } from "./_peers.ts";
-import { RedisServer } from "./_redis.ts";
+import { RedisServer, shareOrStartRedis } from "./_redis.ts";
 import { DenoProcess } from "./_subprocess.ts";
 
 const redis = findPeer("redis");
@@ -91,7 +91,7 @@ Deno.test({
     "HUB-03 hub on Redis: 3 server processes, 300 clients all publishing: every client gets every message once, in each publisher's order",
   ),
   async fn() {
-    await using server = await RedisServer.start(peerPath(redis));
+    await using server = await shareOrStartRedis(peerPath(redis));
     const { processes, ports } = await startServers(3, server.url);
     const clients: Client[] = [];
     try {
@@ -125,7 +125,7 @@ Deno.test({
     "HUB-10 hub on Redis: after `kill -9` of one server process, the clients of the others keep receiving",
   ),
   async fn() {
-    await using server = await RedisServer.start(peerPath(redis));
+    await using server = await shareOrStartRedis(peerPath(redis));
     const { processes, ports } = await startServers(3, server.url);
     const clients: Client[] = [];
     try {
