@@ -326,6 +326,24 @@ Deno.test("HUB-02 HUB-03 hub: an engine carries messages between hubs; the sende
   await Promise.all([first.close(), second.close()]);
 });
 
+Deno.test("HUB-12 hub: an engine whose history rejects gives recovered: false, and live messages still flow", async () => {
+  const engine: HubEngine = {
+    ...loopbackEngine([]),
+    history: () => Promise.reject(new Error("history is down")),
+  };
+  const hub = new Hub({ engine });
+  const sink = recorder();
+  const subscription = hub.subscribe("t", sink.writable, { since: "0-0" });
+  assert.deepEqual(await subscription.recovery, {
+    recovered: false,
+    count: 0,
+  });
+  hub.publish("t", "live");
+  await settle();
+  assert.deepEqual(sink.received, ["live"]);
+  await hub.close();
+});
+
 Deno.test("HUB-03 hub: BroadcastChannelEngine shares topics between hubs on one channel name", async () => {
   const name = `hub-test-${crypto.randomUUID()}`;
   const first = new Hub({ engine: new BroadcastChannelEngine({ name }) });

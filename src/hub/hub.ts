@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { HubEngine, HubLossReport } from "./engine.ts";
+import type { HubEngine, HubHistory, HubLossReport } from "./engine.ts";
 import {
   createHubId,
   packEnvelope,
@@ -343,7 +343,10 @@ export class Hub {
     const history = this.#engine?.history;
     if (history === undefined) return { recovered: false, count: 0 };
     subscription.startRecovery();
-    const kept = await history.call(this.#engine, subscription.topic, since);
+    // Engines promise never to reject; one that does must not leave the
+    // subscription holding live messages back for ever.
+    const kept = await history.call(this.#engine, subscription.topic, since)
+      .catch((): HubHistory => ({ recovered: false, messages: [] }));
     const missed: RecoveredMessage[] = [];
     for (const { offset, payload } of kept.messages) {
       const envelope = unpackEnvelope(payload);
