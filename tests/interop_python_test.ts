@@ -29,11 +29,21 @@ peerTest(
       stdin: "null",
       signal: AbortSignal.timeout(PYTHON_TIMEOUT_MS),
     }).output();
-    const stream = await server.accept();
+    const decoder = new TextDecoder();
+    // A client that fails before connecting must fail the test, not hang it.
+    const stream = await Promise.race([
+      server.accept(),
+      run.then(({ stderr }) => {
+        throw new Error(
+          `the Python client ended before connecting: ${
+            decoder.decode(stderr)
+          }`,
+        );
+      }),
+    ]);
     const { readable, writable } = await stream.opened;
     readable.pipeTo(writable).catch(() => {});
     const { code, stdout, stderr } = await run;
-    const decoder = new TextDecoder();
     assert.equal(code, 0, decoder.decode(stderr));
     assert.deepEqual(JSON.parse(decoder.decode(stdout)), {
       protocol: "chat",
