@@ -807,13 +807,37 @@ clientTest(
   },
 );
 
-Deno.test(
-  "fault server: a server reader that stops while the client floods: the server fails with 4009, the client (Deno limitation) with 1006",
-  async () => {
-    await using server = startStreamServer({ receiveLimit: 64 * 1024 });
+serverTest(
+  "BP-01 fault server: a server reader that stops while the client floods holds the client back, or (documented alternative) the server fails with 4009, the client (Deno limitation) with 1006",
+  async (path) => {
+    await using server = await path.start({ receiveLimit: 64 * 1024 });
     const wss = new WebSocketStream(server.url);
     const { writable } = await wss.opened;
     const writer = writable.getWriter();
+    if (path.pacesReads) {
+      // Far more than the sockets' buffers hold.
+      const total = 20_000;
+      let written = 0;
+      const flooding = (async () => {
+        for (; written < total; written++) {
+          await writer.write(new Uint8Array(1024));
+        }
+      })();
+      const stream = await server.accept();
+      const { readable } = await stream.opened;
+      await delay(500);
+      assert.ok(written < total, "the client wrote everything unread");
+      const reader = readable.getReader();
+      for (let i = 0; i < total; i++) {
+        assert.equal((await reader.read()).value?.length, 1024);
+      }
+      await fulfilmentWithin(flooding, BOUND_MS, "flood");
+      wss.close();
+      const expected = { closeCode: 1005, reason: "" };
+      assert.deepEqual(await stream.closed, expected);
+      assert.deepEqual(await wss.closed, expected);
+      return;
+    }
     const flooding = (async () => {
       let written = 0;
       try {
