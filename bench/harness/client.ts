@@ -403,10 +403,16 @@ async function handshakes(): Promise<Record<string, number>> {
   }
   for (let i = 0; i < Number(values.warmup); i++) await once();
   let unclean = 0;
+  const cpu = cpuMicros();
   const start = performance.now();
   for (let i = 0; i < count; i++) if (!await once()) unclean++;
   const seconds = (performance.now() - start) / 1000;
-  return { seconds, connectionsPerSecond: count / seconds, unclean };
+  return {
+    seconds,
+    connectionsPerSecond: count / seconds,
+    cpuMicrosPerConnection: (cpuMicros() - cpu) / count,
+    unclean,
+  };
 }
 
 /**
