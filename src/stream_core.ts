@@ -9,6 +9,7 @@
 
 import { type Role, validateCloseInfo } from "./close_code.ts";
 import { LazyPromise } from "./lazy_promise.ts";
+import { type Deadline, startDeadline } from "./shared_deadlines.ts";
 import { chunkToMessage, type Message } from "./message.ts";
 import {
   MESSAGE_OVERHEAD_BYTES,
@@ -151,7 +152,10 @@ export class StreamCore implements TransportEvents {
   readonly #transport: Transport;
   readonly #settings: StreamCoreSettings;
   #state: State = "connecting";
-  #closeTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The closing handshake's timeout; see {@linkcode StreamCoreSettings.closeTimeout}. */
+  #closeDeadline: Deadline | undefined;
+  /** The drop after a flood following our Close; see {@linkcode #discard}. */
+  #discardTimer: ReturnType<typeof setTimeout> | undefined;
   /** Bytes of messages dropped since our Close; see {@linkcode AFTER_CLOSE}. */
   #discarded = 0;
   #pendingClose: { closeCode: number | undefined; reason: string } | undefined;
@@ -270,12 +274,12 @@ export class StreamCore implements TransportEvents {
         this.#transport.close(closeCode, reason);
         // Messages are dropped from now on: read on, to find the peer's Close.
         this.#resumeTransport();
-        this.#closeTimer = setTimeout(
+        this.#closeDeadline = startDeadline(
+          this.#settings.closeTimeout,
           () =>
             this.#giveUpClosing(
               `the peer did not answer the closing handshake within ${this.#settings.closeTimeout} ms`,
             ),
-          this.#settings.closeTimeout,
         );
         return;
       default:
@@ -390,9 +394,9 @@ export class StreamCore implements TransportEvents {
     if (this.#discarded > cutOff) {
       this.#giveUpClosing(afterCloseFailure(cutOff));
     } else if (before <= giveUp && this.#discarded > giveUp) {
-      clearTimeout(this.#closeTimer);
-      this.#closeTimer = setTimeout(() => {
-        this.#closeTimer = setTimeout(
+      this.#closeDeadline?.cancel();
+      this.#discardTimer = setTimeout(() => {
+        this.#discardTimer = setTimeout(
           () => this.#giveUpClosing(afterCloseFailure(giveUp)),
           0,
         );
@@ -506,7 +510,8 @@ export class StreamCore implements TransportEvents {
   #finish(ending: Ending, openedError?: unknown): void {
     const wasConnecting = this.#state === "connecting";
     this.#state = "closed";
-    clearTimeout(this.#closeTimer);
+    this.#closeDeadline?.cancel();
+    if (this.#discardTimer !== undefined) clearTimeout(this.#discardTimer);
     if (wasConnecting) this.#opened.reject(openedError);
     // `in` narrows under users' `strictNullChecks: false` too; `clean` does not.
     if ("info" in ending) this.#closed.resolve(ending.info);

@@ -158,14 +158,23 @@ function denoCore(): DenoCore | undefined {
   return internal === undefined ? undefined : deno?.[internal]?.core;
 }
 
+/**
+ * The keys of Deno's internal slots, by description: the same symbols on
+ * every `WebSocket`, so they are looked up once, not at every close.
+ */
+const slotKeys = new Map<string, symbol>();
+
 /** One of the internal slots Deno keeps on its `WebSocket` objects. */
 function denoSlot(socket: WebSocket, name: string): unknown {
-  const key = Object.getOwnPropertySymbols(socket).find((symbol) =>
-    symbol.description === name
-  );
-  return key === undefined
-    ? undefined
-    : (socket as unknown as Record<symbol, unknown>)[key];
+  let key = slotKeys.get(name);
+  if (key === undefined || !Object.hasOwn(socket, key)) {
+    key = Object.getOwnPropertySymbols(socket).find((symbol) =>
+      symbol.description === name
+    );
+    if (key === undefined) return undefined;
+    slotKeys.set(name, key);
+  }
+  return (socket as unknown as Record<symbol, unknown>)[key];
 }
 
 /**
