@@ -105,8 +105,15 @@ type Ending =
   | { clean: true; info: WebSocketClosedInfo }
   | { clean: false; error: unknown };
 
-/** As in the standard: the stream itself holds one message; the rest wait in the receive queue. */
-const READABLE_HIGH_WATER_MARK = 1;
+/**
+ * The readable's own queue stays empty: a message goes into the stream only
+ * when a read waits for it. With room in the stream, the stream would ask
+ * for more after every message as well as at every read: two pulls, each a
+ * promise, instead of one. The one message the standard's stream would hold
+ * is held by the core instead (see `#held`), so what a reader gets, and when
+ * the receive limit is reached, do not change.
+ */
+const READABLE_HIGH_WATER_MARK = 0;
 
 /**
  * How far a transport that can pause reads ahead of the reader (at most
@@ -165,6 +172,13 @@ export class StreamCore implements TransportEvents {
   /** Set once nothing more will be queued: `null` to close, else the error. */
   #readableEnd: WebSocketError | null | undefined;
   #readableDone = false;
+  /** A read waits that nothing was held for: hand the next message straight over. */
+  #readPending = false;
+  /**
+   * The oldest message not yet read, which the standard's stream would hold
+   * itself (its high-water mark is one message): outside the receive limit.
+   */
+  #held: Message | undefined;
   #overflowError: WebSocketError | undefined;
   /** The transport was told there is no room and awaits `resume()`. */
   #transportPaused = false;
@@ -216,11 +230,12 @@ export class StreamCore implements TransportEvents {
       this.#core.#readableController = controller;
     }
     pull(): void {
-      this.#core.#flushReadable();
+      this.#core.#flushReadable(true);
     }
     cancel(reason: unknown): void {
       const core = this.#core;
       core.#readableDone = true;
+      core.#held = undefined;
       core.#queue.clear();
       core.#closeUsingReason(reason);
     }
@@ -333,8 +348,13 @@ export class StreamCore implements TransportEvents {
     }
     if (this.#state !== "open" || this.#readableDone) return true;
     const controller = this.#readableController!;
-    if (this.#queue.length === 0 && controller.desiredSize! > 0) {
+    if (this.#readPending) {
+      this.#readPending = false;
       controller.enqueue(message);
+      return true;
+    }
+    if (this.#held === undefined) {
+      this.#held = message;
       return true;
     }
     if (!this.#queue.push(message)) {
@@ -520,14 +540,21 @@ export class StreamCore implements TransportEvents {
     this.#flushReadable();
   }
 
-  #flushReadable(): void {
+  /** @param pulled Whether a read waits (the stream's pull). */
+  #flushReadable(pulled = false): void {
     const controller = this.#readableController;
     if (controller === undefined || this.#readableDone) return;
-    while (controller.desiredSize! > 0 && this.#queue.length > 0) {
-      controller.enqueue(this.#queue.shift()!);
+    if (pulled) {
+      const held = this.#held;
+      if (held === undefined) {
+        this.#readPending = true;
+      } else {
+        this.#held = this.#queue.shift();
+        controller.enqueue(held);
+      }
     }
     if (this.#queue.bytes <= this.#readAhead / 2) this.#resumeTransport();
-    if (this.#queue.length > 0 || this.#readableEnd === undefined) return;
+    if (this.#held !== undefined || this.#readableEnd === undefined) return;
     if (this.#readableEnd === null) {
       this.#readableDone = true;
       controller.close();
