@@ -333,15 +333,18 @@ async function feed(
   stopped: () => boolean,
 ): Promise<boolean> {
   let sinceTurn = 0;
+  let written: Promise<unknown> = Promise.resolve();
   for (const part of parts) {
     for (let at = 0; at < part.byteLength; at += SLICE_BYTES) {
       if (sinceTurn >= SLICE_BYTES) {
+        // zlib works through a slice before the next one is given.
+        await written;
         await nextTurn();
         sinceTurn = 0;
       }
       if (stopped()) return false;
       const slice = part.subarray(at, at + SLICE_BYTES);
-      await new Promise((resolve) => stream.write(slice, resolve));
+      written = new Promise((resolve) => stream.write(slice, resolve));
       sinceTurn += slice.byteLength;
     }
   }
