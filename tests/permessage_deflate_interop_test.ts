@@ -225,6 +225,49 @@ Deno.test("CMP-03 fragments: a compressed message in many frames from ws arrives
   await closed;
 });
 
+Deno.test("CMP-07 order: long compressed, short and binary messages and then close() reach ws in order", async () => {
+  const received: string[] = [];
+  const server = new WebSocketServer({
+    host: "127.0.0.1",
+    port: 0,
+    perMessageDeflate: {},
+  });
+  const closed = Promise.withResolvers<number>();
+  server.on("connection", (socket: WebSocket) => {
+    socket.on(
+      "message",
+      (data: Uint8Array, isBinary: boolean) =>
+        received.push(isBinary ? `binary ${data.byteLength}` : `${data}`),
+    );
+    socket.on("close", (code: number) => closed.resolve(code));
+  });
+  await new Promise((resolve) => server.once("listening", resolve));
+  const { port } = server.address() as { port: number };
+  try {
+    const wss = new WebSocketStream(`ws://127.0.0.1:${port}`, SOCKET);
+    const { writable } = await wss.opened;
+    const writer = writable.getWriter();
+    // A long message takes zlib a while; the short ones are not compressed
+    // but must wait for it, and so must the Close.
+    const long = chatMessages(1)[0]!.repeat(2000);
+    const sent = [long, "short", new Uint8Array(5000), ...chatMessages(3)];
+    // Each write resolves once the transport took the message, before it
+    // is compressed.
+    await Promise.all(sent.map((message) => writer.write(message)));
+    wss.close({ closeCode: 1000, reason: "done" });
+    assert.equal(await closed.promise, 1000);
+    assert.deepEqual(
+      received,
+      sent.map((message) =>
+        typeof message === "string" ? message : `binary ${message.byteLength}`
+      ),
+    );
+    await wss.closed;
+  } finally {
+    await new Promise((resolve) => server.close(resolve));
+  }
+});
+
 /** `size` zeros compressed into one message's payload. */
 async function bombPayload(size: number): Promise<Uint8Array> {
   const codec = new DeflateCodec({
