@@ -314,3 +314,21 @@ export function closePayload(
   payload.set(reasonBytes, 2);
   return payload;
 }
+
+/**
+ * The chunks as one array of bytes. A single chunk is returned as it is
+ * unless `copy` is set: zlib's chunks are views into buffers it allocated
+ * for many, and a message must not keep those alive.
+ */
+export function joinChunks(chunks: Uint8Array[], copy = false): Uint8Array {
+  if (chunks.length === 1 && !copy) return chunks[0]!;
+  let bytes = 0;
+  for (const chunk of chunks) bytes += chunk.byteLength;
+  const joined = new Uint8Array(bytes);
+  let offset = 0;
+  for (const chunk of chunks) {
+    joined.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return joined;
+}

@@ -15,6 +15,7 @@ import type { ByteConnection } from "./byte_connection.ts";
 import {
   applyMask,
   type FrameHeader,
+  joinChunks,
   MAX_CONTROL_PAYLOAD,
   MAX_HEADER_BYTES,
   Opcode,
@@ -530,17 +531,4 @@ function findHeadEnd(bytes: Uint8Array, start: number, end: number): number {
     }
   }
   return -1;
-}
-
-function joinChunks(chunks: Uint8Array[]): Uint8Array {
-  if (chunks.length === 1) return chunks[0]!;
-  let bytes = 0;
-  for (const chunk of chunks) bytes += chunk.byteLength;
-  const joined = new Uint8Array(bytes);
-  let offset = 0;
-  for (const chunk of chunks) {
-    joined.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return joined;
 }

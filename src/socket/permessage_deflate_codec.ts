@@ -18,6 +18,7 @@ import type * as Zlib from "node:zlib";
 import type { Writable } from "node:stream";
 import type { Role } from "../close_code.ts";
 import type { DeflateParameters } from "./permessage_deflate_negotiation.ts";
+import { joinChunks } from "./frame.ts";
 import { nextTurn, zlib } from "./runtime.ts";
 
 /** See `CompressionOptions.threshold`. */
@@ -156,7 +157,7 @@ export class DeflateCodec {
         (written) => {
           if (!written) return;
           deflater.flush(runtimeZlib().constants.Z_SYNC_FLUSH, () => {
-            resolve(copyChunks(this.#deflated));
+            resolve(joinChunks(this.#deflated, true));
             this.#deflated = [];
           });
         },
@@ -239,7 +240,7 @@ export class DeflateCodec {
           // promise is settled already; else the sender's final block
           // (BFINAL) ended the stream, and that is the message.
           if (!written) {
-            resolve(copyChunks(this.#inflated));
+            resolve(joinChunks(this.#inflated, true));
             return;
           }
           inflater.flush(() => {
@@ -251,7 +252,7 @@ export class DeflateCodec {
             if (error && this.#inflater === inflater) {
               this.#inflater = undefined;
               reject(new InflateError(error.message));
-            } else resolve(copyChunks(this.#inflated));
+            } else resolve(joinChunks(this.#inflated, true));
           });
         }).catch(reject);
       },
@@ -349,20 +350,4 @@ async function feed(
     }
   }
   return !stopped();
-}
-
-/**
- * The chunks in one new array: zlib's chunks are views into buffers it
- * reuses, and a received message must not keep them alive either.
- */
-function copyChunks(chunks: Uint8Array[]): Uint8Array {
-  let bytes = 0;
-  for (const chunk of chunks) bytes += chunk.byteLength;
-  const copy = new Uint8Array(bytes);
-  let offset = 0;
-  for (const chunk of chunks) {
-    copy.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return copy;
 }
