@@ -1,232 +1,258 @@
 /**
- * permessage-deflate on and off: a JSON chat workload (messages of 200 B to
- * 4 KiB made of words, names and timestamps) and a random-bytes workload of
- * the same sizes, echoed between our socket client and a `handleUpgrade`
- * server in this process, so both roles compress. Reports bytes on the
- * wire, round trips per second, CPU per message (both ends together), and
- * the memory each connection's zlib state costs per compression setting.
+ * `deno task bench:compression`: permessage-deflate on and off, with our
+ * socket-transport client and a `handleUpgrade` server each in a process of
+ * their own (`compression_client.ts`, `compression_server.ts`), so both roles
+ * compress and each one's CPU is measured apart.
  *
- * Run: `deno run -A --v8-flags=--expose-gc bench/harness/compression.ts [messages]`
+ * - A JSON chat workload (200 B to 4 KiB) and a random-bytes workload of the
+ *   same sizes, echoed: bytes on the wire (both ways, on the server's
+ *   sockets), messages/s, client and server CPU per message. Off and on run
+ *   alternately, `--reps` times each, and the report gives medians.
+ * - Idle connections (each after one 2 KiB message each way), per server
+ *   setting: the server's memory per connection, uncompressed and with
+ *   each setting.
+ *
+ * Flags: `--reps=N` (default 3), `--count=N` messages per run (default
+ * 3000), `--idle=N` connections (default 300), `--on=JSON` the compression
+ * options "on" means (default `{}`, the defaults), `--out=DIR` (default
+ * `bench/results/`) where compression.json and compression.md go.
  *
  * @module
  */
 
-import { createServer } from "node:http";
-import type { Socket } from "node:net";
-import process from "node:process";
-import { type CompressionOptions, WebSocketStream } from "../../mod.ts";
-import { handleUpgrade } from "../../node.ts";
-import { DeflateCodec } from "../../src/socket/permessage_deflate_codec.ts";
-import type { DeflateParameters } from "../../src/socket/permessage_deflate_negotiation.ts";
+import { parseArgs } from "node:util";
+import type { CompressionOptions } from "../../mod.ts";
+import { startChildServer } from "./_child_server.ts";
 
-const MESSAGES = Number(Deno.args[0] ?? 2000);
+const { values } = parseArgs({
+  args: Deno.args,
+  options: {
+    reps: { type: "string", default: "3" },
+    count: { type: "string", default: "3000" },
+    idle: { type: "string", default: "300" },
+    on: { type: "string", default: "{}" },
+    out: { type: "string" },
+  },
+});
+const reps = Number(values.reps);
+const on: CompressionOptions = JSON.parse(values.on);
+const outDir = values.out === undefined
+  ? new URL("../results/", import.meta.url)
+  : new URL(`${values.out.replace(/\/?$/, "/")}`, `file://${Deno.cwd()}/`);
 
-const WORDS = (
-  "the a to and of in is it you that for on are with as be this have at or " +
-  "not but what all were when we there can an your which their said if do " +
-  "will each about how up out them then she many some so these would other " +
-  "into has more her two like him see time could no make than first been " +
-  "its who now people my made over did down only way find use may water " +
-  "long little very after words called just where most know deploy build " +
-  "review merge release ticket meeting lunch coffee tomorrow yesterday"
-).split(" ");
+type Sample = Record<string, number>;
 
-/** A pseudo-random generator with a seed, so every run sends the same. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state * 1664525 + 1013904223) >>> 0;
-    return state / 2 ** 32;
-  };
-}
-
-/** Message sizes from 200 B to 4 KiB, spread evenly on a log scale. */
-function sizes(count: number, next: () => number): number[] {
-  return Array.from(
-    { length: count },
-    () => Math.round(200 * (4096 / 200) ** next()),
-  );
-}
-
-function chatMessages(count: number): string[] {
-  const next = random(7);
-  const pick = <T>(items: readonly T[]) =>
-    items[Math.floor(next() * items.length)]!;
-  return sizes(count, next).map((size, i) => {
-    const message = {
-      type: "message",
-      id: `msg_${(1_000_000 + i).toString(36)}`,
-      room: pick(["general", "random", "deploys", "support"]),
-      user: { id: 1000 + Math.floor(next() * 50), name: `user${i % 50}` },
-      sentAt: new Date(Date.UTC(2026, 0, 1) + i * 1377).toISOString(),
-      text: "",
-    };
-    const words: string[] = [];
-    while (JSON.stringify(message).length + words.join(" ").length < size) {
-      words.push(pick(WORDS));
-    }
-    message.text = words.join(" ");
-    return JSON.stringify(message);
-  });
-}
-
-function randomMessages(count: number): Uint8Array[] {
-  return sizes(count, random(11)).map((size) =>
-    crypto.getRandomValues(new Uint8Array(size))
-  );
-}
-
-function payloadBytes(messages: (string | Uint8Array)[]): number {
-  const encoder = new TextEncoder();
-  return messages.reduce(
-    (sum, message) =>
-      sum +
-      (typeof message === "string"
-        ? encoder.encode(message).byteLength
-        : message.byteLength),
-    0,
-  );
-}
-
-interface Result {
-  wireBytes: number;
-  payloadBytes: number;
-  perSecond: number;
-  cpuMicrosPerMessage: number;
-}
-
-/**
- * Echoes `messages` through one connection, written as fast as the
- * connection takes them while the echoes are read.
- */
-async function run(
-  messages: (string | Uint8Array)[],
+async function runClient(
+  url: string,
+  workload: string,
   compression: CompressionOptions | false,
-): Promise<Result> {
-  const sockets: Socket[] = [];
-  const server = createServer();
-  server.on("connection", (socket: Socket) => sockets.push(socket));
-  server.on("upgrade", (request, socket, head) => {
-    const stream = handleUpgrade(request, socket, head, { compression });
-    stream?.opened.then(async ({ readable, writable }) => {
-      const writer = writable.getWriter();
-      for await (const message of readable) await writer.write(message);
-    }).catch(() => {});
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
-  const wss = new WebSocketStream(`ws://127.0.0.1:${port}`, {
-    transport: "socket",
-    compression,
-  });
-  const { readable, writable, extensions } = await wss.opened;
-  if ((extensions !== "") !== (compression !== false)) {
-    throw new Error(`unexpected agreement: "${extensions}"`);
+  count: string,
+): Promise<Sample> {
+  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-all",
+      new URL("./compression_client.ts", import.meta.url).pathname,
+      `--url=${url}`,
+      `--workload=${workload}`,
+      `--compression=${JSON.stringify(compression)}`,
+      `--count=${count}`,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+    signal: AbortSignal.timeout(120_000),
+  }).output();
+  const decoder = new TextDecoder();
+  if (code !== 0) {
+    throw new Error(`${workload} failed: ${decoder.decode(stderr)}`);
   }
-  const writer = writable.getWriter();
-  const reader = readable.getReader();
-  const cpu = process.cpuUsage();
-  const started = performance.now();
-  const sending = (async () => {
-    for (const message of messages) await writer.write(message);
-  })();
-  let received = 0;
-  while (received < messages.length) {
-    const { done } = await reader.read();
-    if (done) throw new Error("the connection ended early");
-    received++;
+  return JSON.parse(decoder.decode(stdout).trim().split("\n").at(-1)!);
+}
+
+function startServer() {
+  return startChildServer(
+    new URL("./compression_server.ts", import.meta.url),
+    [],
+  );
+}
+
+function median(samples: Sample[], key: string): number {
+  const sorted = samples.map((sample) => sample[key]!).sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2
+    ? sorted[middle]!
+    : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
+const started = performance.now();
+const throughput: Record<string, { off: Sample[]; on: Sample[] }> = {
+  json: { off: [], on: [] },
+  random: { off: [], on: [] },
+};
+const server = await startServer();
+try {
+  for (let rep = 0; rep < reps; rep++) {
+    for (const [workload, samples] of Object.entries(throughput)) {
+      // Alternating which goes first spreads the shared machine's drift.
+      const order = rep % 2 ? ["on", "off"] as const : ["off", "on"] as const;
+      for (const which of order) {
+        samples[which].push(
+          await runClient(
+            server.url,
+            workload,
+            which === "on" ? on : false,
+            values.count,
+          ),
+        );
+        console.error(
+          `[${((performance.now() - started) / 1000).toFixed(0)}s] rep ${
+            rep + 1
+          }/${reps} ${workload} ${which}`,
+        );
+      }
+    }
   }
-  await sending;
-  const seconds = (performance.now() - started) / 1000;
-  const used = process.cpuUsage(cpu);
-  const socket = sockets[0]!;
-  const result = {
-    wireBytes: socket.bytesRead + socket.bytesWritten,
-    payloadBytes: 2 * payloadBytes(messages),
-    perSecond: messages.length / seconds,
-    cpuMicrosPerMessage: (used.user + used.system) / messages.length,
+} finally {
+  await server.stop();
+}
+
+const settings: [string, CompressionOptions | false][] = [
+  ["off", false],
+  ["default (context takeover, 15-bit windows)", on],
+  ["no context takeover either way", {
+    ...on,
+    serverNoContextTakeover: true,
+    clientNoContextTakeover: true,
+  }],
+  ["window bits 10 both ways", {
+    ...on,
+    serverMaxWindowBits: 10,
+    clientMaxWindowBits: 10,
+  }],
+];
+const idle: { setting: string; sample: Sample }[] = [];
+for (const [setting, compression] of settings) {
+  const own = await startServer();
+  try {
+    idle.push({
+      setting,
+      sample: await runClient(own.url, "idle", compression, values.idle),
+    });
+  } finally {
+    await own.stop();
+  }
+}
+
+const rows = Object.entries(throughput).map(([workload, samples]) => {
+  const figures = (which: "off" | "on") => ({
+    payloadBytes: median(samples[which], "payloadBytes"),
+    wireBytes: median(samples[which], "wireBytes"),
+    messagesPerSecond: median(samples[which], "messagesPerSecond"),
+    clientCpu: median(samples[which], "clientCpuMicrosPerMessage"),
+    serverCpu: median(samples[which], "serverCpuMicrosPerMessage"),
+  });
+  const off = figures("off");
+  const compressed = figures("on");
+  const ratios = samples.on.map((sample, i) =>
+    sample.messagesPerSecond! / samples.off[i]!.messagesPerSecond!
+  );
+  return {
+    workload,
+    off,
+    on: compressed,
+    wireReduction: off.wireBytes / compressed.wireBytes,
+    speed: compressed.messagesPerSecond / off.messagesPerSecond,
+    speedSpread: { low: Math.min(...ratios), high: Math.max(...ratios) },
   };
-  wss.close();
-  await wss.closed.catch(() => {});
-  await new Promise((resolve) => server.close(resolve));
-  return result;
-}
+});
+const [json, randomBytes] = rows;
+const targets = [
+  {
+    label: "JSON chat: wire bytes, off / on",
+    figure: json!.wireReduction,
+    target: 3,
+  },
+  {
+    label: "JSON chat: messages/s, on / off",
+    figure: json!.speed,
+    target: 0.5,
+  },
+  {
+    label: "random bytes: messages/s, on / off",
+    figure: randomBytes!.speed,
+    target: 0.9,
+  },
+].map((target) => ({ ...target, met: target.figure >= target.target }));
 
-/** The RSS one codec holds after a message each way, over `count` codecs. */
-async function memoryPerCodec(
-  parameters: DeflateParameters,
-  count: number,
-): Promise<number> {
-  const [message] = chatMessages(1);
-  const bytes = new TextEncoder().encode(message!.repeat(4));
-  const codecs: DeflateCodec[] = [];
-  const gc = (globalThis as { gc?: () => void }).gc;
-  gc?.();
-  const before = Deno.memoryUsage().rss;
-  for (let i = 0; i < count; i++) {
-    const codec = new DeflateCodec(parameters, "server");
-    const payload = (await codec.compress(bytes))!;
-    await codec.inflate(payload, true, Infinity);
-    codecs.push(codec);
-  }
-  gc?.();
-  const perCodec = (Deno.memoryUsage().rss - before) / count;
-  for (const codec of codecs) codec.close();
-  return perCodec;
-}
-
-const workloads = {
-  "JSON chat": chatMessages(MESSAGES),
-  "random bytes": randomMessages(MESSAGES),
+const report = {
+  command: `deno task bench:compression${
+    Deno.args.length ? ` ${Deno.args.join(" ")}` : ""
+  }`,
+  date: new Date().toISOString(),
+  reps,
+  on,
+  durationSeconds: (performance.now() - started) / 1000,
+  targets,
+  throughput: rows,
+  idle,
 };
-console.log(
-  `${MESSAGES} messages per run, echoed; wire = bytes both ways on the server's socket. Timings on a shared machine are noisy.\n`,
-);
-console.log(
-  "| workload | compression | payload | on the wire | ratio | round trips/s | CPU µs/msg |",
-);
-console.log("|---|---|---:|---:|---:|---:|---:|");
-for (const [name, messages] of Object.entries(workloads)) {
-  const off = await run(messages, false);
-  const runs = [
-    ["off", off],
-    ["on", await run(messages, {})],
-    ["on, threshold 0", await run(messages, { threshold: 0 })],
-  ] as const;
-  for (const [label, result] of runs) {
-    console.log(
-      `| ${name} | ${label} | ${result.payloadBytes} | ${result.wireBytes} | ${
-        (result.payloadBytes / result.wireBytes).toFixed(2)
-      }x | ${result.perSecond.toFixed(0)} (${
-        (result.perSecond / off.perSecond).toFixed(2)
-      }x) | ${result.cpuMicrosPerMessage.toFixed(0)} |`,
-    );
-  }
-}
 
-const takeover: DeflateParameters = {
-  serverNoContextTakeover: false,
-  clientNoContextTakeover: false,
-  serverMaxWindowBits: 15,
-  clientMaxWindowBits: 15,
-};
-console.log("\n| zlib state per connection (one codec, server side) | RSS |");
-console.log("|---|---:|");
-for (
-  const [label, parameters] of [
-    ["context takeover, 15-bit windows (the default)", takeover],
-    ["context takeover, 10-bit windows", {
-      ...takeover,
-      serverMaxWindowBits: 10,
-      clientMaxWindowBits: 10,
-    }],
-    ["no context takeover either way", {
-      ...takeover,
-      serverNoContextTakeover: true,
-      clientNoContextTakeover: true,
-    }],
-  ] as const
-) {
-  const bytes = await memoryPerCodec(parameters, 500);
-  console.log(`| ${label} | ${(bytes / 1024).toFixed(0)} KiB |`);
-}
+const kib = (bytes: number) => `${(bytes / 1024).toFixed(1)} KiB`;
+const md = [
+  "# permessage-deflate benchmark",
+  "",
+  `Generated by \`${report.command}\` on ${report.date} in ${
+    report.durationSeconds.toFixed(0)
+  } s; medians of ${reps} alternating runs; "on" is \`${
+    JSON.stringify(on)
+  }\` on both ends. Do not edit by hand.`,
+  "",
+  "| target | figure | target | |",
+  "| --- | ---: | ---: | --- |",
+  ...targets.map((t) =>
+    `| ${t.label} | ${t.figure.toFixed(2)}x | ≥ ${t.target}x | ${
+      t.met ? "met" : "missed"
+    } |`
+  ),
+  "",
+  "| workload | compression | payload both ways | on the wire | messages/s | client CPU/message | server CPU/message |",
+  "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
+  ...rows.flatMap((row) =>
+    (["off", "on"] as const).map((which) => {
+      const f = row[which];
+      return `| ${row.workload} | ${which} | ${kib(f.payloadBytes)} | ${
+        kib(f.wireBytes)
+      } | ${f.messagesPerSecond.toFixed(0)} | ${f.clientCpu.toFixed(1)} µs | ${
+        f.serverCpu.toFixed(1)
+      } µs |`;
+    })
+  ),
+  "",
+  ...rows.map((row) =>
+    `${row.workload}: ${row.wireReduction.toFixed(2)}x fewer bytes, ${
+      row.speed.toFixed(2)
+    }x the messages/s (per-run ratios ${row.speedSpread.low.toFixed(2)}x–${
+      row.speedSpread.high.toFixed(2)
+    }x).`
+  ),
+  "",
+  `| server setting | RSS per idle connection | JS heap per idle connection |`,
+  "| --- | ---: | ---: |",
+  ...idle.map(({ setting, sample }) =>
+    `| ${setting} | ${kib(sample.serverRssPerConnection!)} | ${
+      kib(sample.serverHeapPerConnection!)
+    } |`
+  ),
+  "",
+].join("\n");
+
+console.log(md);
+await Deno.mkdir(outDir, { recursive: true });
+await Deno.writeTextFile(
+  new URL("compression.json", outDir),
+  JSON.stringify(report, null, 2) + "\n",
+);
+await Deno.writeTextFile(new URL("compression.md", outDir), md);
+console.error(
+  `Wrote compression.json and compression.md to ${outDir.pathname}`,
+);
