@@ -67,7 +67,7 @@ export interface HandleUpgradeOptions extends UpgradeWebSocketStreamOptions {
   /**
    * Accepts permessage-deflate (RFC 7692) when the client offers it (every
    * browser does): `true` with the defaults, or an object to tune it.
-   * Messages of at least `threshold` bytes (1 KiB) are sent compressed, and
+   * What is sent is compressed as `threshold` and `level` say, and
    * a received message counts its inflated size against `receiveLimit`,
    * checked while it inflates. Off by default, as in npm `ws`: each
    * connection then holds zlib's state, with context takeover (the default)
@@ -194,7 +194,11 @@ export function handleUpgrade(
       idleTimeout: settings.idleTimeout,
       ...(typeof agreement === "object" &&
         {
-          compression: { ...agreement, threshold: compression!.threshold },
+          compression: {
+            ...agreement,
+            threshold: compression!.threshold,
+            level: compression!.level,
+          },
         }),
     },
   );

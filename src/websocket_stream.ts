@@ -89,9 +89,8 @@ export interface WebSocketStreamOptions extends StreamOptions {
   transport?: "websocket" | "socket";
   /**
    * Compression with permessage-deflate (RFC 7692) for `transport:
-   * "socket"`, offered by default as browsers do: messages of at least
-   * `threshold` bytes (1 KiB) that the server agrees to compress travel
-   * compressed, and `opened` reports the agreement in `extensions`. `false`
+   * "socket"`, offered by default as browsers do: messages travel
+   * compressed (as `threshold` and `level` say) when the server agrees, and `opened` reports the agreement in `extensions`. `false`
    * offers no compression; an object tunes the offer. A received message
    * counts its inflated size against `receiveLimit`, checked while it
    * inflates. The default transport cannot be told: browsers compress on

@@ -334,12 +334,19 @@ Deno.test("invalid data: an InflateError for garbage, a reserved block type and 
 });
 
 Deno.test("threshold: shorter messages are not compressed, and incompressible ones pause compression", async () => {
+  // With context takeover every message is compressed by default; without
+  // it, messages from 1 KiB on; a threshold given applies either way.
   const codec = new DeflateCodec(parameters(), "client");
-  assert.equal(codec.shouldCompress(1023), false);
-  assert.equal(codec.shouldCompress(1024), true);
-  assert.equal(codec.shouldCompress(1024), true);
-  const custom = new DeflateCodec(parameters(), "client", 0);
-  assert.equal(custom.shouldCompress(0), true);
+  assert.equal(codec.shouldCompress(1), true);
+  const resetting = new DeflateCodec(
+    parameters({ clientNoContextTakeover: true }),
+    "client",
+  );
+  assert.equal(resetting.shouldCompress(1023), false);
+  assert.equal(resetting.shouldCompress(1024), true);
+  const custom = new DeflateCodec(parameters(), "client", { threshold: 2048 });
+  assert.equal(custom.shouldCompress(2047), false);
+  assert.equal(custom.shouldCompress(2048), true);
   // Random bytes do not shrink: the next message goes as it is, then
   // compression is tried again, and after more failures it pauses longer.
   const noise = () => crypto.getRandomValues(new Uint8Array(4096));
@@ -356,10 +363,6 @@ Deno.test("threshold: shorter messages are not compressed, and incompressible on
   await codec.compress(chatMessage(0));
   assert.equal(codec.shouldCompress(4096), true);
   // Without context takeover, what does not shrink is sent as it is.
-  const resetting = new DeflateCodec(
-    parameters({ clientNoContextTakeover: true }),
-    "client",
-  );
   assert.equal(await resetting.compress(noise()), undefined);
   codec.close();
   custom.close();

@@ -283,11 +283,21 @@ Deno.test("compression option: booleans, objects and the error for each bad valu
   assert.deepEqual(readCompressionOption(true, false, what), {});
   assert.deepEqual(
     readCompressionOption(
-      { serverMaxWindowBits: 8, clientNoContextTakeover: true, threshold: 0 },
+      {
+        serverMaxWindowBits: 8,
+        clientNoContextTakeover: true,
+        threshold: 0,
+        level: 1,
+      },
       false,
       what,
     ),
-    { serverMaxWindowBits: 8, clientNoContextTakeover: true, threshold: 0 },
+    {
+      serverMaxWindowBits: 8,
+      clientNoContextTakeover: true,
+      threshold: 0,
+      level: 1,
+    },
   );
   for (
     const [value, error, message] of [
@@ -315,6 +325,12 @@ Deno.test("compression option: booleans, objects and the error for each bad valu
         "options.compression.threshold must be a number of bytes, at least 0, received -1",
       ],
       [{ threshold: NaN }, RangeError, "received NaN"],
+      [
+        { level: 10 },
+        RangeError,
+        "options.compression.level must be an integer from 0 to 9, received 10",
+      ],
+      [{ level: 1.5 }, RangeError, "received 1.5"],
     ] as const
   ) {
     assert.throws(

@@ -13,7 +13,7 @@
  *   each setting.
  *
  * Flags: `--reps=N` (default 3), `--count=N` messages per run (default
- * 3000), `--idle=N` connections (default 300), `--on=JSON` the compression
+ * 3000), `--idle=N` connections (default 300; 0 skips them), `--on=JSON` the compression
  * options "on" means (default `{}`, the defaults), `--out=DIR` (default
  * `bench/results/`) where compression.json and compression.md go.
  *
@@ -131,7 +131,7 @@ const settings: [string, CompressionOptions | false][] = [
   }],
 ];
 const idle: { setting: string; sample: Sample }[] = [];
-for (const [setting, compression] of settings) {
+for (const [setting, compression] of Number(values.idle) > 0 ? settings : []) {
   const own = await startServer();
   try {
     idle.push({

@@ -123,7 +123,7 @@ async function openClient(
       reader.compression = new DeflateCodec(
         agreed,
         "client",
-        compression!.threshold,
+        compression,
       );
     }
     return { connection, reader, ...result, compression: reader.compression };

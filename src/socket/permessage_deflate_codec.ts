@@ -21,8 +21,18 @@ import type { DeflateParameters } from "./permessage_deflate_negotiation.ts";
 import { joinChunks } from "./frame.ts";
 import { nextTurn, zlib } from "./runtime.ts";
 
-/** See `CompressionOptions.threshold`. */
-export const DEFAULT_COMPRESSION_THRESHOLD = 1024;
+/** See `CompressionOptions.threshold`: without context takeover. */
+const DEFAULT_RESET_THRESHOLD = 1024;
+/** See `CompressionOptions.level`. */
+const DEFAULT_LEVEL = 4;
+
+/** How one end compresses what it sends, beyond what was negotiated. */
+export interface DeflateSettings {
+  /** Messages shorter than this many bytes go uncompressed. */
+  threshold?: number | undefined;
+  /** zlib's compression level, 0 to 9. */
+  level?: number | undefined;
+}
 
 /** What a sync flush ends with, and what the sender leaves off the wire. */
 const TAIL = new Uint8Array([0x00, 0x00, 0xff, 0xff]);
@@ -60,6 +70,7 @@ interface Operation<T> {
 /** Compresses the messages one end sends and inflates those it receives. */
 export class DeflateCodec {
   readonly #threshold: number;
+  readonly #level: number;
   readonly #sendBits: number;
   readonly #sendResets: boolean;
   readonly #receiveBits: number;
@@ -94,15 +105,14 @@ export class DeflateCodec {
    * @param parameters What was negotiated.
    * @param role Which end this is: it compresses with its own side's
    *   parameters and inflates with the peer's.
-   * @param threshold Messages shorter than this many bytes go uncompressed.
+   * @param settings How this end compresses.
    */
   constructor(
     parameters: DeflateParameters,
     role: Role,
-    threshold = DEFAULT_COMPRESSION_THRESHOLD,
+    settings: DeflateSettings = {},
   ) {
     const client = role === "client";
-    this.#threshold = threshold;
     this.#sendBits = client
       ? parameters.clientMaxWindowBits
       : parameters.serverMaxWindowBits;
@@ -115,6 +125,9 @@ export class DeflateCodec {
     this.#receiveResets = client
       ? parameters.serverNoContextTakeover
       : parameters.clientNoContextTakeover;
+    this.#threshold = settings.threshold ??
+      (this.#sendResets ? DEFAULT_RESET_THRESHOLD : 0);
+    this.#level = settings.level ?? DEFAULT_LEVEL;
   }
 
   /**
@@ -188,6 +201,7 @@ export class DeflateCodec {
     this.#throwIfClosed("compress");
     const deflater = runtimeZlib().createDeflateRaw({
       windowBits: this.#sendBits,
+      level: this.#level,
     });
     deflater.on("data", (chunk: Uint8Array) => this.#deflated.push(chunk));
     deflater.on("error", (error: Error) => {

@@ -9,7 +9,10 @@
 import type { ByteConnection } from "./byte_connection.ts";
 import { acceptFor } from "./client_handshake.ts";
 import { FrameReader } from "./frame_reader.ts";
-import { DeflateCodec } from "./permessage_deflate_codec.ts";
+import {
+  DeflateCodec,
+  type DeflateSettings,
+} from "./permessage_deflate_codec.ts";
 import type { DeflateAgreement } from "./permessage_deflate_negotiation.ts";
 import { SocketSession } from "./session.ts";
 
@@ -28,7 +31,7 @@ export interface ServerTransportOptions {
   /** Seconds without a word from the client before it is pinged, twice over. */
   idleTimeout: number;
   /** permessage-deflate as agreed with the client's offer, if it was. */
-  compression?: DeflateAgreement & { threshold?: number | undefined };
+  compression?: DeflateAgreement & DeflateSettings;
 }
 
 /**
@@ -69,7 +72,7 @@ export function createServerTransport(
         reader.compression = new DeflateCodec(
           agreed.parameters,
           "server",
-          agreed.threshold,
+          agreed,
         );
       }
       return {
