@@ -498,7 +498,7 @@ export class StreamCore implements TransportEvents {
       return createWebSocketError(
         `WebSocket connection closed uncleanly with code ${closeCode}${
           reason === "" ? "" : `: ${reason}`
-        }`,
+        }${failure === "" ? "" : ` (${failure})`}`,
         closeCode,
         reason,
       );

@@ -102,13 +102,7 @@ export const SERVER_PATHS: readonly ServerPath[] = [
  */
 export const KNOWN_SERVER_BUGS: Readonly<
   Record<string, Partial<Record<ServerPath["name"], string>>>
-> = {
-  "WR-11 fault server: the client closes cleanly during a 32 MiB write: write and closed agree on the outcome":
-    {
-      "node:http":
-        "the write in progress when the client's Close arrives resolves, while closed rejects as unclean with the client's code (the write must reject)",
-    },
-};
+> = {};
 
 /**
  * Registers the server case `name` once per path in

@@ -134,13 +134,7 @@ export const TRANSPORTS: readonly ClientTransport[] = [
  */
 export const KNOWN_BUGS: Readonly<
   Record<string, Partial<Record<ClientTransport["name"], string>>>
-> = {
-  "WR-11 fault client: the peer closes cleanly during a 32 MiB write: write and closed agree on the outcome":
-    {
-      socket:
-        "the write in progress when the peer's Close arrives resolves, while closed rejects as unclean with the peer's code (issue 14: the write must reject)",
-    },
-};
+> = {};
 
 /** Options of {@linkcode clientTest}. */
 export interface ClientTestOptions {

@@ -187,6 +187,10 @@ export class FrameWriter {
       this.#outgoing.clear();
       this.#queuedTotal -= before - this.#outgoing.bytes;
       this.#dropCompressing = true;
+      // A send still waiting did not get its message to the peer, even if
+      // the frame being written when the Close came still leaves.
+      this.#roomWaiter?.resolve(false);
+      this.#roomWaiter = undefined;
     }
     this.#closeSent = true;
     const queueClose = () => {

@@ -204,7 +204,7 @@ export class SocketSession implements Transport {
       return [
         closeCode,
         reason,
-        "the peer closed the connection before our messages were sent",
+        "the peer closed the connection while a message was still being sent",
         false,
       ];
     }
