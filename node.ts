@@ -71,10 +71,11 @@ export interface HandleUpgradeOptions extends UpgradeWebSocketStreamOptions {
    * a received message counts its inflated size against `receiveLimit`,
    * checked while it inflates. Off by default, as in npm `ws`: each
    * connection then holds zlib's state, with context takeover (the default)
-   * about 245 KiB for its whole life (80 KiB with both window bits at 10);
-   * `serverNoContextTakeover` and `clientNoContextTakeover` give it back
-   * between messages (7 KiB left), at the cost of larger messages. Figures
-   * from `bench/harness/compression.ts`.
+   * about 280 KiB more than an uncompressed one for its whole life (210 KiB
+   * with both window bits at 10); `serverNoContextTakeover` and
+   * `clientNoContextTakeover` give it back between messages (30 KiB more),
+   * at the cost of larger messages. Figures from
+   * `deno task bench:compression` (server RSS per idle connection).
    *
    * @default {false}
    */

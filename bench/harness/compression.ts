@@ -12,8 +12,8 @@
  *   setting: the server's memory per connection, uncompressed and with
  *   each setting.
  *
- * Flags: `--reps=N` (default 3), `--count=N` messages per run (default
- * 3000), `--idle=N` connections (default 300; 0 skips them), `--on=JSON` the compression
+ * Flags: `--reps=N` (default 5), `--count=N` messages per run (default
+ * 5000), `--idle=N` connections (default 300; 0 skips them), `--on=JSON` the compression
  * options "on" means (default `{}`, the defaults), `--out=DIR` (default
  * `bench/results/`) where compression.json and compression.md go.
  *
@@ -27,8 +27,8 @@ import { startChildServer } from "./_child_server.ts";
 const { values } = parseArgs({
   args: Deno.args,
   options: {
-    reps: { type: "string", default: "3" },
-    count: { type: "string", default: "3000" },
+    reps: { type: "string", default: "5" },
+    count: { type: "string", default: "5000" },
     idle: { type: "string", default: "300" },
     on: { type: "string", default: "{}" },
     out: { type: "string" },

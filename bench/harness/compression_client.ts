@@ -72,8 +72,11 @@ function chatMessage(i: number, size: number, next: () => number): string {
     text: "",
   };
   const words: string[] = [];
-  while (JSON.stringify(message).length + words.join(" ").length < size) {
-    words.push(pick(WORDS));
+  let length = JSON.stringify(message).length;
+  while (length < size) {
+    const word = pick(WORDS);
+    length += word.length + (words.length > 0 ? 1 : 0);
+    words.push(word);
   }
   message.text = words.join(" ");
   return JSON.stringify(message);
