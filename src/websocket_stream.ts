@@ -90,8 +90,9 @@ export interface WebSocketStreamOptions extends StreamOptions {
   /**
    * Compression with permessage-deflate (RFC 7692) for `transport:
    * "socket"`, offered by default as browsers do: messages travel
-   * compressed (as `threshold` and `level` say) when the server agrees, and `opened` reports the agreement in `extensions`. `false`
-   * offers no compression; an object tunes the offer. A received message
+   * compressed (as `threshold` and `level` say) when the server agrees,
+   * and `opened` reports the agreement in `extensions`. `false` offers no
+   * compression; an object tunes the offer. A received message
    * counts its inflated size against `receiveLimit`, checked while it
    * inflates. The default transport cannot be told: browsers compress on
    * their own, Deno's `WebSocket` never does, and this option is ignored.
