@@ -1,8 +1,10 @@
 /**
- * The server the interop peers (browsers, Node) run
- * `tests/peers/scenarios.mjs` against: our `upgradeWebSocketStream` behind
- * `/ws/…`, the peer's scripts, and `/results` for a page to post to. Also
- * what every peer must have seen.
+ * The server the interop peers (browsers, Node, `ws`) run
+ * `tests/peers/scenarios.mjs` against, on either server path: an echo
+ * server (selecting `chat` if offered) and a server that closes each stream
+ * with 1011 right after opening, both started by `ServerPath.start`, and a
+ * `Deno.serve` server for the peer's pages and scripts, with `/results` for a
+ * page to post to. Also what every peer must have seen.
  *
  * @module
  */
@@ -10,18 +12,32 @@
 import assert from "node:assert/strict";
 import type { WebSocketClosedInfo, WebSocketStream } from "../mod.ts";
 import { serve, type TestServer } from "./_wpt_server.ts";
-import { echo, streamHandler } from "./_stream_server.ts";
+import { echo } from "./_stream_server.ts";
+import type { ServerPath } from "./_server_paths.ts";
 
 const PEERS = new URL("./peers/", import.meta.url);
 
 /** A running interop server. */
-export interface InteropServer extends TestServer {
-  /** `http://127.0.0.1:PORT` */
+export interface InteropServer extends AsyncDisposable {
+  /** `http://127.0.0.1:PORT` of the pages, on `Deno.serve` whatever the path. */
   httpUrl: string;
+  /** The WebSocket URLs of the scenarios, served on the path under test. */
+  urls: ScenarioUrls;
   /** What a page POSTed to `/results`. */
   results: Promise<unknown>;
-  /** How each server-side stream ended, in the order they were upgraded. */
+  /**
+   * How each server-side stream ended: the echo streams in the order they
+   * were upgraded, then the streams the server closed.
+   */
   serverClosed(): Promise<WebSocketClosedInfo[]>;
+}
+
+/** Where the scenarios connect: as `runScenarios` takes them. */
+export interface ScenarioUrls {
+  /** Echoes every message; selects `chat` if offered. */
+  echo: string;
+  /** Closes with 1011 and `server ✓ bye` right after opening. */
+  serverClose: string;
 }
 
 /** Our module as one script that browsers and Node can import. */
@@ -35,27 +51,52 @@ export async function bundleModule(): Promise<string> {
   return decoder.decode(stdout);
 }
 
+/** Hands every stream `server` upgrades to `handle`, until it stops. */
+function acceptEach(
+  server: TestServer & { accept(): Promise<WebSocketStream> },
+  handle: (stream: WebSocketStream) => void,
+): void {
+  const next = (): void => {
+    // Pending forever once the server stops, which holds no resource.
+    server.accept().then((stream) => {
+      handle(stream);
+      next();
+    });
+  };
+  next();
+}
+
 /**
- * Serves the scenarios' routes; `/` is a page loading `browser_page.mjs`,
- * and `/mod.js` serves `module` (a bundle of ours, or nothing).
+ * Serves the scenarios' WebSocket routes on `path`, and on `Deno.serve` the
+ * pages: `/` loads `browser_page.mjs` (the WebSocket URLs in its query), and
+ * `/mod.js` serves `module` (a bundle of ours, or nothing).
  */
 export async function startInteropServer(
+  path: ServerPath,
   module = "",
 ): Promise<InteropServer> {
   const page = await Deno.readTextFile(new URL("browser_page.mjs", PEERS));
   const scenarios = await Deno.readTextFile(new URL("scenarios.mjs", PEERS));
   const results = Promise.withResolvers<unknown>();
-  const closed: Promise<WebSocketClosedInfo>[] = [];
-  const streams = streamHandler({ protocol: ["chat"] });
-  const watch = (stream: WebSocketStream) => {
-    closed.push(stream.closed);
-    return stream;
-  };
+  const echoed: Promise<WebSocketClosedInfo>[] = [];
+  const closedByServer: Promise<WebSocketClosedInfo>[] = [];
+  const echoServer = await path.start({ protocol: ["chat"] });
+  const closeServer = await path.start();
+  acceptEach(echoServer, (stream) => {
+    echoed.push(stream.closed);
+    echo(stream);
+  });
+  acceptEach(closeServer, (stream) => {
+    closedByServer.push(stream.closed);
+    stream.opened.then(() =>
+      stream.close({ closeCode: 1011, reason: "server ✓ bye" })
+    ).catch(() => {});
+  });
   const script = (body: string) =>
     new Response(body, {
       headers: { "content-type": "text/javascript; charset=utf-8" },
     });
-  const server = serve(async (request) => {
+  const pages = serve(async (request) => {
     switch (new URL(request.url).pathname) {
       case "/":
         return new Response(
@@ -71,29 +112,22 @@ export async function startInteropServer(
       case "/results":
         results.resolve(await request.json());
         return new Response(null, { status: 204 });
-      case "/ws/echo": {
-        const response = streams.handler(request);
-        streams.accept().then((stream) => echo(watch(stream)));
-        return response;
-      }
-      case "/ws/server-close": {
-        const response = streams.handler(request);
-        streams.accept().then(async (stream) => {
-          watch(stream);
-          await stream.opened;
-          stream.close({ closeCode: 1011, reason: "server ✓ bye" });
-        }).catch(() => {});
-        return response;
-      }
       default:
         return new Response("Not found", { status: 404 });
     }
   });
+  const close = async () => {
+    await Promise.all([pages.close(), echoServer.close(), closeServer.close()]);
+  };
   return {
-    ...server,
-    httpUrl: server.url.replace("ws:", "http:"),
+    httpUrl: pages.url.replace("ws:", "http:"),
+    urls: {
+      echo: `${echoServer.url}/echo`,
+      serverClose: `${closeServer.url}/server-close`,
+    },
     results: results.promise,
-    serverClosed: () => Promise.all(closed),
+    serverClosed: () => Promise.all([...echoed, ...closedByServer]),
+    [Symbol.asyncDispose]: close,
   };
 }
 
@@ -101,8 +135,8 @@ export async function startInteropServer(
 export interface Peer {
   /** Tags the texts the peer sends. */
   name: string;
-  /** Whose WebSocketStream the peer used. */
-  impl: "native" | "ours";
+  /** Whose client the peer used: its runtime's WebSocketStream, ours, or npm `ws`. */
+  impl: "native" | "ours" | "ws";
   /**
    * Whether the peer's WebSocket echoes the reason along with the code when it
    * answers our Close: browsers do, Node's undici sends the code alone (RFC

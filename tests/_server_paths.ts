@@ -17,6 +17,7 @@ import type { UpgradeWebSocketStreamOptions } from "../mod.ts";
 import { startNodeStreamServer } from "./_node_stream_server.ts";
 import { startStreamServer, type StreamServer } from "./_stream_server.ts";
 import type { Wording } from "./_transports.ts";
+import { type Peer, peerTestOptions } from "./_peers.ts";
 
 /** A server path under test. */
 export interface ServerPath {
@@ -106,19 +107,21 @@ export const KNOWN_SERVER_BUGS: Readonly<
 
 /**
  * Registers the server case `name` once per path in
- * {@linkcode SERVER_PATHS}, as `name [path]`.
+ * {@linkcode SERVER_PATHS}, as `name [path]`. A case that needs outside
+ * `peers` (a browser, Node) is skipped as `peerTestOptions` says where one
+ * is missing.
  */
 export function serverTest(
   name: string,
   fn: (path: ServerPath) => void | Promise<void>,
+  peers: readonly Peer[] = [],
 ): void {
   for (const path of SERVER_PATHS) {
     const bug = KNOWN_SERVER_BUGS[name]?.[path.name];
     Deno.test({
-      name: bug === undefined
-        ? `${name} [${path.name}]`
-        : `KNOWN BUG ${name} [${path.name}]: ${bug}`,
-      ignore: bug !== undefined,
+      ...(bug === undefined
+        ? peerTestOptions(peers, `${name} [${path.name}]`)
+        : { name: `KNOWN BUG ${name} [${path.name}]: ${bug}`, ignore: true }),
       fn: () => fn(path),
     });
   }

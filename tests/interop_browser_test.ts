@@ -1,7 +1,7 @@
 /**
  * Interop with real browsers: a page served by the test runs the scenarios of
- * `peers/scenarios.mjs` against our server and POSTs what it saw back. The
- * browsers run headless; no automation protocol is used.
+ * `peers/scenarios.mjs` against our server, on each server path, and POSTs
+ * what it saw back. The browsers run headless; no automation protocol is used.
  *
  * - Chromium, with its native `WebSocketStream` and with ours;
  * - Firefox, which has no `WebSocketStream`: ours, the case this package is
@@ -15,40 +15,48 @@ import {
   bundleModule,
   startInteropServer,
 } from "./_interop_server.ts";
-import { peerTest } from "./_peers.ts";
+import { peerPath } from "./_peers.ts";
+import { type ServerPath, serverTest } from "./_server_paths.ts";
 import { type Browser, CHROMIUM, FIREFOX, openPage } from "./_browser.ts";
 
-peerTest(
-  CHROMIUM.peer,
-  "Chromium's native WebSocketStream: echo (incl. 4 MiB), subprotocol and close codes both ways against our server",
+serverTest(
+  "INT-01 Chromium's native WebSocketStream: echo (incl. 4 MiB), subprotocol and close codes both ways against our server",
   (path) => runPage(CHROMIUM, path, "native"),
+  [CHROMIUM.peer],
 );
 
-peerTest(
-  CHROMIUM.peer,
-  "our WebSocketStream in Chromium (bundled mod.ts): the same scenarios pass",
+serverTest(
+  "INT-01 our WebSocketStream in Chromium (bundled mod.ts): the same scenarios pass",
   (path) => runPage(CHROMIUM, path, "ours"),
+  [CHROMIUM.peer],
 );
 
-peerTest(
-  FIREFOX.peer,
-  "our WebSocketStream in Firefox, which has no WebSocketStream of its own: the same scenarios pass",
+serverTest(
+  "INT-01 our WebSocketStream in Firefox, which has no WebSocketStream of its own: the same scenarios pass",
   (path) => runPage(FIREFOX, path, "ours"),
+  [FIREFOX.peer],
 );
 
 async function runPage(
   browser: Browser,
-  path: string,
+  path: ServerPath,
   impl: "native" | "ours",
 ): Promise<void> {
   const name = browser.peer.name;
   await using server = await startInteropServer(
+    path,
     impl === "ours" ? await bundleModule() : "",
   );
+  const query = new URLSearchParams({
+    impl,
+    name,
+    echo: server.urls.echo,
+    close: server.urls.serverClose,
+  });
   await openPage(
     browser,
-    path,
-    `${server.httpUrl}/?impl=${impl}&name=${name}`,
+    peerPath(browser.peer),
+    `${server.httpUrl}/?${query}`,
     server.results.then((outcome) =>
       assertScenarios(server, outcome, { name, impl, echoesReason: true })
     ),

@@ -19,13 +19,13 @@ async function closedResult(wss) {
 }
 
 /**
- * Runs every scenario with `WebSocketStream` against `base` (the server's
- * `ws://…/ws`); `name` tags the texts the peer sends.
+ * Runs every scenario with `WebSocketStream` against the server's `urls`
+ * (`echo`, `serverClose`); `name` tags the texts the peer sends.
  */
 // deno-lint-ignore explicit-module-boundary-types -- plain JavaScript, for browsers and Node
-export async function runScenarios(WebSocketStream, base, name) {
+export async function runScenarios(WebSocketStream, urls, name) {
   const results = {};
-  const echo = new WebSocketStream(`${base}/echo`);
+  const echo = new WebSocketStream(urls.echo);
   const { readable, writable } = await echo.opened;
   const writer = writable.getWriter();
   const reader = readable.getReader();
@@ -41,19 +41,19 @@ export async function runScenarios(WebSocketStream, base, name) {
   echo.close();
   results.emptyClose = await closedResult(echo);
 
-  const withProtocol = new WebSocketStream(`${base}/echo`, {
+  const withProtocol = new WebSocketStream(urls.echo, {
     protocols: ["x", "chat"],
   });
   results.protocol = (await withProtocol.opened).protocol;
   withProtocol.close();
   await withProtocol.closed;
 
-  const clientClose = new WebSocketStream(`${base}/echo`);
+  const clientClose = new WebSocketStream(urls.echo);
   await clientClose.opened;
   clientClose.close({ closeCode: 4001, reason: `${name} bye` });
   results.clientClose = await closedResult(clientClose);
 
-  const serverClose = new WebSocketStream(`${base}/server-close`);
+  const serverClose = new WebSocketStream(urls.serverClose);
   await serverClose.opened;
   results.serverClose = await closedResult(serverClose);
   return results;
