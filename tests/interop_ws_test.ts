@@ -1,6 +1,8 @@
 /**
- * Interop with the npm `ws` package, the most used Node.js implementation:
- * its client against our server, and its server for our client.
+ * Interop with the npm `ws` package, the most used Node.js implementation,
+ * under Deno's npm compatibility: its client against our server on each
+ * server path, and its server for our client. (`ws` under a real Node process
+ * is in interop_ws_node_test.ts.)
  *
  * @module
  */
@@ -9,7 +11,8 @@ import assert from "node:assert/strict";
 // The package ships no types; its callbacks are annotated where used.
 import WebSocket, { WebSocketServer } from "ws";
 import { WebSocketStream } from "../mod.ts";
-import { echo, readCount, startStreamServer } from "./_stream_server.ts";
+import { serverTest } from "./_server_paths.ts";
+import { echo, readCount } from "./_stream_server.ts";
 
 /** Opens a `ws` client, failing on an error before `open`. */
 async function openWs(url: string, protocols?: string[]): Promise<WebSocket> {
@@ -46,69 +49,81 @@ function nextWsMessage(
   );
 }
 
-Deno.test("ws client: text and binary echo through our server keep their type and bytes", async () => {
-  await using server = startStreamServer();
-  const socket = await openWs(server.url);
-  echo(await server.accept());
-  const large = crypto.getRandomValues(new Uint8Array(65536));
-  for (
-    const [sent, binary] of [
-      ["héllo ✓", false],
-      [new Uint8Array([0, 1, 2, 255]), true],
-      [large, true],
-    ] as const
-  ) {
-    const received = nextWsMessage(socket);
-    socket.send(sent, { binary });
-    const { data, isBinary } = await received;
-    assert.equal(isBinary, binary);
-    if (typeof sent === "string") {
-      assert.equal(new TextDecoder().decode(data), sent);
-    } else assert.deepEqual(data, sent);
-  }
-  const closed = wsClosed(socket);
-  socket.close(1000);
-  assert.equal((await closed).code, 1000);
-});
-
-Deno.test("ws client: its 'a,b' protocol offer gets our server's choice", async () => {
-  await using server = startStreamServer({ protocol: ["b", "a"] });
-  const socket = await openWs(server.url, ["a", "b"]);
-  const serverStream = await server.accept();
-  assert.equal(socket.protocol, "b");
-  assert.equal((await serverStream.opened).protocol, "b");
-  const closed = wsClosed(socket);
-  socket.close();
-  assert.deepEqual(await closed, { code: 1005, reason: "" });
-  assert.deepEqual(await serverStream.closed, { closeCode: 1005, reason: "" });
-});
-
-Deno.test("ws client: close code and reason travel both ways", async () => {
-  await using server = startStreamServer();
-  {
+serverTest(
+  "INT-05 ws client: text and binary echo through our server keep their type and bytes",
+  async (path) => {
+    await using server = await path.start();
     const socket = await openWs(server.url);
-    const serverStream = await server.accept();
+    echo(await server.accept());
+    const large = crypto.getRandomValues(new Uint8Array(65536));
+    for (
+      const [sent, binary] of [
+        ["héllo ✓", false],
+        [new Uint8Array([0, 1, 2, 255]), true],
+        [large, true],
+      ] as const
+    ) {
+      const received = nextWsMessage(socket);
+      socket.send(sent, { binary });
+      const { data, isBinary } = await received;
+      assert.equal(isBinary, binary);
+      if (typeof sent === "string") {
+        assert.equal(new TextDecoder().decode(data), sent);
+      } else assert.deepEqual(data, sent);
+    }
     const closed = wsClosed(socket);
-    socket.close(4001, "client done");
-    assert.deepEqual(await serverStream.closed, {
-      closeCode: 4001,
-      reason: "client done",
-    });
-    assert.deepEqual(await closed, { code: 4001, reason: "client done" });
-  }
-  {
-    const socket = await openWs(server.url);
+    socket.close(1000);
+    assert.equal((await closed).code, 1000);
+  },
+);
+
+serverTest(
+  "INT-05 ws client: its 'a,b' protocol offer gets our server's choice",
+  async (path) => {
+    await using server = await path.start({ protocol: ["b", "a"] });
+    const socket = await openWs(server.url, ["a", "b"]);
     const serverStream = await server.accept();
+    assert.equal(socket.protocol, "b");
+    assert.equal((await serverStream.opened).protocol, "b");
     const closed = wsClosed(socket);
-    await serverStream.opened;
-    serverStream.close({ closeCode: 1008, reason: "policy ✓" });
-    assert.deepEqual(await closed, { code: 1008, reason: "policy ✓" });
+    socket.close();
+    assert.deepEqual(await closed, { code: 1005, reason: "" });
     assert.deepEqual(await serverStream.closed, {
-      closeCode: 1008,
-      reason: "policy ✓",
+      closeCode: 1005,
+      reason: "",
     });
-  }
-});
+  },
+);
+
+serverTest(
+  "INT-05 ws client: close code and reason travel both ways",
+  async (path) => {
+    await using server = await path.start();
+    {
+      const socket = await openWs(server.url);
+      const serverStream = await server.accept();
+      const closed = wsClosed(socket);
+      socket.close(4001, "client done");
+      assert.deepEqual(await serverStream.closed, {
+        closeCode: 4001,
+        reason: "client done",
+      });
+      assert.deepEqual(await closed, { code: 4001, reason: "client done" });
+    }
+    {
+      const socket = await openWs(server.url);
+      const serverStream = await server.accept();
+      const closed = wsClosed(socket);
+      await serverStream.opened;
+      serverStream.close({ closeCode: 1008, reason: "policy ✓" });
+      assert.deepEqual(await closed, { code: 1008, reason: "policy ✓" });
+      assert.deepEqual(await serverStream.closed, {
+        closeCode: 1008,
+        reason: "policy ✓",
+      });
+    }
+  },
+);
 
 Deno.test("ws server: our client echoes text and binary, negotiates a protocol and closes with a code both ways", async () => {
   const server = new WebSocketServer({
