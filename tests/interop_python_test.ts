@@ -1,8 +1,7 @@
 /**
  * Interop with Python's `websockets` (Debian's python3-websockets), an
- * independent RFC 6455 implementation, in both directions of the socket
- * transport: as the client of our node server path (`handleUpgrade`), and
- * as the server for our socket-transport client.
+ * independent RFC 6455 implementation: as the client of our server on each
+ * server path, and as the server for our socket-transport client.
  *
  * @module
  */
@@ -10,8 +9,8 @@
 import assert from "node:assert/strict";
 import { WebSocketStream } from "../mod.ts";
 import { BOUND_MS, fulfilmentWithin } from "./_assert.ts";
-import { startNodeStreamServer } from "./_node_stream_server.ts";
-import { findPeer, peerTest } from "./_peers.ts";
+import { findPeer, peerPath, peerTest } from "./_peers.ts";
+import { serverTest } from "./_server_paths.ts";
 
 const CLIENT = new URL("./peers/python_client.py", import.meta.url);
 const SERVER = new URL("./peers/python_echo_server.py", import.meta.url);
@@ -19,12 +18,11 @@ const PYTHON_TIMEOUT_MS = 30_000;
 
 const python = findPeer("python");
 
-peerTest(
-  python,
-  "SRV-01 interop: Python websockets as the client of our node server path: echo, ten Pings, and its close code",
-  async (pythonPath) => {
-    await using server = await startNodeStreamServer({ protocol: "chat" });
-    const run = new Deno.Command(pythonPath, {
+serverTest(
+  "INT-06 Python websockets as the client of our server: echo, ten Pings, and its close code",
+  async (path) => {
+    await using server = await path.start({ protocol: "chat" });
+    const run = new Deno.Command(peerPath(python), {
       args: [CLIENT.pathname, `${server.url}/py`],
       stdin: "null",
       signal: AbortSignal.timeout(PYTHON_TIMEOUT_MS),
@@ -57,6 +55,7 @@ peerTest(
       { closeCode: 4001, reason: "from python" },
     );
   },
+  [python],
 );
 
 peerTest(
