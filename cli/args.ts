@@ -88,7 +88,8 @@ Options:
                            slowly) pauses the peer through TCP instead, except
                            with --transport websocket, where a peer that gets
                            more than N bytes ahead is closed with 4009.
-      --hostname HOST      Address to listen on (default 127.0.0.1).
+      --hostname HOST      Address to listen on, such as 0.0.0.0, ::1 or
+                           [::1] (default 127.0.0.1).
   -q, --quiet              Print nothing on stderr but the reason for a
                            failure.
   -v, --verbose            Print the headers added to the handshake, the
@@ -333,7 +334,7 @@ export function parseCommand(args: readonly string[]): Command {
     const pingInterval = given.read("ping-interval", readSeconds);
     return {
       kind: "listen",
-      hostname: given.last("hostname") ?? "127.0.0.1",
+      hostname: given.read("hostname", readHostname) ?? "127.0.0.1",
       port: given.read("listen", readPort)!,
       echo: given.has("echo"),
       // Deno pings at half the idle timeout.
@@ -488,6 +489,19 @@ function readSeconds(text: string, typed: string): number {
     );
   }
   return value;
+}
+
+/** The address to listen on, without the brackets an IPv6 address may be typed in. */
+function readHostname(text: string, typed: string): string {
+  const hostname = /^\[(.*)\]$/.exec(text)?.[1] ?? text;
+  if (hostname === "" || /[\s\[\]\/]/.test(hostname)) {
+    throw new UsageError(
+      `Cannot parse ${typed}: it must be a host name or an IP address such as 127.0.0.1 or ::1, received ${
+        shown(text)
+      }`,
+    );
+  }
+  return hostname;
 }
 
 function readPort(text: string, typed: string): number {

@@ -151,7 +151,7 @@ export async function runListen(
     await input?.cancel().catch(() => {});
   };
   // node:http would throw a missing permission where nobody can catch it.
-  const net = `${command.hostname}:${command.port}`;
+  const net = hostAndPort(command.hostname, command.port);
   const permission = await Deno.permissions.request({ name: "net", host: net });
   if (permission.state !== "granted") {
     await finish();
@@ -177,18 +177,12 @@ export async function runListen(
   } catch (error) {
     await finish();
     reporter.error(
-      `cannot listen on ${command.hostname}:${command.port}: ${
-        describeError(error)
-      }`,
+      `Cannot listen on ${net}: ${describeError(error)}`,
     );
     return ExitStatus.unclean;
   }
   const { address, port } = server.address() as AddressInfo;
-  reporter.info(
-    `listening on ws://${
-      address.includes(":") ? `[${address}]` : address
-    }:${port}/`,
-  );
+  reporter.info(`listening on ws://${hostAndPort(address, port)}/`);
   if (input !== undefined) {
     reporter.detail(
       `stdin goes to one client at a time; closing with ${
@@ -214,6 +208,11 @@ export async function runListen(
     return ExitStatus.unclean;
   }
   return ExitStatus.ok;
+}
+
+/** `host:port`, with an IPv6 host in brackets as URLs and Deno's permissions write it. */
+function hostAndPort(hostname: string, port: number): string {
+  return `${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`;
 }
 
 /** Answers an upgrade this server will not take with 503 and ends it. */

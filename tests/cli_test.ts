@@ -719,6 +719,49 @@ Deno.test("CLI --listen whose stdout is blocked for 3 s receives all of a 64 MiB
   assert.equal(await sha256(result.stdout), await sha256(input));
 });
 
+/** Whether this machine can listen on IPv6 loopback. */
+function ipv6LoopbackWorks(): boolean {
+  try {
+    Deno.listen({ hostname: "::1", port: 0 }).close();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const IPV6 = ipv6LoopbackWorks();
+
+for (const hostname of ["::1", "[::1]"]) {
+  Deno.test({
+    name: `CLI --listen --echo --hostname ${hostname} serves on IPv6 loopback${
+      IPV6 ? "" : " (ignored: this machine cannot listen on ::1)"
+    }`,
+    ignore: !IPV6,
+    async fn() {
+      await using child = new DenoProcess([
+        ...CLI,
+        "--listen",
+        "0",
+        "--echo",
+        "--hostname",
+        hostname,
+      ]);
+      const [, port] = await child.waitForStderr(
+        /listening on ws:\/\/\[::1\]:(\d+)\//,
+      );
+      const client = new Probe(`ws://[::1]:${port}/`);
+      await client.opened;
+      client.socket.send("over IPv6");
+      assert.equal(await client.next(), "over IPv6");
+      client.socket.close(1000);
+      await client.closed;
+      child.kill("SIGINT");
+      const result = await child.finished();
+      assert.equal(result.code, 0, result.stderr);
+    },
+  });
+}
+
 Deno.test("CLI --listen answers a plain HTTP request with 426 Upgrade Required", async () => {
   await using child = new DenoProcess([...CLI, "--listen", "0", "--echo"]);
   const url = await listeningUrl(child);
