@@ -46,9 +46,10 @@ Modes:
                            end of stdin closes the connection (see --linger).
   --listen PORT            Serve on PORT (0 picks a free one; the address is
                            printed on stderr). One client at a time is piped
-                           to stdout and fed from stdin; the end of stdin
-                           closes it and stops the server (at once when no
-                           client is connected).
+                           to stdout and fed from stdin; once all of stdin
+                           is sent, its end closes that client and stops the
+                           server (at once when stdin is empty). Input that
+                           no client has taken waits for the next client.
   --listen PORT --echo     Serve as an echo server for any number of clients,
                            until interrupted (Ctrl-C closes them cleanly).
 
@@ -107,7 +108,8 @@ Exit status:
   1  the connection closed uncleanly (e.g. 1006, or 4009 for a message
      longer than --receive-limit), stdin/stdout failed, or a permission is
      missing; with --listen (not --echo), the piped client's unclean close
-     stops the server with this status
+     stops the server with this status, as does stopping it (Ctrl-C) before
+     all of stdin was sent
   2  bad arguments
   3  the opening handshake failed (refused, HTTP error, no common
      subprotocol, or not done within --connect-timeout)

@@ -30,8 +30,9 @@ import {
 type ListenCommand = Extract<Command, { kind: "listen" }>;
 
 /**
- * Serves until stopped by `io.signal`, or, without `--echo`, until stdin
- * ends or the piped client's connection fails; returns the exit status.
+ * Serves until stopped by `io.signal`, or, without `--echo`, until all of
+ * stdin has been sent or the piped client's connection fails; returns the
+ * exit status.
  */
 export async function runListen(
   command: ListenCommand,
@@ -202,6 +203,8 @@ export async function runListen(
     server.close(resolve);
     server.closeAllConnections();
   });
+  // Stopped while stdin still had something for a client: say so.
+  if (input?.holding) failure ??= "stopped before all of stdin was sent";
   await finish();
   if (failure !== undefined) {
     reporter.error(failure);

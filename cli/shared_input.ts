@@ -10,7 +10,8 @@ import type { Message } from "../src/internal.ts";
  * Messages shared by the clients of one server, one client at a time: each
  * gets a stream of what is left, and a stream cancelled when its client goes
  * leaves the rest, even a message read for it but not taken, to the next.
- * The end of the input is seen while no client is connected too.
+ * The end of the input is seen while no client is connected too; input
+ * that no client has taken yet waits for the next one.
  */
 export class SharedInput {
   readonly #reader: ReadableStreamDefaultReader<Message>;
@@ -22,8 +23,19 @@ export class SharedInput {
     this.#reader = input.getReader();
   }
 
+  /** Whether a message has been read and no client has taken it yet. */
+  #holding = false;
+
   #peek(): Promise<ReadableStreamReadResult<Message>> {
-    return this.#next ??= this.#reader.read();
+    return this.#next ??= this.#reader.read().then((result) => {
+      this.#holding = !result.done;
+      return result;
+    });
+  }
+
+  /** Whether input has been read that no client has taken yet. */
+  get holding(): boolean {
+    return this.#holding;
   }
 
   /**
@@ -42,6 +54,7 @@ export class SharedInput {
         const result = await this.#peek();
         if (cancelled) return;
         this.#next = undefined;
+        this.#holding = false;
         if (result.done) controller.close();
         else controller.enqueue(result.value);
       },

@@ -636,6 +636,34 @@ Deno.test("CLI --listen with stdin already at its end and no client stops with e
   assert.match(result.stderr, LISTENING);
 });
 
+Deno.test("CLI --listen keeps stdin that ended before any client for the next client, and stops once it is sent", async () => {
+  await using child = new DenoProcess([...CLI, "--listen", "0"]);
+  await child.write("kept\n");
+  await child.closeStdin();
+  const url = await listeningUrl(child);
+  // Time for the end of stdin to be seen: the server must still be there.
+  await delay(300);
+  const client = new Probe(url);
+  await client.opened;
+  assert.equal(await client.next(), "kept");
+  assert.equal((await client.closed).code, 1000);
+  const result = await child.finished();
+  assert.equal(result.code, 0, result.stderr);
+});
+
+Deno.test("CLI --listen stopped before all of stdin was sent exits 1 and says so", async () => {
+  await using child = new DenoProcess([...CLI, "--listen", "0"]);
+  await child.write("never sent\n");
+  await child.closeStdin();
+  await listeningUrl(child);
+  // Time for stdin to be read; no client ever comes.
+  await delay(300);
+  child.kill("SIGINT");
+  const result = await child.finished();
+  assert.equal(result.code, 1, result.stderr);
+  assert.match(result.stderr, /\nstopped before all of stdin was sent\n$/);
+});
+
 Deno.test("CLI --listen exits 1 when its client drops without a Close, and -q still prints why", async () => {
   // -q hides the address, so the port is chosen here.
   const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
