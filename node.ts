@@ -28,6 +28,7 @@
 
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
+import { describeValue, readOptionsObject } from "./src/options.ts";
 import {
   readServerOptions,
   refuseUpgrade,
@@ -84,6 +85,31 @@ export interface HandleUpgradeOptions extends UpgradeWebSocketStreamOptions {
 
 const HANDLE = "Cannot handle the WebSocket upgrade";
 
+/** Throws a TypeError naming the first argument no `upgrade` event gives. */
+function validateUpgradeEvent(
+  request: unknown,
+  socket: unknown,
+  head: unknown,
+): void {
+  const wrong = !isObject(request) || !Array.isArray(request.rawHeaders)
+    ? ["request must be an http.IncomingMessage", request]
+    : !isObject(socket) || typeof socket.write !== "function" ||
+        typeof socket.end !== "function"
+    ? ["socket must be a stream.Duplex", socket]
+    : !(head instanceof Uint8Array)
+    ? ["head must be a Uint8Array", head]
+    : undefined;
+  if (wrong !== undefined) {
+    throw new TypeError(
+      `${HANDLE}: ${wrong[0]}, received ${describeValue(wrong[1])}`,
+    );
+  }
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null;
+}
+
 /** The oldest Deno whose `node:http` upgrade sockets can pause reading. */
 const MIN_DENO = [2, 8] as const;
 
@@ -124,8 +150,9 @@ const MIN_DENO = [2, 8] as const;
  *   compression, off by default.
  * @returns The stream, or `undefined` when the request was refused.
  * @throws {Error} On Deno older than 2.8, whose upgrade sockets cannot pause.
- * @throws {TypeError} When an option is invalid, or a protocol selector
- *   returns a subprotocol the client did not offer.
+ * @throws {TypeError} When an argument is not what the `upgrade` event
+ *   gives, an option is invalid, or a protocol selector returns a
+ *   subprotocol the client did not offer.
  * @throws {RangeError} When a size or timeout option is negative or too
  *   large.
  * @throws {DOMException} `InvalidAccessError` for an `overflowCloseCode` a
@@ -138,12 +165,14 @@ export function handleUpgrade(
   options: HandleUpgradeOptions = {},
 ): WebSocketStream | undefined {
   refuseOldDeno();
-  const settings = readServerOptions(options, HANDLE);
+  const given = readOptionsObject(options, HANDLE);
+  const settings = readServerOptions(given, HANDLE);
   const compression = readCompressionOption(
-    options.compression,
+    given.compression,
     false,
     HANDLE,
   );
+  validateUpgradeEvent(request, socket, head);
   const headers = new Headers();
   const raw = request.rawHeaders;
   for (let i = 0; i + 1 < raw.length; i += 2) {

@@ -126,15 +126,44 @@ export function readAmount(
   max = Infinity,
 ): number {
   if (value === undefined) return fallback;
-  if (typeof value !== "number" || Number.isNaN(value)) {
+  if (typeof value !== "number") {
     throw new TypeError(
       `${what}: options.${name} must be a number, received ${typeof value}`,
     );
   }
-  if (value < 0 || value > max) {
+  if (Number.isNaN(value) || value < 0 || value > max) {
     throw new RangeError(
       `${what}: options.${name} must be between 0 and ${max}, received ${value}`,
     );
   }
   return value;
+}
+
+/**
+ * Reads an options argument as a dictionary does: `undefined` and `null` are
+ * no options, anything else that is not an object is a TypeError whose
+ * message starts with `what`.
+ */
+export function readOptionsObject<T extends object>(
+  options: T | null | undefined,
+  what: string,
+): Partial<T> {
+  if (options === undefined || options === null) return {};
+  if (typeof options !== "object") {
+    throw new TypeError(
+      `${what}: options must be an object, received ${describeValue(options)}`,
+    );
+  }
+  return options;
+}
+
+/** A received value for an error message: strings quoted, others as text. */
+export function describeValue(value: unknown): string {
+  if (typeof value === "string") return JSON.stringify(value);
+  if (typeof value === "function") return "a function";
+  try {
+    return String(value);
+  } catch {
+    return Object.prototype.toString.call(value);
+  }
 }

@@ -10,6 +10,7 @@
 import { isProtocolToken } from "./handshake_options.ts";
 import {
   readAmount,
+  readOptionsObject,
   readStreamOptions,
   type StreamSettings,
 } from "./options.ts";
@@ -53,8 +54,9 @@ export function readServerOptions(
   options: UpgradeWebSocketStreamOptions,
   what: string,
 ): ServerSettings {
-  const stream = readStreamOptions(options, "server", what);
-  const { signal, origins, protocol } = options;
+  const given = readOptionsObject(options, what);
+  const stream = readStreamOptions(given, "server", what);
+  const { signal, origins, protocol } = given;
   if (signal !== undefined && !(signal instanceof AbortSignal)) {
     throw new TypeError(`${what}: options.signal must be an AbortSignal`);
   }
@@ -75,7 +77,7 @@ export function readServerOptions(
     );
   }
   const idleTimeout = readAmount(
-    options.idleTimeout,
+    given.idleTimeout,
     DEFAULT_IDLE_TIMEOUT,
     "idleTimeout",
     what,

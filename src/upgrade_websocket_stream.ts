@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { StreamOptions } from "./options.ts";
+import { describeValue, type StreamOptions } from "./options.ts";
 import {
   readServerOptions,
   refuseUpgrade,
@@ -158,8 +158,9 @@ const UPGRADE = "Cannot upgrade to WebSocketStream";
  * @param options Subprotocol selection, allowed origins, keepalive and
  *   buffer limits.
  * @returns The response to return from the handler, and the stream.
- * @throws {TypeError} When an option is invalid, or a protocol selector
- *   returns a subprotocol the client did not offer.
+ * @throws {TypeError} When `request` is not a `Request`, an option is
+ *   invalid, or a protocol selector returns a subprotocol the client did not
+ *   offer.
  * @throws {RangeError} When a size or timeout option is negative or too
  *   large.
  * @throws {DOMException} `InvalidAccessError` for an `overflowCloseCode` a
@@ -170,6 +171,13 @@ export function upgradeWebSocketStream(
   options: UpgradeWebSocketStreamOptions = {},
 ): WebSocketStreamUpgrade {
   const settings = readServerOptions(options, UPGRADE);
+  if (!(request instanceof Request)) {
+    throw new TypeError(
+      `${UPGRADE}: request must be a Request, received ${
+        describeValue(request)
+      }`,
+    );
+  }
   const refusal = refuseUpgrade(request, settings.origins);
   if (refusal !== undefined) {
     return {

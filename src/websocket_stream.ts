@@ -10,7 +10,12 @@ import {
   toProtocolList,
   validateProtocols,
 } from "./handshake_options.ts";
-import { readStreamOptions, type StreamOptions } from "./options.ts";
+import { describeError } from "./describe_error.ts";
+import {
+  readOptionsObject,
+  readStreamOptions,
+  type StreamOptions,
+} from "./options.ts";
 import {
   StreamCore,
   type WebSocketClosedInfo,
@@ -177,13 +182,8 @@ export class WebSocketStream {
       throw new TypeError(`${CONSTRUCT}: a URL is required`);
     }
     const input = `${url}`.toWellFormed();
-    if (options === null) options = {};
-    if (typeof options !== "object") {
-      throw new TypeError(`${CONSTRUCT}: options must be an object`);
-    }
-    const headers = options.headers === undefined
-      ? undefined
-      : new Headers(options.headers);
+    options = readOptionsObject(options, CONSTRUCT);
+    const headers = readHeaders(options.headers);
     const { signal } = options;
     if (signal !== undefined && !(signal instanceof AbortSignal)) {
       throw new TypeError(
@@ -390,6 +390,19 @@ function apiBaseUrl(): string | undefined {
 }
 
 /** Reads {@linkcode WebSocketStreamOptions.transport}: whether it is `"socket"`. */
+/** Builds the handshake headers; an invalid one is a TypeError of ours. */
+function readHeaders(init: HeadersInit | undefined): Headers | undefined {
+  if (init === undefined) return undefined;
+  try {
+    return new Headers(init);
+  } catch (error) {
+    throw new TypeError(
+      `${CONSTRUCT}: options.headers is invalid: ${describeError(error)}`,
+      { cause: error },
+    );
+  }
+}
+
 function readTransportChoice(transport: unknown): boolean {
   if (transport === undefined || transport === "websocket") return false;
   if (transport !== "socket") {

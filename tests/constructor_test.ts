@@ -76,7 +76,11 @@ Deno.test("CTR-03 options that are not an object are a TypeError", () => {
   assert.throws(
     // @ts-expect-error: options must be a dictionary
     () => new WebSocketStream("ws://127.0.0.1:1/", true),
-    TypeError,
+    {
+      name: "TypeError",
+      message:
+        "Cannot construct WebSocketStream: options must be an object, received true",
+    },
   );
 });
 
@@ -161,7 +165,11 @@ clientTest(
     assert.equal(seen, "Bearer token");
     assert.throws(
       () => transport.connect(server.url, { headers: { "bad name": "x" } }),
-      TypeError,
+      {
+        name: "TypeError",
+        message:
+          /^Cannot construct WebSocketStream: options\.headers is invalid: .*bad name/,
+      },
     );
   },
 );
@@ -363,6 +371,18 @@ Deno.test("OPT-02 options: buffer limits and timeouts are checked", () => {
     () => new WebSocketStream(url, { closeTimeout: Infinity }),
     RangeError,
   );
+  for (const name of ["receiveLimit", "writeHighWaterMark", "closeTimeout"]) {
+    assert.throws(
+      () => new WebSocketStream(url, { [name]: NaN }),
+      {
+        name: "RangeError",
+        message:
+          `Cannot construct WebSocketStream: options.${name} must be between 0 and ${
+            name === "closeTimeout" ? 2 ** 31 - 1 : Infinity
+          }, received NaN`,
+      },
+    );
+  }
   assert.throws(
     () => new WebSocketStream(url, { overflowCloseCode: 1009 }),
     domException("InvalidAccessError"),

@@ -11,7 +11,7 @@
 import assert from "node:assert/strict";
 import { WebSocketStream } from "../mod.ts";
 import { Hub, type HubLossReport, type HubMessage } from "../hub.ts";
-import { RedisEngine } from "../hub_redis.ts";
+import { RedisEngine, type RedisEngineOptions } from "../hub_redis.ts";
 import { delay } from "./_assert.ts";
 import { findPeer, peerPath, peerTestOptions } from "./_peers.ts";
 import { RedisServer, shareOrStartRedis } from "./_redis.ts";
@@ -337,4 +337,27 @@ Deno.test({
       }
     }
   },
+});
+
+Deno.test("HUB-09 RedisEngine: bad options are refused before any connection, as the client refuses a bad URL", () => {
+  const cases: [unknown, string, string][] = [
+    [
+      "redis://127.0.0.1:6379",
+      "TypeError",
+      'options must be an object, received "redis://127.0.0.1:6379"',
+    ],
+    [{}, "TypeError", "options.url must be a string, received undefined"],
+    [{ url: "not a url" }, "SyntaxError", 'invalid URL "not a url"'],
+    [
+      { url: "http://127.0.0.1:6379" },
+      "SyntaxError",
+      'URL scheme must be redis or rediss, received "http"',
+    ],
+  ];
+  for (const [options, name, why] of cases) {
+    assert.throws(
+      () => new RedisEngine(options as RedisEngineOptions),
+      { name, message: `Cannot construct RedisEngine: ${why}` },
+    );
+  }
 });

@@ -10,9 +10,11 @@ import assert from "node:assert/strict";
 import { upgradeWebSocketStream, WebSocketStream } from "../mod.ts";
 import {
   BroadcastChannelEngine,
+  type BroadcastChannelEngineOptions,
   Hub,
   type HubEngine,
   type HubEngineReceiver,
+  type HubOptions,
   SLOW_SUBSCRIBER_CLOSE_CODE,
 } from "../hub.ts";
 import { delay, domException } from "./_assert.ts";
@@ -278,6 +280,23 @@ Deno.test("HUB-09 hub: close() releases every writable, is idempotent, and later
 
 Deno.test("HUB-09 hub: bad input gets TypeError, RangeError or InvalidStateError with what was wrong", async () => {
   assert.throws(() => new Hub({ maxQueuedBytes: 0 }), RangeError);
+  assert.throws(() => new Hub(5 as HubOptions), {
+    name: "TypeError",
+    message: "Cannot construct Hub: options must be an object, received 5",
+  });
+  assert.throws(() => new Hub({ engine: 5 as unknown as HubEngine }), {
+    name: "TypeError",
+    message:
+      "Cannot construct Hub: options.engine must be a HubEngine, received 5",
+  });
+  assert.throws(
+    () => new BroadcastChannelEngine(5 as BroadcastChannelEngineOptions),
+    {
+      name: "TypeError",
+      message:
+        "Cannot construct BroadcastChannelEngine: options must be an object, received 5",
+    },
+  );
   assert.throws(
     () => new Hub({ whenFull: "drop" as "skip" }),
     /whenFull must be "close" or "skip", received drop/,
@@ -307,6 +326,27 @@ Deno.test("HUB-09 hub: bad input gets TypeError, RangeError or InvalidStateError
     domException("InvalidStateError"),
   );
   await hub.close();
+});
+
+Deno.test("HUB-09 hub: an engine serves one hub at a time; a second hub is refused until the first closes", async () => {
+  const engine = new BroadcastChannelEngine({ name: "hub-09-shared" });
+  const first = new Hub({ engine });
+  assert.throws(() => new Hub({ engine }), {
+    name: "InvalidStateError",
+    message: "Cannot construct Hub: the engine is already used by another hub",
+  });
+  // The first hub still receives what another hub on the channel publishes.
+  const other = new Hub({
+    engine: new BroadcastChannelEngine({ name: "hub-09-shared" }),
+  });
+  const sink = recorder();
+  first.subscribe("t", sink.writable);
+  other.publish("t", "still heard");
+  for (let i = 0; i < 100 && sink.received.length === 0; i++) await delay(5);
+  assert.deepEqual(sink.received, ["still heard"]);
+  await first.close();
+  const next = new Hub({ engine });
+  await Promise.all([next.close(), other.close()]);
 });
 
 Deno.test("HUB-02 HUB-03 hub: an engine carries messages between hubs; the sender is left out only in its own hub", async () => {

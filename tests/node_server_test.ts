@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import type { IncomingMessage } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
-import type { Duplex } from "node:stream";
+import { type Duplex, PassThrough } from "node:stream";
 import { WebSocketStream } from "../mod.ts";
 import { handleUpgrade } from "../node.ts";
 import {
@@ -211,6 +211,37 @@ Deno.test("SRV-10 node server: handleUpgrade validates its options as upgradeWeb
       ),
     RangeError,
   );
+});
+
+Deno.test("SRV-10 node server: handleUpgrade names the argument the upgrade event would not give", () => {
+  const request = { rawHeaders: [] } as unknown as IncomingMessage;
+  const socket = new PassThrough();
+  const head = new Uint8Array();
+  const cases: [unknown[], string][] = [
+    [[], "request must be an http.IncomingMessage, received undefined"],
+    [
+      [{}, socket, head],
+      "request must be an http.IncomingMessage, received [object Object]",
+    ],
+    [
+      [request, {}, head],
+      "socket must be a stream.Duplex, received [object Object]",
+    ],
+    [
+      [request, socket, {}],
+      "head must be a Uint8Array, received [object Object]",
+    ],
+    [[request, socket, head, 5], "options must be an object, received 5"],
+  ];
+  const call = handleUpgrade as (...args: unknown[]) => unknown;
+  for (const [args, why] of cases) {
+    assert.throws(() => call(...args), {
+      name: "TypeError",
+      message: `Cannot handle the WebSocket upgrade: ${why}`,
+    });
+  }
+  assert.equal(socket.writableLength, 0);
+  socket.destroy();
 });
 
 Deno.test("PRO-04 node server: ten Pings back to back get ten Pongs, in order", async () => {

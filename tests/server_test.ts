@@ -682,4 +682,20 @@ Deno.test("SRV-10 options are checked before anything is upgraded: bad ones thro
       JSON.stringify(options),
     );
   }
+  assert.throws(
+    () => upgradeWebSocketStream(request, 5 as UpgradeWebSocketStreamOptions),
+    {
+      name: "TypeError",
+      message:
+        "Cannot upgrade to WebSocketStream: options must be an object, received 5",
+    },
+  );
+  assert.throws(
+    () => upgradeWebSocketStream({} as Request),
+    {
+      name: "TypeError",
+      message:
+        "Cannot upgrade to WebSocketStream: request must be a Request, received [object Object]",
+    },
+  );
 });

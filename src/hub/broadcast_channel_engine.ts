@@ -5,7 +5,10 @@
  * @module
  */
 
+import { describeValue, readOptionsObject } from "../options.ts";
 import type { HubEngine, HubEngineReceiver } from "./engine.ts";
+
+const CONSTRUCT = "Cannot construct BroadcastChannelEngine";
 
 /**
  * Options of {@linkcode BroadcastChannelEngine}.
@@ -60,13 +63,30 @@ export class BroadcastChannelEngine implements HubEngine {
    * const engine = new BroadcastChannelEngine({ name: "chat" });
    * await engine.close();
    * ```
+   *
+   * @throws {TypeError} When `options` is not an object or `name` not a
+   *   string.
    */
   constructor(options: BroadcastChannelEngineOptions = {}) {
-    this.#name = options.name ?? "@streams/websocket/hub";
+    const { name = "@streams/websocket/hub" } = readOptionsObject(
+      options,
+      CONSTRUCT,
+    );
+    if (typeof name !== "string") {
+      throw new TypeError(
+        `${CONSTRUCT}: options.name must be a string, received ${
+          describeValue(name)
+        }`,
+      );
+    }
+    this.#name = name;
   }
 
   /** Opens the channel and delivers to `receiver`. */
   open(receiver: HubEngineReceiver): void {
+    // A hub opens its engine once; closing what another open left keeps the
+    // process from being held open by a forgotten channel.
+    this.#channel?.close();
     this.#receiver = receiver;
     this.#channel = new BroadcastChannel(this.#name);
     this.#channel.onmessage = ({ data }: MessageEvent<ChannelMessage>) => {

@@ -13,6 +13,7 @@ import {
   unpackEnvelope,
 } from "./envelope.ts";
 import { measureMessage } from "./message_size.ts";
+import { describeValue, readOptionsObject } from "../options.ts";
 import {
   DEFAULT_MAX_QUEUED_BYTES,
   type HubOptions,
@@ -87,20 +88,19 @@ export class Hub {
    *
    * @throws {TypeError} When an option has the wrong type.
    * @throws {RangeError} When `maxQueuedBytes` is not a positive integer.
+   * @throws {DOMException} `InvalidStateError` when `options.engine` is in
+   *   use by another hub that is not closed.
    */
   constructor(options: HubOptions = {}) {
-    if (typeof options !== "object" || options === null) {
-      throw new TypeError(
-        `Cannot construct Hub: options must be an object, received ${options}`,
-      );
-    }
+    options = readOptionsObject(options, CONSTRUCT);
+    const engine = validateEngine(options.engine);
     this.#maxQueuedBytes = validateMaxQueuedBytes(
       options.maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES,
-      "Cannot construct Hub",
+      CONSTRUCT,
     );
     this.#whenFull = validatePolicy(
       options.whenFull ?? "close",
-      "Cannot construct Hub",
+      CONSTRUCT,
     );
     this.#onLoss = options.onLoss ?? ((report) =>
       console.error(
@@ -108,12 +108,21 @@ export class Hub {
           report.count ?? "an unknown number of"
         } messages (${report.reason})`,
       ));
-    this.#engine = options.engine;
+    if (engine !== undefined) {
+      if (enginesInUse.has(engine)) {
+        throw new DOMException(
+          `${CONSTRUCT}: the engine is already used by another hub`,
+          "InvalidStateError",
+        );
+      }
+    }
+    this.#engine = engine;
     this.#engine?.open({
       receive: (topic, payload, offset) =>
         this.#receive(topic, payload, offset),
       lost: (report) => this.#onLoss(report),
     });
+    if (engine !== undefined) enginesInUse.add(engine);
   }
 
   /**
@@ -245,7 +254,12 @@ export class Hub {
       for (const { queue } of [...this.#subscribers.values()]) queue.release();
       this.#subscribers.clear();
       this.#topics.clear();
-      await this.#engine?.close();
+      if (this.#engine === undefined) return;
+      try {
+        await this.#engine.close();
+      } finally {
+        enginesInUse.delete(this.#engine);
+      }
     })();
     return this.#closed;
   }
@@ -357,6 +371,29 @@ export class Hub {
     subscription.finishRecovery(missed);
     return { recovered: kept.recovered, count: missed.length };
   }
+}
+
+const CONSTRUCT = "Cannot construct Hub";
+
+/** The engines a hub has opened and not yet closed: one hub each. */
+const enginesInUse = new WeakSet<HubEngine>();
+
+function validateEngine(engine: unknown): HubEngine | undefined {
+  if (engine === undefined) return undefined;
+  const methods = ["open", "publish", "follow", "unfollow", "close"] as const;
+  if (
+    typeof engine !== "object" || engine === null ||
+    methods.some((name) =>
+      typeof (engine as Record<string, unknown>)[name] !== "function"
+    )
+  ) {
+    throw new TypeError(
+      `${CONSTRUCT}: options.engine must be a HubEngine, received ${
+        describeValue(engine)
+      }`,
+    );
+  }
+  return engine as HubEngine;
 }
 
 function validateTopic(topic: unknown, context: string): void {

@@ -70,7 +70,8 @@ export type SlowSubscriberPolicy = "close" | "skip";
 export interface HubOptions {
   /**
    * What carries messages to the other hubs (other workers, processes or
-   * machines). Without one, messages stay in this hub.
+   * machines). Without one, messages stay in this hub. An engine serves one
+   * hub at a time: each hub takes its own.
    */
   engine?: HubEngine;
   /** The default of {@linkcode SubscribeOptions.maxQueuedBytes}. @default {1048576} */

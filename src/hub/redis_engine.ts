@@ -8,6 +8,7 @@
 
 import { Buffer } from "node:buffer";
 import { createClient, RESP_TYPES } from "redis";
+import { describeValue, readOptionsObject } from "../options.ts";
 import type {
   HubEngine,
   HubEngineReceiver,
@@ -40,6 +41,33 @@ export interface RedisEngineOptions {
    * it missed. Without it, Pub/Sub alone: nothing is kept.
    */
   history?: { maxLength: number };
+}
+
+const CONSTRUCT = "Cannot construct RedisEngine";
+
+/** Checks `url` as the client's constructor checks its URL. */
+function validateRedisUrl(url: unknown): void {
+  if (typeof url !== "string") {
+    throw new TypeError(
+      `${CONSTRUCT}: options.url must be a string, received ${
+        describeValue(url)
+      }`,
+    );
+  }
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new DOMException(`${CONSTRUCT}: invalid URL "${url}"`, "SyntaxError");
+  }
+  if (parsed.protocol !== "redis:" && parsed.protocol !== "rediss:") {
+    throw new DOMException(
+      `${CONSTRUCT}: URL scheme must be redis or rediss, received "${
+        parsed.protocol.slice(0, -1)
+      }"`,
+      "SyntaxError",
+    );
+  }
 }
 
 /** How long to wait between reconnection attempts, at most. */
@@ -116,21 +144,20 @@ export class RedisEngine implements HubEngine {
    * await engine.close();
    * ```
    *
-   * @throws {TypeError} When `url` is not a string.
+   * @throws {TypeError} When `options` is not an object or `url` not a
+   *   string.
+   * @throws {DOMException} `SyntaxError` when `url` does not parse or its
+   *   scheme is not `redis` or `rediss`.
    * @throws {RangeError} When `history.maxLength` is not a positive integer.
    */
   constructor(options: RedisEngineOptions) {
-    if (typeof options?.url !== "string") {
-      throw new TypeError(
-        `Cannot construct RedisEngine: url must be a string, received ${options?.url}`,
-      );
-    }
+    validateRedisUrl(readOptionsObject(options, CONSTRUCT).url);
     const maxLength = options.history?.maxLength;
     if (
       maxLength !== undefined && (!Number.isInteger(maxLength) || maxLength < 1)
     ) {
       throw new RangeError(
-        `Cannot construct RedisEngine: history.maxLength must be a positive integer, received ${maxLength}`,
+        `${CONSTRUCT}: history.maxLength must be a positive integer, received ${maxLength}`,
       );
     }
     this.#maxLength = maxLength;
