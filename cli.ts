@@ -25,7 +25,10 @@ if (import.meta.main) {
   // The first interrupt closes cleanly with the chosen code; a second one
   // does not wait for the peer.
   const onSignal = () => {
-    if (stop.signal.aborted) Deno.exit(130);
+    if (stop.signal.aborted) {
+      Deno.stderr.writeSync(new TextEncoder().encode("interrupted\n"));
+      Deno.exit(130);
+    }
     stop.abort();
   };
   Deno.addSignalListener("SIGINT", onSignal);

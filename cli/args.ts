@@ -83,8 +83,9 @@ Options:
       --ping-interval SEC  Server only: ping every SEC seconds and drop a client
                            silent for twice that; 0 turns pings off
                            (default 15).
-      --receive-limit N    The longest message accepted, e.g. 16777216 or
-                           16M (default 16M); a longer one closes with 4009.
+      --receive-limit N    The longest message accepted, at least 1K, e.g.
+                           16777216 or 16M (default 16M); a longer one closes
+                           with 4009.
                            A slow stdout (or, for --echo, a client that reads
                            slowly) pauses the peer through TCP instead, except
                            with --transport websocket, where a peer that gets
@@ -196,9 +197,9 @@ const DEFAULT_CONNECT_TIMEOUT_MS = 30_000;
 /** The longest delay `setTimeout` honours, in whole seconds. */
 const MAX_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
 
-/** A value as the user typed it, quoted when it would not read on its own. */
+/** A value as the user typed it: a plain number as is, anything else JSON-quoted. */
 function shown(text: string): string {
-  return text === "" || /[\s"']/.test(text) ? JSON.stringify(text) : text;
+  return /^-?\d+(\.\d+)?$/.test(text) ? text : JSON.stringify(text);
 }
 
 type Tokens = NonNullable<ReturnType<typeof parseArgs>["tokens"]>;
@@ -280,18 +281,22 @@ class GivenOptions {
  *   values out of range.
  */
 export function parseCommand(args: readonly string[]): Command {
-  // Not strict: unknown options and missing values are reported below, in
-  // the same words as every other mistake.
-  const { tokens, positionals } = parseArgs({
-    args: [...args],
-    options: OPTIONS,
-    allowPositionals: true,
-    strict: false,
-    tokens: true,
-  });
+  const { tokens, positionals } = tokenize(args);
   const given = new GivenOptions(tokens);
   if (given.has("help")) return { kind: "help" };
-  if (given.has("version")) return { kind: "version" };
+  if (given.has("version")) {
+    const others = args.filter((arg) => arg !== "-V" && arg !== "--version");
+    if (others.length > 0) {
+      throw new UsageError(
+        `Cannot parse ${
+          given.typed("version")
+        }: it takes no other arguments, received ${
+          others.map(shown).join(" ")
+        }`,
+      );
+    }
+    return { kind: "version" };
+  }
   if (given.has("quiet") && given.has("verbose")) {
     throw new UsageError(
       `Cannot parse ${given.typed("quiet")}: it cannot be used with ${
@@ -316,7 +321,7 @@ export function parseCommand(args: readonly string[]): Command {
     ) ?? "",
     lingerMs: (given.read("linger", readSeconds) ?? DEFAULT_LINGER_MS / 1000) *
       1000,
-    receiveLimit: given.read("receive-limit", readSize),
+    receiveLimit: given.read("receive-limit", readReceiveLimit),
     compress: given.has("compress"),
     quiet: given.has("quiet"),
     verbose: given.has("verbose"),
@@ -413,7 +418,9 @@ function readProtocols(protocols: readonly string[], typed: string): void {
     }
     if (seen.has(protocol.toLowerCase())) {
       throw new UsageError(
-        `Cannot parse ${typed}: each subprotocol may be given once, received ${protocol} twice`,
+        `Cannot parse ${typed}: each subprotocol may be given once, received ${
+          shown(protocol)
+        } twice`,
       );
     }
     seen.add(protocol.toLowerCase());
@@ -524,14 +531,40 @@ const SIZE_SUFFIXES: Record<string, number> = {
   g: 1024 ** 3,
 };
 
-function readSize(text: string, typed: string): number {
+/** The smallest --receive-limit: room for a short message and its frames. */
+const MIN_RECEIVE_LIMIT = 1024;
+
+function readReceiveLimit(text: string, typed: string): number {
   const match = /^(\d+)([kmg]?)$/i.exec(text);
-  if (match === null) {
+  const size = match === null
+    ? NaN
+    : Number(match[1]) * SIZE_SUFFIXES[match[2]!.toLowerCase()]!;
+  if (!(size >= MIN_RECEIVE_LIMIT)) {
     throw new UsageError(
-      `Cannot parse ${typed}: it must be a byte count such as 1048576, 512K or 16M, received ${
+      `Cannot parse ${typed}: it must be a byte count of at least ${MIN_RECEIVE_LIMIT} such as 1048576, 512K or 16M, received ${
         shown(text)
       }`,
     );
   }
-  return Number(match[1]) * SIZE_SUFFIXES[match[2]!.toLowerCase()]!;
+  return size;
+}
+
+function tokenize(args: readonly string[]) {
+  // Not strict: unknown options and missing values are reported by
+  // parseCommand, in the same words as every other mistake.
+  const { tokens, positionals } = parseArgs({
+    args: [...args],
+    options: OPTIONS,
+    allowPositionals: true,
+    strict: false,
+    tokens: true,
+  });
+  return { tokens: tokens!, positionals };
+}
+
+/** Whether the arguments ask for `--quiet`, even when they cannot be parsed. */
+export function asksForQuiet(args: readonly string[]): boolean {
+  return tokenize(args).tokens.some((token) =>
+    token.kind === "option" && token.name === "quiet"
+  );
 }

@@ -57,17 +57,18 @@ export async function runConnect(
     }
     open = await stream.opened;
   } catch (error) {
-    if (io.signal?.aborted) return ExitStatus.interrupted;
+    if (io.signal?.aborted) {
+      reporter.error("interrupted");
+      return ExitStatus.interrupted;
+    }
     if (stream === undefined) throw error;
-    reporter.error(
-      `handshake failed: ${
-        timedOut
-          ? `no answer within ${
-            command.connectTimeoutMs / 1000
-          } s (--connect-timeout)`
-          : describeError(error)
-      }`,
-    );
+    // The library's message says it was the handshake; this line says so once.
+    const why = timedOut
+      ? `no answer within ${
+        command.connectTimeoutMs / 1000
+      } s (--connect-timeout)`
+      : describeError(error).replace(/^WebSocket handshake failed: /, "");
+    reporter.error(`Cannot connect to ${stream.url}: ${why}`);
     return ExitStatus.handshake;
   } finally {
     clearTimeout(timer);

@@ -5,7 +5,14 @@
  */
 
 import denoJson from "../deno.json" with { type: "json" };
-import { ExitStatus, HELP, parseCommand, USAGE, UsageError } from "./args.ts";
+import {
+  asksForQuiet,
+  ExitStatus,
+  HELP,
+  parseCommand,
+  USAGE,
+  UsageError,
+} from "./args.ts";
 import { runConnect } from "./connect.ts";
 import type { CliIo } from "./io.ts";
 import { describeError } from "../src/internal.ts";
@@ -40,7 +47,10 @@ export async function main(
     }
   } catch (error) {
     if (error instanceof UsageError) {
-      io.stderr(`error: ${error.message}\n${USAGE}\n`);
+      // --quiet promises the reason alone.
+      io.stderr(
+        `error: ${error.message}\n${asksForQuiet(args) ? "" : `${USAGE}\n`}`,
+      );
       return ExitStatus.usage;
     }
     io.stderr(`error: ${describeError(error)}\n`);
