@@ -88,6 +88,11 @@ export function readStreamOptions(
 ): StreamSettings {
   const overflowCloseCode = options.overflowCloseCode ??
     DEFAULT_OVERFLOW_CLOSE_CODE;
+  if (typeof overflowCloseCode !== "number") {
+    throw new TypeError(
+      `${what}: options.overflowCloseCode must be a number, received ${typeof overflowCloseCode}`,
+    );
+  }
   validateCloseInfo(overflowCloseCode, "", role, `${what}: overflowCloseCode`);
   return {
     role,

@@ -387,6 +387,15 @@ Deno.test("OPT-02 options: buffer limits and timeouts are checked", () => {
     () => new WebSocketStream(url, { overflowCloseCode: 1009 }),
     domException("InvalidAccessError"),
   );
+  assert.throws(
+    // @ts-expect-error: a number is required
+    () => new WebSocketStream(url, { overflowCloseCode: "4000" }),
+    {
+      name: "TypeError",
+      message:
+        "Cannot construct WebSocketStream: options.overflowCloseCode must be a number, received string",
+    },
+  );
 });
 
 clientTest(

@@ -280,6 +280,16 @@ Deno.test("HUB-09 hub: close() releases every writable, is idempotent, and later
 
 Deno.test("HUB-09 hub: bad input gets TypeError, RangeError or InvalidStateError with what was wrong", async () => {
   assert.throws(() => new Hub({ maxQueuedBytes: 0 }), RangeError);
+  assert.throws(() => new Hub({ maxQueuedBytes: NaN }), {
+    name: "RangeError",
+    message:
+      "Cannot construct Hub: maxQueuedBytes must be a positive integer, received NaN",
+  });
+  assert.throws(() => new Hub({ maxQueuedBytes: "5" as unknown as number }), {
+    name: "TypeError",
+    message:
+      "Cannot construct Hub: maxQueuedBytes must be a number, received string",
+  });
   assert.throws(() => new Hub(5 as HubOptions), {
     name: "TypeError",
     message: "Cannot construct Hub: options must be an object, received 5",

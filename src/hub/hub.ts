@@ -149,6 +149,7 @@ export class Hub {
    *
    * @throws {TypeError} When `topic` is not a string, `writable` not a
    *   `WritableStream` or locked by someone else, or an option is wrong.
+   * @throws {RangeError} When `maxQueuedBytes` is not a positive integer.
    * @throws {DOMException} `InvalidStateError` when the hub is closed or the
    *   writable is already subscribed to `topic`.
    */
@@ -405,7 +406,12 @@ function validateTopic(topic: unknown, context: string): void {
 }
 
 function validateMaxQueuedBytes(value: unknown, context: string): number {
-  if (typeof value !== "number" || !Number.isInteger(value) || value < 1) {
+  if (typeof value !== "number") {
+    throw new TypeError(
+      `${context}: maxQueuedBytes must be a number, received ${typeof value}`,
+    );
+  }
+  if (!Number.isInteger(value) || value < 1) {
     throw new RangeError(
       `${context}: maxQueuedBytes must be a positive integer, received ${value}`,
     );
