@@ -8,24 +8,32 @@
  *   every process: the hub with `RedisEngine`, or Socket.IO 4 with
  *   `@socket.io/redis-adapter` (Pub/Sub).
  *
+ * The hub modes serve their WebSockets through `upgradeWebSocketStream` in
+ * `Deno.serve` (PATH `deno`, the default) or through `handleUpgrade` on a
+ * `node:http` server (PATH `node`), the path Socket.IO rides on too.
+ *
  * It prints `listening <port>`; `GET /stats` answers its CPU time and peak
  * RSS.
  *
- * Usage: `deno run -A bench/hub/_server.ts MODE`
+ * Usage: `deno run -A bench/hub/_server.ts MODE [PATH]`
  *
  * @module
  */
 
 import { setImmediate } from "node:timers";
 import { createServer } from "node:http";
-import { upgradeWebSocketStream } from "../../mod.ts";
+import { upgradeWebSocketStream, type WebSocketStream } from "../../mod.ts";
+import { handleUpgrade } from "../../node.ts";
 import { Hub } from "../../hub.ts";
 import { cpuMicros, peakRss } from "../harness/_process_stats.ts";
 
-const mode = Deno.args[0];
+const [mode, path = "deno"] = Deno.args;
 const TOPIC = "bench";
 /** Messages per event-loop turn: the rest of the turn is the sockets' I/O. */
 const BATCH = 20;
+
+// Exiting on SIGTERM lets `--cpu-prof` write its profile.
+Deno.addSignalListener("SIGTERM", () => Deno.exit(0));
 
 const stats = () => ({ cpuMicros: cpuMicros(), peakRss: peakRss() });
 
@@ -58,20 +66,45 @@ async function serveWebSockets(): Promise<void> {
     turn();
   };
 
-  Deno.serve({
-    hostname: "127.0.0.1",
-    port: 0,
-    onListen: ({ port }) => console.log(`listening ${port}`),
-  }, (request) => {
-    const url = new URL(request.url);
+  /** Subscribes a client and publishes what it sends. */
+  const relay = (stream: WebSocketStream | undefined) => {
+    stream?.opened.then(async ({ readable, writable }) => {
+      hub.subscribe(TOPIC, writable);
+      for await (const message of readable) {
+        hub.publish(TOPIC, message as string);
+      }
+    }).catch(() => {});
+  };
+  /** Answers `/go` and `/stats`, or `undefined` for an upgrade. */
+  const route = (url: URL): string | undefined => {
     if (url.pathname === "/go") {
       publishAll(
         Number(url.searchParams.get("messages")),
         Number(url.searchParams.get("size")),
       );
-      return new Response("ok");
+      return "ok";
     }
-    if (url.pathname === "/stats") return Response.json(stats());
+    if (url.pathname === "/stats") return JSON.stringify(stats());
+    return undefined;
+  };
+
+  if (path === "node") {
+    const http = createServer((request, response) => {
+      response.end(route(new URL(request.url!, "http://localhost")) ?? "");
+    });
+    http.on("upgrade", (request, socket, head) => {
+      relay(handleUpgrade(request, socket, head));
+    });
+    listen(http);
+    return;
+  }
+  Deno.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    onListen: ({ port }) => console.log(`listening ${port}`),
+  }, (request) => {
+    const answer = route(new URL(request.url));
+    if (answer !== undefined) return new Response(answer);
     if (mode === "plain") {
       const { response, socket } = Deno.upgradeWebSocket(request);
       socket.onopen = () => sockets.add(socket);
@@ -80,13 +113,18 @@ async function serveWebSockets(): Promise<void> {
       return response;
     }
     const { response, stream } = upgradeWebSocketStream(request);
-    stream?.opened.then(async ({ readable, writable }) => {
-      hub.subscribe(TOPIC, writable);
-      for await (const message of readable) {
-        hub.publish(TOPIC, message as string);
-      }
-    }).catch(() => {});
+    relay(stream);
     return response;
+  });
+}
+
+/** Listens on a free loopback port and prints it. */
+function listen(http: ReturnType<typeof createServer>): void {
+  http.listen(0, "127.0.0.1", () => {
+    const address = http.address();
+    if (typeof address === "object" && address !== null) {
+      console.log(`listening ${address.port}`);
+    }
   });
 }
 
@@ -110,10 +148,5 @@ async function serveSocketIo(): Promise<void> {
   io.on("connection", (socket) => {
     socket.on("m", (message: string) => io.emit("m", message));
   });
-  http.listen(0, "127.0.0.1", () => {
-    const address = http.address();
-    if (typeof address === "object" && address !== null) {
-      console.log(`listening ${address.port}`);
-    }
-  });
+  listen(http);
 }

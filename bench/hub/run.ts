@@ -11,11 +11,21 @@
  *   `@socket.io/redis-adapter`. Redis is `REDIS_URL`, else a redis-server
  *   started for the run.
  *
- * Each row: delivered messages/s, p50/p99 publish-to-receive latency, the
- * servers' CPU per delivered message (user + system) and peak RSS.
+ * The hub runs behind both server paths: `upgradeWebSocketStream` in
+ * `Deno.serve` (`@deno`) and `handleUpgrade` on `node:http` (`@node`).
+ * The `redis` rows run twice: at the offered load above (more than the
+ * servers carry: capacity and CPU per delivery), then with
+ * LATENCY_PUBLISHERS sending one message every LATENCY_INTERVAL ms each, a
+ * load both carry, for latency.
+ *
+ * Each row: delivered/expected messages, delivered messages/s, p50/p99
+ * publish-to-receive latency, the servers' CPU per delivered message (user +
+ * system) and peak RSS.
  *
  * Flags: `--only=fanout|redis --subscribers=1000 --messages=200 --size=100
- * --procs=4 --servers=3 --redis-clients=999 --publishers=10 --interval=10`.
+ * --procs=4 --servers=3 --redis-clients=999 --publishers=10 --interval=10
+ * --latency-publishers=2 --latency-interval=50`; `--cpu-prof=DIR` writes
+ * each server process's V8 CPU profile into DIR.
  *
  * @module
  */
@@ -35,8 +45,12 @@ const { values } = parseArgs({
     "redis-clients": { type: "string", default: "999" },
     publishers: { type: "string", default: "10" },
     interval: { type: "string", default: "10" },
+    "latency-publishers": { type: "string", default: "2" },
+    "latency-interval": { type: "string", default: "50" },
+    "cpu-prof": { type: "string" },
   },
 });
+const profile = values["cpu-prof"];
 const number = (name: keyof typeof values) => Number(values[name]);
 const HERE = new URL("./", import.meta.url);
 
@@ -59,7 +73,15 @@ function start(
   env: Record<string, string> = {},
 ) {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", new URL(script, HERE).pathname, ...args],
+    args: [
+      "run",
+      "-A",
+      ...(profile !== undefined && script === "_server.ts"
+        ? ["--cpu-prof", `--cpu-prof-dir=${profile}`]
+        : []),
+      new URL(script, HERE).pathname,
+      ...args,
+    ],
     env,
     stdout: "piped",
     stderr: "inherit",
@@ -85,7 +107,8 @@ function start(
     write: (text: string) => stdin.write(new TextEncoder().encode(text)),
     async stop() {
       try {
-        child.kill("SIGKILL");
+        // A profiled server writes its profile as it exits on SIGTERM.
+        child.kill(profile === undefined ? "SIGKILL" : "SIGTERM");
       } catch {
         // Already gone.
       }
@@ -112,9 +135,10 @@ async function connectStalled(port: number): Promise<Deno.TcpConn> {
 const stats = async (port: string): Promise<Stats> =>
   await (await fetch(`http://127.0.0.1:${port}/stats`)).json();
 
-/** One row: servers of `mode`, clients spread over them, one run. */
+/** One row: servers of `label` (`MODE` or `MODE@PATH`), clients spread
+ * over them, one run. */
 async function measure(
-  mode: string,
+  label: string,
   servers: number,
   clients: number,
   expected: number,
@@ -124,9 +148,10 @@ async function measure(
 ) {
   const size = number("size");
   const procs = number("procs");
+  const [mode = label, path = "deno"] = label.split("@");
   const serverProcesses = Array.from(
     { length: servers },
-    () => start("_server.ts", [mode], env),
+    () => start("_server.ts", [mode, path], env),
   );
   const clientProcesses: ReturnType<typeof start>[] = [];
   try {
@@ -183,7 +208,7 @@ async function measure(
       0,
     );
     return {
-      mode: stalled ? `${mode}, 1 stalled` : mode,
+      mode: stalled ? `${label}, 1 stalled` : label,
       received,
       expected: clients * expected,
       perSecond: received / ((lastAt - goAt) / 1000),
@@ -202,7 +227,7 @@ async function measure(
 function print(rows: Awaited<ReturnType<typeof measure>>[]): void {
   for (const row of rows) {
     console.log(
-      `${row.mode.padEnd(10)} delivered ${row.received}/${row.expected}` +
+      `${row.mode.padEnd(20)} delivered ${row.received}/${row.expected}` +
         `  ${Math.round(row.perSecond).toLocaleString("en")} msg/s` +
         `  p50 ${row.p50.toFixed(1)} ms  p99 ${row.p99.toFixed(1)} ms` +
         `  server CPU ${row.cpuPerDelivery.toFixed(2)} µs/delivery` +
@@ -222,15 +247,17 @@ if (values.only !== "redis") {
     } processes, ${messages} messages of ${number("size")} B`,
   );
   const rows = [];
-  for (const mode of ["plain", "hub"]) {
+  for (const mode of ["plain", "hub@deno", "hub@node"]) {
     rows.push(await measure(mode, 1, subscribers, messages, null));
   }
-  rows.push(await measure("hub", 1, subscribers, messages, null, {}, true));
+  rows.push(
+    await measure("hub@node", 1, subscribers, messages, null, {}, true),
+  );
   print(rows);
   console.log(
-    `hub / hand-written delivered msg/s: ${
+    `hub / hand-written delivered msg/s: @deno ${
       (rows[1]!.perSecond / rows[0]!.perSecond).toFixed(2)
-    }x`,
+    }x, @node ${(rows[2]!.perSecond / rows[0]!.perSecond).toFixed(2)}x`,
   );
 }
 
@@ -254,17 +281,34 @@ if (values.only !== "fanout") {
     ? await RedisServer.start("redis-server")
     : undefined;
   const env = { REDIS_URL: given ?? owned!.url };
-  const expected = publish.publishers * publish.messages;
-  const rows = [];
-  for (const mode of ["socketio", "hub-redis"]) {
-    rows.push(await measure(mode, servers, clients, expected, publish, env));
-  }
-  print(rows);
+  const modes = ["socketio", "hub-redis@deno", "hub-redis@node"];
+  const run = async (load: typeof publish) => {
+    const rows = [];
+    for (const mode of modes) {
+      const expected = load.publishers * load.messages;
+      rows.push(await measure(mode, servers, clients, expected, load, env));
+    }
+    print(rows);
+    for (const row of rows.slice(1)) {
+      console.log(
+        `${row.mode} / Socket.IO: delivered msg/s ${
+          (row.perSecond / rows[0]!.perSecond).toFixed(2)
+        }x, server CPU per delivery ${
+          (row.cpuPerDelivery / rows[0]!.cpuPerDelivery).toFixed(2)
+        }x, p99 ${(row.p99 / rows[0]!.p99).toFixed(2)}x, peak RSS ${
+          (row.peakRssMiB / rows[0]!.peakRssMiB).toFixed(2)
+        }x`,
+      );
+    }
+  };
+  await run(publish);
+  const light = {
+    publishers: number("latency-publishers"),
+    messages: publish.messages,
+    interval: number("latency-interval"),
+  };
   console.log(
-    `hub / Socket.IO: delivered msg/s ${
-      (rows[1]!.perSecond / rows[0]!.perSecond).toFixed(2)
-    }x, server CPU per delivery ${
-      (rows[1]!.cpuPerDelivery / rows[0]!.cpuPerDelivery).toFixed(2)
-    }x`,
+    `redis, below capacity: ${light.publishers} publishers x ${light.messages} messages, one each every ${light.interval} ms`,
   );
+  await run(light);
 }
