@@ -70,6 +70,10 @@ export function messageSize(message: Message): number {
  * measured on every close, and text frames are sized before they are encoded.
  */
 export function utf8ByteLength(text: string): number {
+  // A hub writes one string to many sockets: the same string comes back
+  // once per subscriber, and comparing it with the last one is O(1) when it
+  // is the same string.
+  if (text === lastMeasured.text) return lastMeasured.bytes;
   let bytes = 0;
   for (let i = 0; i < text.length; i++) {
     const unit = text.charCodeAt(i);
@@ -83,5 +87,10 @@ export function utf8ByteLength(text: string): number {
       i++;
     } else bytes += 3;
   }
+  if (text.length <= MEASURED_TEXT_KEPT) lastMeasured = { text, bytes };
   return bytes;
 }
+
+/** The longest string `utf8ByteLength` keeps alive for its one-entry cache. */
+const MEASURED_TEXT_KEPT = 16384;
+let lastMeasured = { text: "", bytes: 0 };
