@@ -66,7 +66,6 @@ Options:
                            stdout slows the server down through TCP;
                            "websocket" uses the runtime's WebSocket, which
                            cannot pause the server (see --receive-limit).
-      --socket             Same as --transport socket; kept for old scripts.
       --compress           Compress messages (permessage-deflate): a client
                            offers it, a server accepts it; both ends need it
                            (default off). Not with --transport websocket.
@@ -175,7 +174,6 @@ const OPTIONS: Record<string, OptionSpec> = {
   protocol: { type: "string" },
   header: { type: "string", short: "H" },
   transport: { type: "string" },
-  socket: { type: "boolean" },
   compress: { type: "boolean" },
   "connect-timeout": { type: "string" },
   "close-code": { type: "string" },
@@ -335,7 +333,7 @@ export function parseCommand(args: readonly string[]): Command {
       );
     }
     given.refuse(
-      ["header", "transport", "socket", "connect-timeout"],
+      ["header", "transport", "connect-timeout"],
       "it is for connecting, not for --listen",
     );
     const pingInterval = given.read("ping-interval", readSeconds);
@@ -386,13 +384,6 @@ function readTransport(given: GivenOptions): "socket" | "websocket" {
       `Cannot parse ${given.typed("compress")}: the runtime's WebSocket (${
         given.typed("transport")
       } ${transport}) cannot compress`,
-    );
-  }
-  if (given.has("socket") && transport !== "socket") {
-    throw new UsageError(
-      `Cannot parse ${given.typed("socket")}: it cannot be used with ${
-        given.typed("transport")
-      } ${transport}`,
     );
   }
   return transport;

@@ -241,7 +241,7 @@ const BAD_ARGUMENTS = [
   ["ws://127.0.0.1:1/", "--linger"],
   ["--close-code", "999999", "ws://127.0.0.1:1/"],
   ["--transport", "tcp", "ws://127.0.0.1:1/"],
-  ["--socket", "--transport", "websocket", "ws://127.0.0.1:1/"],
+  ["--socket", "ws://127.0.0.1:1/"],
   ["--connect-timeout", "soon", "ws://127.0.0.1:1/"],
   ["-H", "Host: example.com", "ws://127.0.0.1:1/"],
   ["--header", "Sec-WebSocket-Key: x", "ws://127.0.0.1:1/"],
@@ -427,7 +427,6 @@ Deno.test("CLI --help documents the options and exit statuses; --version prints 
       "--protocol",
       "--header",
       "--transport",
-      "--socket",
       "--connect-timeout",
       "--close-code",
       "--close-reason",
@@ -586,7 +585,7 @@ Deno.test("CLI --transport websocket --receive-limit closes with 4009 and exits 
   assert.ok(result.stdout.byteLength < 8 * 1024 * 1024);
 });
 
-for (const alias of [[], ["--socket"], ["--transport", "socket"]]) {
+for (const alias of [[], ["--transport", "socket"]]) {
   Deno.test(`CLI ${alias.join(" ") || "(default transport)"}: a stdout that falls behind slows the server down instead, and everything arrives`, async () => {
     const { server } = recordingServer((socket) => {
       // The same 8 MiB at once, then a Close once Deno has written it all.
