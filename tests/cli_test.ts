@@ -439,6 +439,7 @@ Deno.test("CLI --help documents the options and exit statuses; --version prints 
   ) {
     assert.ok(help.text.includes(option), `--help lacks ${option}`);
   }
+  assert.ok(!help.text.includes("--socket"), "--help still lists --socket");
   assert.match(
     help.text,
     /Exit status:\n\s+0\s.+\n\s+1\s[\s\S]+\n\s+2\s+bad arguments\n\s+3\s[\s\S]+\n\s+130\s/,
