@@ -66,7 +66,9 @@ export async function runListen(
   // Stdin that ends while no client is connected has nobody to close: stop.
   const stopWhenInputEndsIdle = () => {
     input?.atEnd().then((ended) => {
-      if (ended && !busy) stop();
+      if (busy) return;
+      if (ended) stop();
+      else reporter.detail("stdin has input waiting for the next client");
     }, (error) => {
       failure ??= `stdin: ${describeError(error)}`;
       stop();

@@ -675,12 +675,12 @@ Deno.test("CLI --listen with stdin already at its end and no client stops with e
 });
 
 Deno.test("CLI --listen keeps stdin that ended before any client for the next client, and stops once it is sent", async () => {
-  await using child = new DenoProcess([...CLI, "--listen", "0"]);
+  await using child = new DenoProcess([...CLI, "--listen", "0", "-v"]);
   await child.write("kept\n");
   await child.closeStdin();
   const url = await listeningUrl(child);
-  // Time for the end of stdin to be seen: the server must still be there.
-  await delay(300);
+  // The server must still be there once stdin has been read.
+  await child.waitForStderr(/stdin has input waiting for the next client/);
   const client = new Probe(url);
   await client.opened;
   assert.equal(await client.next(), "kept");
@@ -690,12 +690,11 @@ Deno.test("CLI --listen keeps stdin that ended before any client for the next cl
 });
 
 Deno.test("CLI --listen stopped before all of stdin was sent exits 1 and says so", async () => {
-  await using child = new DenoProcess([...CLI, "--listen", "0"]);
+  await using child = new DenoProcess([...CLI, "--listen", "0", "-v"]);
   await child.write("never sent\n");
   await child.closeStdin();
-  await listeningUrl(child);
-  // Time for stdin to be read; no client ever comes.
-  await delay(300);
+  // No client ever comes.
+  await child.waitForStderr(/stdin has input waiting for the next client/);
   child.kill("SIGINT");
   const result = await child.finished();
   assert.equal(result.code, 1, result.stderr);
