@@ -112,19 +112,12 @@ export class DeflateCodec {
     role: Role,
     settings: DeflateSettings = {},
   ) {
-    const client = role === "client";
-    this.#sendBits = client
-      ? parameters.clientMaxWindowBits
-      : parameters.serverMaxWindowBits;
-    this.#sendResets = client
-      ? parameters.clientNoContextTakeover
-      : parameters.serverNoContextTakeover;
-    this.#receiveBits = client
-      ? parameters.serverMaxWindowBits
-      : parameters.clientMaxWindowBits;
-    this.#receiveResets = client
-      ? parameters.serverNoContextTakeover
-      : parameters.clientNoContextTakeover;
+    // Each end compresses with its own side's parameters.
+    const peer = role === "client" ? "server" : "client";
+    this.#sendBits = parameters[`${role}MaxWindowBits`];
+    this.#sendResets = parameters[`${role}NoContextTakeover`];
+    this.#receiveBits = parameters[`${peer}MaxWindowBits`];
+    this.#receiveResets = parameters[`${peer}NoContextTakeover`];
     this.#threshold = settings.threshold ??
       (this.#sendResets ? DEFAULT_RESET_THRESHOLD : 0);
     this.#level = settings.level ?? DEFAULT_LEVEL;
