@@ -7,7 +7,7 @@
  */
 
 import assert from "node:assert/strict";
-import { upgradeWebSocketStream, WebSocketStream } from "../mod.ts";
+import { WebSocketStream } from "../mod.ts";
 import {
   BroadcastChannelEngine,
   type BroadcastChannelEngineOptions,
@@ -18,6 +18,7 @@ import {
   SLOW_SUBSCRIBER_CLOSE_CODE,
 } from "../hub.ts";
 import { delay, domException } from "./_assert.ts";
+import { serveChatRoom } from "./_hub_chat.ts";
 import { readUntil } from "./_raw_client.ts";
 import { rawHandshake } from "./_raw_client.ts";
 import { Opcode, parseClosePayload } from "./_raw_server.ts";
@@ -415,21 +416,7 @@ Deno.test("HUB-03 hub: BroadcastChannelEngine shares topics between hubs on one 
 
 Deno.test("HUB-03 HUB-04 hub over WebSocketStreams: 20 clients all publishing get every message in order; a client that stops reading is closed with 4008", async () => {
   const hub = new Hub({ maxQueuedBytes: 256 * 1024 });
-  const server = Deno.serve(
-    { hostname: "127.0.0.1", port: 0, onListen() {} },
-    (request) => {
-      const { response, stream } = upgradeWebSocketStream(request, {
-        closeTimeout: 1000,
-      });
-      stream?.opened.then(async ({ readable, writable }) => {
-        hub.subscribe("room", writable);
-        for await (const message of readable) {
-          hub.publish("room", message as string);
-        }
-      }).catch(() => {});
-      return response;
-    },
-  );
+  const server = serveChatRoom(hub, { closeTimeout: 1000 });
   try {
     const url = `ws://127.0.0.1:${server.addr.port}`;
     using stalled = await rawHandshake(server.addr.port);
