@@ -187,6 +187,7 @@ export class StreamCore implements TransportEvents {
 
   #writableController: WritableStreamDefaultController | undefined;
   #writableError: unknown;
+  /** A write waits for room, or was not sent because the connection ended. */
   #writeInProgress = false;
 
   constructor(transport: Transport, settings: StreamCoreSettings) {
@@ -582,11 +583,14 @@ export class StreamCore implements TransportEvents {
     const { signal } = this.#writableController!;
     const onAbort = () => this.#closeUsingReason(signal.reason);
     signal.addEventListener("abort", onAbort, { once: true });
-    let sent: boolean;
+    let sent = false;
     try {
       sent = await room;
     } finally {
-      this.#writeInProgress = false;
+      // A message the connection ended in front of, not our own close(),
+      // was never sent: it keeps counting as in progress, so the close that
+      // follows is not clean (CLD-02).
+      if (sent || this.#state !== "open") this.#writeInProgress = false;
       signal.removeEventListener("abort", onAbort);
     }
     if (!sent) throw this.#notWritable();

@@ -108,6 +108,9 @@ export class WebSocketTransport implements Transport {
 
   send(message: Message): true | Promise<boolean> {
     const socket = this.#socket!;
+    // Deno's socket drops messages without a word once the peer's Close has
+    // arrived, before its close event: report them as not sent.
+    if (socket.readyState !== OPEN) return Promise.resolve(false);
     socket.send(message);
     // `bufferedAmount` costs a call into the runtime; while the last reading
     // plus everything sent since stays under the mark, there is room anyway.

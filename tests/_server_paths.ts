@@ -70,6 +70,13 @@ export interface ServerPath {
    * drops them, as RFC 6455 asks, and the close completes.
    */
   readonly keepsCloseWhileClientSends: boolean;
+  /**
+   * CLD-02, WR-11: whether a client's Close that arrives while our message
+   * is still being written always makes the close unclean. Deno's server
+   * socket tells of the Close only once the message has gone out (as its
+   * client does); `handleUpgrade` sees the Close as it comes.
+   */
+  readonly seesCloseDuringWrite: boolean;
 }
 
 /** Every server path, `Deno.serve` first. */
@@ -83,6 +90,7 @@ export const SERVER_PATHS: readonly ServerPath[] = [
     hugeFrame: "dropped 1006",
     seesPlainRequests: true,
     keepsCloseWhileClientSends: false,
+    seesCloseDuringWrite: false,
   },
   {
     name: "node:http",
@@ -93,6 +101,7 @@ export const SERVER_PATHS: readonly ServerPath[] = [
     hugeFrame: "overflow close",
     seesPlainRequests: false,
     keepsCloseWhileClientSends: true,
+    seesCloseDuringWrite: true,
   },
 ];
 

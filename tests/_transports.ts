@@ -82,6 +82,14 @@ export interface ClientTransport {
    */
   readonly checksAccept: boolean;
   /**
+   * CLD-02, WR-11: whether a peer's Close that arrives while our message is
+   * still being written always makes the close unclean. Deno's `WebSocket`
+   * tells of the Close only once the message has gone out, which looks
+   * exactly like a peer that read it all and then closed (BP-02), so over it
+   * the outcome is a race; the socket transport sees the Close as it comes.
+   */
+  readonly seesCloseDuringWrite: boolean;
+  /**
    * A stream connected over this transport: `options` plus the transport
    * option.
    */
@@ -114,6 +122,7 @@ export const TRANSPORTS: readonly ClientTransport[] = [
     finishesFrameInFlight: false,
     offersCompression: false,
     checksAccept: false,
+    seesCloseDuringWrite: false,
   }),
   transport("socket", {
     wording: "ours",
@@ -124,6 +133,7 @@ export const TRANSPORTS: readonly ClientTransport[] = [
     finishesFrameInFlight: true,
     offersCompression: true,
     checksAccept: true,
+    seesCloseDuringWrite: true,
   }),
 ];
 

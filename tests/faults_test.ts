@@ -253,6 +253,74 @@ serverTest(
   },
 );
 
+/**
+ * The web's own case (WPT remote-close, "close with unwritten data should not
+ * be considered clean"): the peer's Close is on its way before our first
+ * message is. Where the transport sees that Close during the write, the
+ * close is unclean with the peer's code and the write rejects; elsewhere the
+ * two must at least agree.
+ */
+async function assertCloseAheadOfWrite(
+  wss: WebSocketStream,
+  write: Promise<void>,
+  seesCloseDuringWrite: boolean,
+  closeCode: number,
+): Promise<void> {
+  if (!seesCloseDuringWrite) {
+    return await assertWriteAndCloseAgree(wss, write, closeCode, "");
+  }
+  domException("InvalidStateError")(
+    await rejectionWithin(write, BOUND_MS, "write"),
+  );
+  webSocketError(closeCode, {
+    message: /while a message was still being sent/,
+  })(await rejectionWithin(wss.closed, BOUND_MS, "closed"));
+}
+
+clientTest(
+  "CLD-02 WR-11 fault client: the peer closes at once, ahead of our 20 MiB write: unclean, the write rejects",
+  async (transport) => {
+    await using server = startRawServer(async (connection) => {
+      await connection.sendClose(4567);
+      await connection.drainUntilEnd();
+    });
+    const wss = transport.connect(server.url);
+    const { writable } = await wss.opened;
+    const write = writable.getWriter().write(new Uint8Array(20 * MiB));
+    await assertCloseAheadOfWrite(
+      wss,
+      write,
+      transport.seesCloseDuringWrite,
+      4567,
+    );
+  },
+);
+
+serverTest(
+  "CLD-02 WR-11 fault server: the client closes at once, ahead of our 20 MiB write: unclean, the write rejects",
+  async (path) => {
+    await using server = await path.start();
+    using client = await rawHandshake(server.port);
+    await writeClientFrame(
+      client.connection,
+      Opcode.close,
+      new Uint8Array([0x11, 0xd7]),
+    );
+    const draining = client.connection.drainUntilEnd();
+    const stream = await server.accept();
+    const { writable } = await stream.opened;
+    const write = writable.getWriter().write(new Uint8Array(20 * MiB));
+    await assertCloseAheadOfWrite(
+      stream,
+      write,
+      path.seesCloseDuringWrite,
+      4567,
+    );
+    client.connection.close();
+    await draining;
+  },
+);
+
 // ---------------------------------------------------------------------------
 // Closing handshakes the peer does not finish
 
