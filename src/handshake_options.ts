@@ -80,6 +80,7 @@ export function toProtocolList(protocols: unknown): string[] {
  * SyntaxError.
  */
 export function validateProtocols(list: readonly string[]): void {
+  if (list.length === 0) return;
   const seen = new Set<string>();
   for (const protocol of list) {
     if (!isProtocolToken(protocol)) {

@@ -115,6 +115,12 @@ type Ending =
  */
 const READABLE_HIGH_WATER_MARK = 0;
 
+/** The streams' queuing strategies, shared: the streams only read them. */
+const READABLE_STRATEGY = Object.freeze({
+  highWaterMark: READABLE_HIGH_WATER_MARK,
+});
+const WRITABLE_STRATEGY = Object.freeze({ highWaterMark: 1 });
+
 /**
  * How far a transport that can pause reads ahead of the reader (at most
  * `receiveLimit`): enough that a peer's Close behind a few messages is seen
@@ -324,11 +330,11 @@ export class StreamCore implements TransportEvents {
     this.#state = "open";
     const readable = new ReadableStream<Message>(
       new StreamCore.#Source(this),
-      { highWaterMark: READABLE_HIGH_WATER_MARK },
+      READABLE_STRATEGY,
     );
     const writable = new WritableStream<unknown>(
       new StreamCore.#Sink(this),
-      { highWaterMark: 1 },
+      WRITABLE_STRATEGY,
     );
     this.#opened.resolve({ readable, writable, extensions, protocol });
     if (this.#pendingClose !== undefined) {

@@ -198,7 +198,7 @@ export class WebSocketStream {
       true,
       CONSTRUCT,
     );
-    const parsed = parseWebSocketUrl(input, apiBaseUrl());
+    const parsed = parseUrlAgain(input, apiBaseUrl());
     validateProtocols(protocols);
     if (headers !== undefined) {
       if (useSocket) refuseHandshakeHeaders(headers, CONSTRUCT);
@@ -377,6 +377,27 @@ interface DenoWebSocketConstructor {
     url: string,
     options: { protocols: string[]; headers: Headers },
   ): WebSocket;
+}
+
+/** The URL parsed last, with what it was parsed from; see {@linkcode parseUrlAgain}. */
+let lastUrl: { input: string; base: string | undefined; url: URL } | undefined;
+
+/**
+ * Parses `input` as {@linkcode parseWebSocketUrl} does, reusing the last
+ * result when the same URL comes again, as it does for a client that
+ * reconnects or opens many connections to one server: the runtime's
+ * `WebSocket` parses it a second time anyway. The URL object is shared, so
+ * nothing may change it.
+ */
+function parseUrlAgain(input: string, base: string | undefined): URL {
+  if (
+    lastUrl !== undefined && lastUrl.input === input && lastUrl.base === base
+  ) {
+    return lastUrl.url;
+  }
+  const url = parseWebSocketUrl(input, base);
+  lastUrl = { input, base, url };
+  return url;
 }
 
 /** The base for relative URLs: the page's or worker's location, if any. */

@@ -50,7 +50,9 @@ export class WebSocketTransport implements Transport {
     this.#events = events;
     socket.binaryType = "arraybuffer";
     // The transport is the listener itself: no closures per connection.
-    socket.addEventListener("open", this, { once: true });
+    // No `once` for "open": it fires at most once, and reading an options
+    // bag costs more than the listener left behind, which is `this` anyway.
+    socket.addEventListener("open", this);
     socket.addEventListener("message", this);
     socket.addEventListener("error", this);
     socket.addEventListener("close", this);
@@ -129,7 +131,9 @@ export class WebSocketTransport implements Transport {
   }
 
   close(closeCode: number | undefined, reason: string): void {
+    // Without a reason Deno skips encoding one to measure it.
     if (closeCode === undefined) this.#socket!.close();
+    else if (reason === "") this.#socket!.close(closeCode);
     else this.#socket!.close(closeCode, reason);
   }
 
