@@ -5,6 +5,8 @@
  * @module
  */
 
+import { sha1 } from "./sha1.ts";
+
 const ACCEPT_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
 /** The headers the handshake sets itself; `headers` may not override them. */
@@ -41,7 +43,7 @@ export interface HandshakeRequest {
   /** The request head, ready to write. */
   bytes: Uint8Array;
   /** The `Sec-WebSocket-Accept` value a genuine answer carries. */
-  expectedAccept: Promise<string>;
+  expectedAccept: string;
 }
 
 /**
@@ -76,12 +78,8 @@ export function createHandshakeRequest(
 }
 
 /** The `Sec-WebSocket-Accept` value that answers `key`. */
-export async function acceptFor(key: string): Promise<string> {
-  const digest = await crypto.subtle.digest(
-    "SHA-1",
-    new TextEncoder().encode(key + ACCEPT_GUID),
-  );
-  return toBase64(new Uint8Array(digest));
+export function acceptFor(key: string): string {
+  return toBase64(sha1(new TextEncoder().encode(key + ACCEPT_GUID)));
 }
 
 function toBase64(bytes: Uint8Array): string {

@@ -104,7 +104,7 @@ async function openClient(
     });
     const answer = await reader.readHead(MAX_RESPONSE_HEAD_BYTES);
     const result = typeof answer === "string"
-      ? checkHandshakeResponse(answer, await request.expectedAccept)
+      ? checkHandshakeResponse(answer, request.expectedAccept)
       : answer === null
       ? "the server closed the connection during the handshake"
       : `the server's answer is longer than ${MAX_RESPONSE_HEAD_BYTES} bytes`;

@@ -53,7 +53,7 @@ export function createServerTransport(
       signal.addEventListener("abort", hangUp, { once: true });
       try {
         await connection.write(
-          await createHandshakeResponse(
+          createHandshakeResponse(
             options.key,
             options.protocol,
             options.compression?.response,
@@ -90,16 +90,16 @@ export function createServerTransport(
  * The 101 answer to a request with `key`, selecting `protocol` and accepting
  * `extensions`.
  */
-async function createHandshakeResponse(
+function createHandshakeResponse(
   key: string,
   protocol: string | undefined,
   extensions: string | undefined,
-): Promise<Uint8Array> {
+): Uint8Array {
   const lines = [
     "HTTP/1.1 101 Switching Protocols",
     "Upgrade: websocket",
     "Connection: Upgrade",
-    `Sec-WebSocket-Accept: ${await acceptFor(key)}`,
+    `Sec-WebSocket-Accept: ${acceptFor(key)}`,
   ];
   if (protocol !== undefined) lines.push(`Sec-WebSocket-Protocol: ${protocol}`);
   if (extensions !== undefined) {
