@@ -19,6 +19,7 @@ import type { FrameReader } from "./frame_reader.ts";
 import { FrameWriter } from "./frame_writer.ts";
 import type { DeflateCodec } from "./permessage_deflate_codec.ts";
 import { ProtocolError } from "./protocol_error.ts";
+import { type Deadline, startDeadline } from "../shared_deadlines.ts";
 
 /** How a session ended, as {@linkcode TransportEvents.onClose} takes it. */
 type Outcome = Parameters<TransportEvents["onClose"]>;
@@ -299,18 +300,23 @@ export class SocketSession implements Transport {
   }
 }
 
-/** Waits for `promise`, if any, but no longer than `ms` milliseconds. */
+/**
+ * Waits for `promise`, if any, but no longer than `ms` milliseconds. The
+ * wait is one of the shared deadlines, not a timer of its own: nearly every
+ * one is cancelled, and the connection's pending read or write holds the
+ * process open meanwhile.
+ */
 async function within(
   promise: Promise<void> | undefined,
   ms: number,
 ): Promise<void> {
   if (promise === undefined) return;
-  let timer: ReturnType<typeof setTimeout> | undefined;
+  let deadline: Deadline | undefined;
   await Promise.race([
     promise,
     new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, ms);
+      deadline = startDeadline(ms, resolve);
     }),
   ]);
-  clearTimeout(timer);
+  deadline!.cancel();
 }
