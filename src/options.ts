@@ -80,12 +80,39 @@ export interface StreamSettings
   writeHighWaterMark: number;
 }
 
+/**
+ * The settings of each role when no stream option is given, shared by every
+ * connection: a server holds them for each of its connections.
+ */
+const DEFAULT_SETTINGS: Readonly<Record<Role, Readonly<StreamSettings>>> = {
+  client: Object.freeze(defaultSettings("client")),
+  server: Object.freeze(defaultSettings("server")),
+};
+
+function defaultSettings(role: Role): StreamSettings {
+  return {
+    role,
+    writeHighWaterMark: DEFAULT_WRITE_HIGH_WATER_MARK,
+    receiveLimit: DEFAULT_RECEIVE_LIMIT,
+    overflowCloseCode: DEFAULT_OVERFLOW_CLOSE_CODE,
+    closeTimeout: DEFAULT_CLOSE_TIMEOUT,
+  };
+}
+
 /** Checks the {@linkcode StreamOptions} and fills in the defaults. */
 export function readStreamOptions(
   options: StreamOptions,
   role: Role,
   what: string,
-): StreamSettings {
+): Readonly<StreamSettings> {
+  if (
+    options.writeHighWaterMark === undefined &&
+    options.receiveLimit === undefined &&
+    options.overflowCloseCode === undefined &&
+    options.closeTimeout === undefined
+  ) {
+    return DEFAULT_SETTINGS[role];
+  }
   const overflowCloseCode = options.overflowCloseCode ??
     DEFAULT_OVERFLOW_CLOSE_CODE;
   if (typeof overflowCloseCode !== "number") {

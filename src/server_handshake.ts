@@ -38,7 +38,7 @@ export interface Refusal {
 
 /** The server options, validated and with their defaults. */
 export interface ServerSettings {
-  stream: StreamSettings;
+  stream: Readonly<StreamSettings>;
   /** Seconds; `0` turns keepalive off. */
   idleTimeout: number;
   signal: AbortSignal | undefined;

@@ -163,7 +163,7 @@ export class StreamCore implements TransportEvents {
   readonly #closed = new LazyPromise<WebSocketClosedInfo>();
 
   readonly #transport: Transport;
-  readonly #settings: StreamCoreSettings;
+  readonly #settings: Readonly<StreamCoreSettings>;
   #state: State = "connecting";
   /** The closing handshake's timeout; see {@linkcode StreamCoreSettings.closeTimeout}. */
   #closeDeadline: Deadline | undefined;
@@ -173,7 +173,11 @@ export class StreamCore implements TransportEvents {
   #discarded = 0;
   #pendingClose: { closeCode: number | undefined; reason: string } | undefined;
 
-  readonly #queue: ReceiveQueue;
+  /**
+   * Made when a second message waits for the reader: most connections are
+   * read as fast as their messages arrive.
+   */
+  #queue: ReceiveQueue | undefined;
   #readableController: ReadableStreamDefaultController<Message> | undefined;
   /** Set once nothing more will be queued: `null` to close, else the error. */
   #readableEnd: WebSocketError | null | undefined;
@@ -196,16 +200,10 @@ export class StreamCore implements TransportEvents {
   /** A write waits for room, or was not sent because the connection ended. */
   #writeInProgress = false;
 
-  constructor(transport: Transport, settings: StreamCoreSettings) {
+  constructor(transport: Transport, settings: Readonly<StreamCoreSettings>) {
     this.#transport = transport;
     this.#settings = settings;
-    // A transport that can pause is bounded by pausing it instead (see
-    // onMessage), so that a slow reader never overflows.
-    const pausable = transport.resume !== undefined;
-    this.#queue = new ReceiveQueue(
-      pausable ? Infinity : settings.receiveLimit,
-    );
-    this.#readAhead = pausable
+    this.#readAhead = transport.resume !== undefined
       ? Math.min(READ_AHEAD_BYTES, settings.receiveLimit)
       : Infinity;
   }
@@ -225,16 +223,25 @@ export class StreamCore implements TransportEvents {
     return this.#settings.role;
   }
 
-  // The readable's source and the writable's sink are classes, not object
-  // literals of arrow functions, so that a connection carries no closures.
-  // They are declared here to reach the core's private state.
-  static readonly #Source = class implements UnderlyingDefaultSource<Message> {
+  // The readable's source and the writable's sink are one object of a class,
+  // not object literals of arrow functions, so that a connection carries no
+  // closures. It is declared here to reach the core's private state.
+  static readonly #Ends = class
+    implements UnderlyingDefaultSource<Message>, UnderlyingSink<unknown> {
     readonly #core: StreamCore;
     constructor(core: StreamCore) {
       this.#core = core;
     }
-    start(controller: ReadableStreamDefaultController<Message>): void {
-      this.#core.#readableController = controller;
+    start(
+      controller:
+        | ReadableStreamDefaultController<Message>
+        | WritableStreamDefaultController,
+    ): void {
+      if (controller instanceof ReadableStreamDefaultController) {
+        this.#core.#readableController = controller;
+      } else {
+        this.#core.#writableController = controller;
+      }
     }
     pull(): void {
       this.#core.#flushReadable(true);
@@ -243,18 +250,8 @@ export class StreamCore implements TransportEvents {
       const core = this.#core;
       core.#readableDone = true;
       core.#held = undefined;
-      core.#queue.clear();
+      core.#queue?.clear();
       core.#closeUsingReason(reason);
-    }
-  };
-
-  static readonly #Sink = class implements UnderlyingSink<unknown> {
-    readonly #core: StreamCore;
-    constructor(core: StreamCore) {
-      this.#core = core;
-    }
-    start(controller: WritableStreamDefaultController): void {
-      this.#core.#writableController = controller;
     }
     write(chunk: unknown): Promise<void> | undefined {
       return this.#core.#write(chunk);
@@ -328,14 +325,9 @@ export class StreamCore implements TransportEvents {
       return;
     }
     this.#state = "open";
-    const readable = new ReadableStream<Message>(
-      new StreamCore.#Source(this),
-      READABLE_STRATEGY,
-    );
-    const writable = new WritableStream<unknown>(
-      new StreamCore.#Sink(this),
-      WRITABLE_STRATEGY,
-    );
+    const ends = new StreamCore.#Ends(this);
+    const readable = new ReadableStream<Message>(ends, READABLE_STRATEGY);
+    const writable = new WritableStream<unknown>(ends, WRITABLE_STRATEGY);
     this.#opened.resolve({ readable, writable, extensions, protocol });
     if (this.#pendingClose !== undefined) {
       this.close(this.#pendingClose.closeCode, this.#pendingClose.reason);
@@ -364,11 +356,18 @@ export class StreamCore implements TransportEvents {
       this.#held = message;
       return true;
     }
-    if (!this.#queue.push(message)) {
+    // A transport that can pause is bounded by pausing it instead (see
+    // below), so that a slow reader never overflows.
+    const queue = this.#queue ??= new ReceiveQueue(
+      this.#transport.resume !== undefined
+        ? Infinity
+        : this.#settings.receiveLimit,
+    );
+    if (!queue.push(message)) {
       this.#onOverflow("the reader fell behind");
       return true;
     }
-    if (this.#queue.bytes < this.#readAhead) return true;
+    if (queue.bytes < this.#readAhead) return true;
     this.#transportPaused = true;
     return false;
   }
@@ -556,11 +555,13 @@ export class StreamCore implements TransportEvents {
       if (held === undefined) {
         this.#readPending = true;
       } else {
-        this.#held = this.#queue.shift();
+        this.#held = this.#queue?.shift();
         controller.enqueue(held);
       }
     }
-    if (this.#queue.bytes <= this.#readAhead / 2) this.#resumeTransport();
+    if ((this.#queue?.bytes ?? 0) <= this.#readAhead / 2) {
+      this.#resumeTransport();
+    }
     if (this.#held !== undefined || this.#readableEnd === undefined) return;
     if (this.#readableEnd === null) {
       this.#readableDone = true;

@@ -201,11 +201,9 @@ export function upgradeWebSocketStream(
     settings.stream.writeHighWaterMark,
     protocol ?? "",
   );
-  const url = new URL(request.url);
-  url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
   return {
     response,
-    stream: startServerStream(transport, settings, url.href),
+    stream: startServerStream(transport, settings, request.url),
   };
 }
 

@@ -113,6 +113,9 @@ let adopting: { url: string; core: StreamCore } | undefined;
 
 /**
  * Wraps a core made elsewhere (the server role) in a {@linkcode WebSocketStream}.
+ * An `http:` or `https:` URL becomes `ws:` or `wss:` only when `url` is read:
+ * a server stream so keeps its request's URL, which the runtime holds anyway,
+ * instead of a copy for each connection.
  */
 export let adopt: (url: string, core: StreamCore) => WebSocketStream;
 
@@ -262,7 +265,8 @@ export class WebSocketStream {
    * ```
    */
   get url(): string {
-    return this.#url;
+    const url = this.#url;
+    return url.startsWith("http") ? parseWebSocketUrl(url).href : url;
   }
 
   /**
