@@ -13,6 +13,9 @@ const CONNECTING = 0;
 const OPEN = 1;
 const CLOSED = 3;
 
+/** Listener options shared by every connection. */
+const ONCE: AddEventListenerOptions = Object.freeze({ once: true });
+
 /** Adapts a `WebSocket` to the {@linkcode Transport} interface. */
 export class WebSocketTransport implements Transport {
   readonly #connect: WebSocket | (() => WebSocket);
@@ -50,9 +53,9 @@ export class WebSocketTransport implements Transport {
     this.#events = events;
     socket.binaryType = "arraybuffer";
     // The transport is the listener itself: no closures per connection.
-    // No `once` for "open": it fires at most once, and reading an options
-    // bag costs more than the listener left behind, which is `this` anyway.
-    socket.addEventListener("open", this);
+    // `once` for "open": a listener left behind keeps its record, its
+    // options and Deno's array for the type for the connection's life.
+    socket.addEventListener("open", this, ONCE);
     socket.addEventListener("message", this);
     socket.addEventListener("error", this);
     socket.addEventListener("close", this);
