@@ -6,33 +6,23 @@
  * @module
  */
 
-const PENDING = 0;
-const FULFILLED = 1;
-const REJECTED = 2;
-
 function ignore(): void {}
 
 /**
- * A promise that exists once {@linkcode LazyPromise.promise} is read; until
- * then settling it only records the outcome. Rejections are marked as
+ * A promise that exists once {@linkcode LazyPromise.promise} is read, or
+ * once it settles; until then it holds nothing. Rejections are marked as
  * handled: nobody has to look at it.
  */
 export class LazyPromise<T> {
+  /** Made when asked for while pending, or when settled before that. */
   #promise: Promise<T> | undefined;
+  /** Set while the promise exists and is pending. */
   #resolve: ((value: T) => void) | undefined;
   #reject: ((reason: unknown) => void) | undefined;
-  #state: typeof PENDING | typeof FULFILLED | typeof REJECTED = PENDING;
-  #result: unknown;
 
   /** The promise, the same one every time. */
   get promise(): Promise<T> {
-    if (this.#promise !== undefined) return this.#promise;
-    if (this.#state === FULFILLED) {
-      this.#promise = Promise.resolve(this.#result as T);
-    } else if (this.#state === REJECTED) {
-      this.#promise = Promise.reject(this.#result);
-      this.#promise.catch(ignore);
-    } else {
+    if (this.#promise === undefined) {
       const { promise, resolve, reject } = Promise.withResolvers<T>();
       this.#promise = promise;
       this.#resolve = resolve;
@@ -43,25 +33,27 @@ export class LazyPromise<T> {
 
   /** Fulfils the promise, unless it is already settled. */
   resolve(value: T): void {
-    if (this.#state !== PENDING) return;
-    this.#state = FULFILLED;
-    if (this.#resolve === undefined) this.#result = value;
-    else this.#resolve(value);
-    this.#forgetResolvers();
+    const resolve = this.#resolve;
+    if (resolve !== undefined) {
+      this.#forgetResolvers();
+      resolve(value);
+    } else if (this.#promise === undefined) {
+      this.#promise = Promise.resolve(value);
+    }
   }
 
   /** Rejects the promise, unless it is already settled. */
   reject(reason: unknown): void {
-    if (this.#state !== PENDING) return;
-    this.#state = REJECTED;
-    if (this.#reject === undefined) {
-      this.#result = reason;
-    } else {
+    const reject = this.#reject;
+    if (reject !== undefined) {
       // Marked just before it rejects, so no unobserved rejection is seen.
       this.#promise!.catch(ignore);
-      this.#reject(reason);
+      this.#forgetResolvers();
+      reject(reason);
+    } else if (this.#promise === undefined) {
+      this.#promise = Promise.reject(reason);
+      this.#promise.catch(ignore);
     }
-    this.#forgetResolvers();
   }
 
   #forgetResolvers(): void {

@@ -160,7 +160,8 @@ const OVERFLOW_REASON = "Receive queue limit exceeded";
 /** One WebSocketStream's state, driven by its transport and its user. */
 export class StreamCore implements TransportEvents {
   readonly #opened = new LazyPromise<WebSocketOpenInfo>();
-  readonly #closed = new LazyPromise<WebSocketClosedInfo>();
+  /** Made when `closed` is first read or the connection ends. */
+  #closed: LazyPromise<WebSocketClosedInfo> | undefined;
 
   readonly #transport: Transport;
   readonly #settings: Readonly<StreamCoreSettings>;
@@ -215,7 +216,7 @@ export class StreamCore implements TransportEvents {
 
   /** See `WebSocketStream.closed`. */
   get closed(): Promise<WebSocketClosedInfo> {
-    return this.#closed.promise;
+    return (this.#closed ??= new LazyPromise()).promise;
   }
 
   /** Which end of the connection this is. */
@@ -540,8 +541,9 @@ export class StreamCore implements TransportEvents {
     if (this.#discardTimer !== undefined) clearTimeout(this.#discardTimer);
     if (wasConnecting) this.#opened.reject(openedError);
     // `in` narrows under users' `strictNullChecks: false` too; `clean` does not.
-    if ("info" in ending) this.#closed.resolve(ending.info);
-    else this.#closed.reject(ending.error);
+    const closed = this.#closed ??= new LazyPromise();
+    if ("info" in ending) closed.resolve(ending.info);
+    else closed.reject(ending.error);
     this.#writableController?.error(this.#writableError);
     this.#flushReadable();
   }
