@@ -190,13 +190,22 @@ async function echo(): Promise<Record<string, number>> {
   };
 }
 
-/** Counts the wake-ups a send loop pays for: timers and message-port turns. */
-function countWakeUps(): () => { timers: number; turns: number } {
+/**
+ * Counts the wake-ups a send loop pays for: timers, and the turns of the event
+ * loop a waiter can ask for (message-port messages and immediates). Installed
+ * before the library loads, so that it sees whichever it uses; counts from
+ * the last `start()`.
+ */
+function countWakeUps(): {
+  start(): void;
+  read(): { timers: number; turns: number };
+} {
+  let counting = false;
   let timers = 0;
   let turns = 0;
   const setTimer = globalThis.setTimeout;
   globalThis.setTimeout = ((...args: Parameters<typeof setTimeout>) => {
-    timers++;
+    if (counting) timers++;
     return setTimer(...args);
   }) as typeof setTimeout;
   const post = MessagePort.prototype.postMessage;
@@ -204,10 +213,24 @@ function countWakeUps(): () => { timers: number; turns: number } {
     this: MessagePort,
     ...args: Parameters<MessagePort["postMessage"]>
   ) {
-    turns++;
+    if (counting) turns++;
     return post.apply(this, args);
   } as MessagePort["postMessage"];
-  return () => ({ timers, turns });
+  const immediate = globalThis.setImmediate;
+  if (typeof immediate === "function") {
+    globalThis.setImmediate = ((...args: Parameters<typeof setImmediate>) => {
+      if (counting) turns++;
+      return immediate(...args);
+    }) as typeof setImmediate;
+  }
+  return {
+    start() {
+      counting = true;
+      timers = 0;
+      turns = 0;
+    },
+    read: () => ({ timers, turns }),
+  };
 }
 
 /**
@@ -218,20 +241,23 @@ async function upload(): Promise<Record<string, number>> {
   const url = `${values.url}/sink?bytes=${bytes}`;
   const messages = Math.ceil(bytes / size);
   let start: number;
+  let cpu: number;
   let blockedMs = 0;
-  let wakeUps: () => { timers: number; turns: number };
+  const wakeUps = countWakeUps();
   if (kind === "plain") {
     const socket = await openPlain(url);
     const done = new Promise<void>((resolve) =>
       socket.onmessage = () => resolve()
     );
-    wakeUps = countWakeUps();
+    wakeUps.start();
+    cpu = cpuMicros();
     start = performance.now();
     for (let i = 0; i < messages; i++) socket.send(new Uint8Array(size));
     await done;
   } else {
     const { reader, writer } = await openStream(url);
-    wakeUps = countWakeUps();
+    wakeUps.start();
+    cpu = cpuMicros();
     start = performance.now();
     for (let i = 0; i < messages; i++) {
       const before = performance.now();
@@ -248,9 +274,10 @@ async function upload(): Promise<Record<string, number>> {
     seconds,
     bytes: messages * size,
     megabytesPerSecond: messages * size / 1e6 / seconds,
+    cpuMs: (cpuMicros() - cpu) / 1000,
     peakRss: peakRss(),
     writeWaitMs: blockedMs,
-    ...wakeUps(),
+    ...wakeUps.read(),
   };
 }
 

@@ -246,8 +246,9 @@ function uploadTable(report: Report): string | undefined {
       "MB/s",
       "vs plain",
       "peak RSS MiB",
+      "client CPU ms",
       "timers",
-      "port turns",
+      "loop turns",
       "ms blocked in write()",
     ],
     upload.variants.map((entry) => {
@@ -257,6 +258,7 @@ function uploadTable(report: Report): string | undefined {
         format(rate, 0),
         `${format(rate / plainRate, 2)}x`,
         format(median(entry, "peakRss") / MIB, 0),
+        format(median(entry, "cpuMs"), 0),
         format(median(entry, "timers"), 0),
         format(median(entry, "turns"), 0),
         format(median(entry, "writeWaitMs"), 0),
