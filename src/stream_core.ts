@@ -8,6 +8,7 @@
  */
 
 import { type Role, validateCloseInfo } from "./close_code.ts";
+import { closedWritableError } from "./closed_writable_error.ts";
 import { LazyPromise } from "./lazy_promise.ts";
 import { type Deadline, startDeadline } from "./shared_deadlines.ts";
 import { chunkToMessage, type Message } from "./message.ts";
@@ -459,12 +460,12 @@ export class StreamCore implements TransportEvents {
     // close; otherwise the writable shares the connection's error.
     this.#writableError = error !== undefined && !this.#writeInProgress
       ? error
-      : new DOMException(
-        this.#writeInProgress
-          ? "The connection closed before the message was sent"
-          : "Cannot write to a closed WebSocketStream",
+      : this.#writeInProgress
+      ? new DOMException(
+        "The connection closed before the message was sent",
         "InvalidStateError",
-      );
+      )
+      : closedWritableError();
     this.#readableEnd = error ?? null;
     this.#finish(
       error === undefined
