@@ -1,0 +1,56 @@
+/**
+ * Micro-benchmarks of one echoed message through the stream core, with no
+ * socket: a read that waits, the message that answers it, and a write the
+ * transport takes at once. This is the JavaScript each message costs on the
+ * default transport beyond Deno's own `WebSocket`, in one process and so
+ * steadier than the socket benchmarks. Run with `deno bench bench/micro/`.
+ *
+ * @module
+ */
+
+import { StreamCore } from "../../src/stream_core.ts";
+import type { Message } from "../../src/message.ts";
+import type { Transport } from "../../src/transport.ts";
+
+/** A transport that is always open and always has room. */
+const roomyTransport: Transport = {
+  start() {},
+  send: () => true,
+  close() {},
+  terminate() {},
+};
+
+/** An open connection's reader and writer, and the core to feed messages. */
+async function openCore() {
+  const core = new StreamCore(roomyTransport, {
+    role: "client",
+    receiveLimit: 64 * 1024 * 1024,
+    overflowCloseCode: 1009,
+    closeTimeout: 1000,
+  });
+  core.start();
+  core.onOpen("", "");
+  const { readable, writable } = await core.opened;
+  return { core, reader: readable.getReader(), writer: writable.getWriter() };
+}
+
+/** Benchmarks echoing `payload`; `received` makes each arriving message. */
+async function benchEcho(
+  name: string,
+  payload: Message,
+  received: () => Message,
+) {
+  const { core, reader, writer } = await openCore();
+  Deno.bench(`StreamCore: echo ${name}`, { group: "echo" }, async () => {
+    const read = reader.read();
+    core.onMessage(received());
+    await read;
+    await writer.write(payload);
+  });
+}
+
+const bytes = new Uint8Array(16 * 1024);
+// A fresh view per message, as the default transport makes one.
+await benchEcho("16 KiB binary", bytes, () => new Uint8Array(bytes.buffer));
+const text = "x".repeat(64);
+await benchEcho("64 B text", text, () => text);
