@@ -17,6 +17,12 @@ export type Message = string | Uint8Array;
  */
 export function chunkToMessage(chunk: unknown): Message {
   if (typeof chunk === "string") return chunk.toWellFormed();
+  // The common chunk goes out as it is: no view per message. (An empty one
+  // takes the path below, which refuses a detached buffer.)
+  if (chunk instanceof Uint8Array && chunk.byteLength !== 0) {
+    refuseUnsendableBuffer(chunk.buffer);
+    return chunk;
+  }
   if (chunk instanceof ArrayBuffer) {
     refuseUnsendableBuffer(chunk);
     return new Uint8Array(chunk);
