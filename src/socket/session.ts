@@ -73,7 +73,8 @@ export interface SessionSettings {
 /** Speaks RFC 6455 over a connection its opener provides. */
 export class SocketSession implements Transport {
   readonly #settings: SessionSettings;
-  readonly #open: Opener;
+  /** Dropped once it has run. */
+  #open: Opener | undefined;
   #opening: AbortController | undefined;
   #connection: ByteConnection | undefined;
   #reader: FrameReader | undefined;
@@ -100,23 +101,38 @@ export class SocketSession implements Transport {
     this.#run(events);
   }
 
+  /**
+   * Opens the connection, reads frames until it ends and reports how. The
+   * reading is awaited here directly: each async function still waiting on
+   * an idle connection holds its own frame and promises.
+   */
   async #run(events: TransportEvents): Promise<void> {
     let outcome: Outcome;
     try {
-      outcome = await this.#session(events);
+      outcome = await this.#begin(events) ??
+        await this.#readFrames(events, this.#reader!, this.#writer!);
     } catch (error) {
-      outcome = this.#failed(describeError(error));
+      outcome = error instanceof ProtocolError && this.#writer !== undefined
+        ? await this.#failConnection(this.#writer, error)
+        : this.#failed(describeError(error));
     }
     this.#hangUp();
     if (!this.#terminated) events.onClose(...(this.#ending ?? outcome));
   }
 
-  /** Opens the connection and reads frames until it ends. */
-  async #session(events: TransportEvents): Promise<Outcome> {
+  /**
+   * Opens the connection and starts writing: `undefined` when frames are to
+   * be read, else how the session ended.
+   */
+  async #begin(events: TransportEvents): Promise<Outcome | undefined> {
+    // The opener, and what it holds for the handshake, is not kept for the
+    // connection's life.
+    const open = this.#open!;
+    this.#open = undefined;
     this.#opening = new AbortController();
     let opened;
     try {
-      opened = await this.#open(this.#opening.signal);
+      opened = await open(this.#opening.signal);
     } finally {
       this.#opening = undefined;
     }
@@ -142,15 +158,17 @@ export class SocketSession implements Transport {
     events.onOpen(opened.protocol, opened.extensions);
     if (this.#terminated) return abnormal("");
     this.#startKeepalive();
-    try {
-      return await this.#readFrames(events, this.#reader, this.#writer);
-    } catch (error) {
-      if (!(error instanceof ProtocolError)) throw error;
-      // Failing the connection: tell the peer why if we still may.
-      this.#writer.close(error.closeCode, "");
-      await within(this.#writer.flushed, CLOSING_GRACE_MS);
-      return abnormal(error.message);
-    }
+    return undefined;
+  }
+
+  /** Fails the connection: tells the peer why, if we still may. */
+  async #failConnection(
+    writer: FrameWriter,
+    error: ProtocolError,
+  ): Promise<Outcome> {
+    writer.close(error.closeCode, "");
+    await within(writer.flushed, CLOSING_GRACE_MS);
+    return abnormal(error.message);
   }
 
   /** Reads frames until the closing handshake or the connection ends. */
