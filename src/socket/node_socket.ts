@@ -22,7 +22,12 @@ export class NodeSocketConnection implements ByteConnection {
   #bytes = 0;
   #ended = false;
   #error: unknown;
-  #waiter: PromiseWithResolvers<void> | undefined;
+  /**
+   * A read waiting for data, and where it goes: filled as the data arrives,
+   * so an idle connection holds no suspended function for it.
+   */
+  #waiter: PromiseWithResolvers<number | null> | undefined;
+  #waitingInto: Uint8Array | undefined;
 
   constructor(socket: Duplex) {
     this.#socket = socket;
@@ -50,20 +55,43 @@ export class NodeSocketConnection implements ByteConnection {
     this.#wake();
   }
 
+  /** Settles the waiting read, if any, once there is something to tell it. */
   #wake(): void {
     const waiter = this.#waiter;
-    this.#waiter = undefined;
-    waiter?.resolve();
+    if (waiter === undefined) return;
+    if (this.#chunks.length > 0) {
+      const into = this.#waitingInto!;
+      this.#forgetWaiter();
+      waiter.resolve(this.#take(into));
+    } else if (this.#error !== undefined) {
+      this.#forgetWaiter();
+      waiter.reject(this.#error);
+    } else if (this.#ended) {
+      this.#forgetWaiter();
+      waiter.resolve(null);
+    }
   }
 
-  async read(into: Uint8Array): Promise<number | null> {
-    while (this.#chunks.length === 0) {
-      if (this.#error !== undefined) throw this.#error;
-      if (this.#ended) return null;
-      this.#socket.resume();
-      this.#waiter ??= Promise.withResolvers();
-      await this.#waiter.promise;
-    }
+  #forgetWaiter(): void {
+    this.#waiter = undefined;
+    this.#waitingInto = undefined;
+  }
+
+  read(into: Uint8Array): Promise<number | null> {
+    const waiter = this.#waiter;
+    // One read at a time, as the frame reader asks; another waits its turn.
+    if (waiter !== undefined) return waiter.promise.then(() => this.read(into));
+    if (this.#chunks.length > 0) return Promise.resolve(this.#take(into));
+    if (this.#error !== undefined) return Promise.reject(this.#error);
+    if (this.#ended) return Promise.resolve(null);
+    this.#socket.resume();
+    this.#waiter = Promise.withResolvers();
+    this.#waitingInto = into;
+    return this.#waiter.promise;
+  }
+
+  /** Moves what is held into `into`, as much as fits. */
+  #take(into: Uint8Array): number {
     let read = 0;
     while (read < into.byteLength && this.#chunks.length > 0) {
       const chunk = this.#chunks[0]!;
