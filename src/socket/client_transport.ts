@@ -14,7 +14,7 @@ import {
 import { DenoConnection } from "./deno_conn.ts";
 import { FrameReader } from "./frame_reader.ts";
 import { DeflateCodec } from "./permessage_deflate_codec.ts";
-import { zlib } from "./runtime.ts";
+import { findZlib } from "./runtime.ts";
 import {
   acceptDeflateResponse,
   type CompressionOptions,
@@ -81,7 +81,9 @@ async function openClient(
     SocketTransportOptions,
   signal: AbortSignal,
 ): Promise<OpenedConnection | { failure: string }> {
-  const compression = zlib === undefined ? undefined : wanted;
+  const compression = wanted === undefined || findZlib() === undefined
+    ? undefined
+    : wanted;
   const connection = new DenoConnection(await connect(url, signal));
   // Aborted while connecting: a listener added now would never hear it.
   if (signal.aborted) {

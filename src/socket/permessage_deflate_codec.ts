@@ -19,7 +19,7 @@ import type { Writable } from "node:stream";
 import type { Role } from "../close_code.ts";
 import type { DeflateParameters } from "./permessage_deflate_negotiation.ts";
 import { joinChunks } from "./frame.ts";
-import { nextTurn, zlib } from "./runtime.ts";
+import { findZlib, nextTurn } from "./runtime.ts";
 
 /** See `CompressionOptions.threshold`: without context takeover. */
 const DEFAULT_RESET_THRESHOLD = 1024;
@@ -50,6 +50,7 @@ const SLICE_BYTES = 64 * 1024;
 
 /** The runtime's zlib; compression is only agreed where there is one. */
 function runtimeZlib(): typeof Zlib {
+  const zlib = findZlib();
   if (zlib === undefined) {
     throw new Error("Cannot compress: this runtime has no node:zlib");
   }

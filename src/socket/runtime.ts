@@ -8,13 +8,24 @@
 
 import type * as Zlib from "node:zlib";
 
+/** `findZlib`'s answer once asked; `null` before. */
+let foundZlib: typeof Zlib | undefined | null = null;
+
 /**
  * The runtime's `node:zlib` (Deno, Node), or `undefined` where there is none:
- * then a client offers no compression.
+ * then a client offers no compression. Looked up only when compression is
+ * wanted: in Deno, reaching `process` installs the inspector's network
+ * hooks, which every `WebSocket` in the process then consults at each
+ * message it sends or receives, so the default transport must not.
  */
-export const zlib: typeof Zlib | undefined = (globalThis as {
-  process?: { getBuiltinModule?: (id: string) => unknown };
-}).process?.getBuiltinModule?.("node:zlib") as typeof Zlib | undefined;
+export function findZlib(): typeof Zlib | undefined {
+  if (foundZlib === null) {
+    foundZlib = (globalThis as {
+      process?: { getBuiltinModule?: (id: string) => unknown };
+    }).process?.getBuiltinModule?.("node:zlib") as typeof Zlib | undefined;
+  }
+  return foundZlib;
+}
 
 /**
  * Resolves after one macrotask turn: long enough for a producer to queue its
