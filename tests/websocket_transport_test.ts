@@ -69,3 +69,19 @@ Deno.test("SRV-13 default transport: a script whose server shut down after a cli
   );
   assert.equal(decoder.decode(stdout), "server shut down\n");
 });
+
+Deno.test("SRF-07 default transport: a client and an upgradeWebSocketStream server that echo never reach Node's process", async () => {
+  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-net=127.0.0.1",
+      new URL("./fixtures/default_transport_echo.ts", import.meta.url)
+        .pathname,
+    ],
+    stdin: "null",
+    signal: AbortSignal.timeout(60_000),
+  }).output();
+  const decoder = new TextDecoder();
+  assert.equal(code, 0, decoder.decode(stderr));
+  assert.equal(decoder.decode(stdout), "process reached 0 times\n");
+});
