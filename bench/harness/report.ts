@@ -75,6 +75,8 @@ const METRICS: Record<string, Metric[]> = {
   upload: [
     { key: "megabytesPerSecond", label: "MB/s", scale: 1, digits: 0 },
     { key: "peakRss", label: "client peak RSS MiB", scale: MIB, digits: 0 },
+    { key: "cpuMs", label: "client CPU ms", scale: 1, digits: 0 },
+    { key: "serverCpuMs", label: "server CPU ms", scale: 1, digits: 0 },
   ],
   download: [
     { key: "peakRss", label: "client peak RSS MiB", scale: MIB, digits: 0 },

@@ -19,8 +19,8 @@
  * - `/slow-sink?bytes=N&rate=R` (ours, node): reads at most R bytes/s and
  *   sends `done` once N arrived.
  * - `/stats`: collects garbage, then answers with its memory use, peak RSS,
- *   and the close code the last `/slow-sink` connection ended with (0 while
- *   none has), as JSON.
+ *   the close code the last `/slow-sink` connection ended with (0 while
+ *   none has) and the CPU time the last sink took, as JSON.
  *
  * @module
  */
@@ -36,7 +36,7 @@ import {
   echoStream,
   type EchoTally,
 } from "./_echo.ts";
-import { peakRss, sleep } from "./_process_stats.ts";
+import { cpuMicros, peakRss, sleep } from "./_process_stats.ts";
 
 /** How the server upgrades its connections. */
 export type ServerMode = "plain" | "ours" | "node";
@@ -51,13 +51,25 @@ if (!["plain", "ours", "node"].includes(mode)) {
 }
 const tally: EchoTally = { open: 0, errors: 0 };
 
+/**
+ * The CPU time, in ms, the last `/sink` or `/slow-sink` connection took from
+ * its upgrade until the last byte arrived: the whole process's, so it counts
+ * the runtime's own threads too. 0 while none has.
+ */
+let sinkCpuMs = 0;
+
 function sink(request: Request, bytes: number): Response {
+  const cpu = cpuMicros();
   const { socket, response } = Deno.upgradeWebSocket(request);
   socket.binaryType = "arraybuffer";
   let received = 0;
   socket.onmessage = (event) => {
     const data = event.data as ArrayBuffer | string;
+    const before = received;
     received += typeof data === "string" ? data.length : data.byteLength;
+    if (before < bytes && received >= bytes) {
+      sinkCpuMs = (cpuMicros() - cpu) / 1000;
+    }
     if (received >= bytes) socket.send("done");
   };
   return response;
@@ -91,6 +103,7 @@ async function slowSink(
   bytes: number,
   rate: number,
 ): Promise<void> {
+  const cpu = cpuMicros();
   stream.closed.then(
     ({ closeCode }) => sinkCloseCode = closeCode,
     ({ closeCode }) => sinkCloseCode = closeCode,
@@ -106,6 +119,7 @@ async function slowSink(
     const ahead = received / rate * 1000 - (performance.now() - start);
     if (ahead > 0) await sleep(ahead);
     if (before < bytes && received >= bytes) {
+      sinkCpuMs = (cpuMicros() - cpu) / 1000;
       const writer = writable.getWriter();
       await writer.write("done");
       writer.releaseLock();
@@ -131,6 +145,7 @@ async function stats(): Promise<Record<string, number>> {
     peakRss: peakRss(),
     open: tally.open,
     sinkCloseCode,
+    sinkCpuMs,
   };
 }
 
