@@ -448,10 +448,11 @@ export class FrameReader {
   }
 
   /**
-   * Reads more bytes into the buffer, making room first. Returns `false` at
-   * the end of the connection.
+   * Reads more bytes into the buffer, making room first. Resolves to `false`
+   * at the end of the connection. Not an async function: a reader waiting on
+   * an idle connection holds a promise reaction, not a suspended function.
    */
-  async #fill(): Promise<boolean> {
+  #fill(): Promise<boolean> {
     const buffer = this.#buffer;
     if (this.#start === this.#end) {
       this.#start = this.#end = 0;
@@ -460,8 +461,13 @@ export class FrameReader {
       this.#end -= this.#start;
       this.#start = 0;
     }
-    const read = await this.#source.read(buffer.subarray(this.#end));
+    return this.#source.read(buffer.subarray(this.#end)).then(this.#filled);
+  }
+
+  /** The rest of {@linkcode #fill}: one function for the reader's life. */
+  readonly #filled = (read: number | null): boolean => {
     if (read === null) return false;
+    const buffer = this.#buffer;
     this.#end += read;
     if (this.#end === buffer.length && buffer.length < MAX_READ_BUFFER_BYTES) {
       // A read that took all the room there was: more is waiting, so read
@@ -472,7 +478,7 @@ export class FrameReader {
       this.#start = 0;
     }
     return true;
-  }
+  };
 
   /**
    * Takes `length` bytes of payload, unmasked, copied out of the read buffer

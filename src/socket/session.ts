@@ -15,7 +15,7 @@ import { describeError } from "../describe_error.ts";
 import type { Message } from "../message.ts";
 import type { Transport, TransportEvents } from "../transport.ts";
 import type { ByteConnection } from "./byte_connection.ts";
-import type { FrameReader } from "./frame_reader.ts";
+import type { FrameEvent, FrameReader } from "./frame_reader.ts";
 import { FrameWriter } from "./frame_writer.ts";
 import type { DeflateCodec } from "./permessage_deflate_codec.ts";
 import { ProtocolError } from "./protocol_error.ts";
@@ -27,6 +27,11 @@ type Outcome = Parameters<TransportEvents["onClose"]>;
 /** An end without a closing handshake: 1006, for `failure`. */
 function abnormal(failure: string): Outcome {
   return [null, "", failure, false];
+}
+
+/** For a frame event after which the session reads on. */
+function readOn(): undefined {
+  return undefined;
 }
 
 /**
@@ -103,14 +108,33 @@ export class SocketSession implements Transport {
 
   /**
    * Opens the connection, reads frames until it ends and reports how. The
-   * reading is awaited here directly: each async function still waiting on
-   * an idle connection holds its own frame and promises.
+   * frame loop is here, not in a function of its own: each async function
+   * still waiting on an idle connection holds its own frame and promises.
    */
   async #run(events: TransportEvents): Promise<void> {
-    let outcome: Outcome;
+    let outcome: Outcome | undefined;
     try {
-      outcome = await this.#begin(events) ??
-        await this.#readFrames(events, this.#reader!, this.#writer!);
+      outcome = await this.#begin(events);
+      const reader = this.#reader!;
+      const writer = this.#writer!;
+      while (outcome === undefined) {
+        if (this.#paused !== undefined) await this.#paused.promise;
+        if (this.#terminated) {
+          outcome = abnormal("");
+        } else if (this.#writeFailure !== undefined) {
+          // A write failed while reading was paused: report it now, not
+          // after the reader has caught up.
+          outcome = abnormal(this.#writeFailure);
+        } else {
+          const next = reader.next();
+          const handled = this.#onFrame(
+            events,
+            writer,
+            next instanceof Promise ? await next : next,
+          );
+          outcome = handled instanceof Promise ? await handled : handled;
+        }
+      }
     } catch (error) {
       outcome = error instanceof ProtocolError && this.#writer !== undefined
         ? await this.#failConnection(this.#writer, error)
@@ -171,40 +195,33 @@ export class SocketSession implements Transport {
     return abnormal(error.message);
   }
 
-  /** Reads frames until the closing handshake or the connection ends. */
-  async #readFrames(
+  /**
+   * Handles one frame event: how the session ended, or `undefined` to read
+   * on. Only a Ping and the peer's Close take a promise.
+   */
+  #onFrame(
     events: TransportEvents,
-    reader: FrameReader,
     writer: FrameWriter,
-  ): Promise<Outcome> {
-    for (;;) {
-      if (this.#paused !== undefined) await this.#paused.promise;
-      if (this.#terminated) return abnormal("");
-      // A write failed while reading was paused: report it now, not after
-      // the reader has caught up.
-      if (this.#writeFailure !== undefined) return abnormal(this.#writeFailure);
-      const next = reader.next();
-      const event = next instanceof Promise ? await next : next;
-      this.#heard = true;
-      switch (event.type) {
-        case "message":
-          if (!events.onMessage(event.message) && this.#paused === undefined) {
-            this.#paused = Promise.withResolvers();
-          }
-          break;
-        case "overflow":
-          events.onOverflow();
-          break;
-        case "ping":
-          await writer.pong(event.payload);
-          break;
-        case "pong":
-          break;
-        case "close":
-          return await this.#onPeerClose(writer, event.closeCode, event.reason);
-        case "end":
-          return this.#failed(event.failure);
-      }
+    event: FrameEvent,
+  ): Outcome | undefined | Promise<Outcome | undefined> {
+    this.#heard = true;
+    switch (event.type) {
+      case "message":
+        if (!events.onMessage(event.message) && this.#paused === undefined) {
+          this.#paused = Promise.withResolvers();
+        }
+        return undefined;
+      case "overflow":
+        events.onOverflow();
+        return undefined;
+      case "ping":
+        return writer.pong(event.payload)?.then(readOn);
+      case "pong":
+        return undefined;
+      case "close":
+        return this.#onPeerClose(writer, event.closeCode, event.reason);
+      case "end":
+        return this.#failed(event.failure);
     }
   }
 
