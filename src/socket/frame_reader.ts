@@ -162,9 +162,11 @@ export class FrameReader {
     if (this.#overflowingFrame !== undefined) return this.#readNext();
     for (;;) {
       const header = this.#parseHeader();
+      // Not even a frame header yet, as on every idle connection: wait for
+      // it in a promise reaction rather than a suspended async function.
+      if (header === undefined) return this.#fill().then(this.#nextFilled);
       // Inflating takes a promise: compressed messages take the long way.
       if (
-        header === undefined ||
         this.#end - this.#start < header.headerBytes + header.length ||
         header.compressed ||
         (header.opcode === Opcode.Continuation && this.#messageCompressed)
@@ -203,12 +205,7 @@ export class FrameReader {
         : header.headerBytes + header.length;
       if (header === undefined || this.#end - this.#start < controlBytes) {
         if (await this.#fill()) continue;
-        return {
-          type: "end",
-          failure: `${
-            peerName(this.#role)
-          } closed the connection without a Close frame`,
-        };
+        return this.#endedBetweenFrames();
       }
       this.#start += header.headerBytes;
       if (header.opcode >= Opcode.Close) return this.#takeControlFrame(header);
@@ -391,6 +388,19 @@ export class FrameReader {
     } catch {
       throw this.#invalidText();
     }
+  }
+
+  /** {@linkcode next} once {@linkcode #fill} has read; made once per reader. */
+  readonly #nextFilled = (more: boolean): FrameEvent | Promise<FrameEvent> =>
+    more ? this.next() : this.#endedBetweenFrames();
+
+  #endedBetweenFrames(): FrameEvent {
+    return {
+      type: "end",
+      failure: `${
+        peerName(this.#role)
+      } closed the connection without a Close frame`,
+    };
   }
 
   #endedInFrame(): FrameEvent {
