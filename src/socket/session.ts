@@ -75,6 +75,12 @@ export interface SessionSettings {
   keepaliveIntervalMs: number;
 }
 
+/** The sessions that share one keepalive timer, and the timer. */
+interface KeepaliveGroup {
+  sessions: Set<SocketSession>;
+  timer: ReturnType<typeof setInterval>;
+}
+
 /** Speaks RFC 6455 over a connection its opener provides. */
 export class SocketSession implements Transport {
   readonly #settings: SessionSettings;
@@ -92,7 +98,6 @@ export class SocketSession implements Transport {
   #paused: PromiseWithResolvers<void> | undefined;
   /** How the session ended when it was not the reader that ended it. */
   #ending: Outcome | undefined;
-  #keepalive: ReturnType<typeof setInterval> | undefined;
   /** A frame arrived since the last keepalive tick. */
   #heard = false;
   #pinged = false;
@@ -274,29 +279,58 @@ export class SocketSession implements Transport {
   }
 
   /**
+   * The sessions that keep alive, by interval: one timer for each interval
+   * rather than one for each connection.
+   */
+  static readonly #keepalives = new Map<number, KeepaliveGroup>();
+
+  /**
    * Pings a peer that has been silent for one interval, and closes with 1001
    * when it stays silent for another, as `Deno.upgradeWebSocket` does. Any
-   * frame counts as a word from the peer.
+   * frame counts as a word from the peer, and so does the opening: the
+   * shared timer's first tick may come at once.
    */
   #startKeepalive(): void {
     const interval = this.#settings.keepaliveIntervalMs;
     if (interval === 0) return;
-    this.#keepalive = setInterval(() => {
-      const writer = this.#writer!;
-      // While paused we do not read, so a Pong would go unseen behind the
-      // data waiting in TCP: a slow handler is not a silent peer.
-      if (this.#heard || this.#paused !== undefined) {
-        this.#heard = false;
-        this.#pinged = false;
-      } else if (!this.#pinged) {
-        this.#pinged = true;
-        writer.ping(new Uint8Array(0));
-      } else if (this.#ending === undefined) {
-        this.#ending = [1001, IDLE_REASON, "", false];
-        writer.close(1001, IDLE_REASON);
-        within(writer.flushed, CLOSING_GRACE_MS).then(() => this.#hangUp());
-      }
-    }, interval);
+    this.#heard = true;
+    let group = SocketSession.#keepalives.get(interval);
+    if (group === undefined) {
+      const sessions = new Set<SocketSession>();
+      const timer = setInterval(() => {
+        for (const session of sessions) session.#keepAlive();
+      }, interval);
+      group = { sessions, timer };
+      SocketSession.#keepalives.set(interval, group);
+    }
+    group.sessions.add(this);
+  }
+
+  #stopKeepalive(): void {
+    const interval = this.#settings.keepaliveIntervalMs;
+    const group = SocketSession.#keepalives.get(interval);
+    if (group === undefined || !group.sessions.delete(this)) return;
+    if (group.sessions.size > 0) return;
+    clearInterval(group.timer);
+    SocketSession.#keepalives.delete(interval);
+  }
+
+  /** One tick of the keepalive timer; see {@linkcode #startKeepalive}. */
+  #keepAlive(): void {
+    const writer = this.#writer!;
+    // While paused we do not read, so a Pong would go unseen behind the
+    // data waiting in TCP: a slow handler is not a silent peer.
+    if (this.#heard || this.#paused !== undefined) {
+      this.#heard = false;
+      this.#pinged = false;
+    } else if (!this.#pinged) {
+      this.#pinged = true;
+      writer.ping(new Uint8Array(0));
+    } else if (this.#ending === undefined) {
+      this.#ending = [1001, IDLE_REASON, "", false];
+      writer.close(1001, IDLE_REASON);
+      within(writer.flushed, CLOSING_GRACE_MS).then(() => this.#hangUp());
+    }
   }
 
   send(message: Message): true | Promise<boolean> {
@@ -325,7 +359,7 @@ export class SocketSession implements Transport {
 
   /** Closes the connection; reads and writes in progress then fail. */
   #hangUp(): void {
-    clearInterval(this.#keepalive);
+    this.#stopKeepalive();
     this.#writer?.stop();
     this.#compression?.close();
     this.resume();
