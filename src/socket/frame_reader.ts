@@ -82,10 +82,14 @@ export class FrameReader {
   #end = 0;
   /** The opcode of the message being received, or 0 between messages. */
   #messageOpcode = 0;
-  /** The binary fragments of the message being received. */
-  #fragments: Uint8Array[] = [];
+  /**
+   * The binary fragments of the message being received. This and
+   * `#textParts` are made by a message's first frame, not kept between
+   * messages: an idle connection holds neither.
+   */
+  #fragments: Uint8Array[] | undefined;
   /** The text decoded so far of a fragmented text message. */
-  #textParts: string[] = [];
+  #textParts: string[] | undefined;
   /** Decodes a fragmented text message frame by frame, so bad UTF-8 fails at once. */
   #textDecoder: TextDecoder | undefined;
   #messageBytes = 0;
@@ -325,8 +329,8 @@ export class FrameReader {
 
   #skipMessage(): void {
     this.#skippingMessage = true;
-    this.#fragments = [];
-    this.#textParts = [];
+    this.#fragments = undefined;
+    this.#textParts = undefined;
     this.#textDecoder = undefined;
   }
 
@@ -362,11 +366,11 @@ export class FrameReader {
   /** Keeps a data frame's payload; text is checked as each frame arrives. */
   #takeFragment(payload: Uint8Array, fin: boolean): void {
     if (this.#messageOpcode !== Opcode.Text) {
-      if (payload.byteLength > 0) this.#fragments.push(payload);
+      if (payload.byteLength > 0) (this.#fragments ??= []).push(payload);
       return;
     }
     if (fin && this.#messageFrames === 1) {
-      this.#fragments.push(payload);
+      (this.#fragments ??= []).push(payload);
       return;
     }
     this.#textDecoder ??= new TextDecoder("utf-8", {
@@ -374,17 +378,21 @@ export class FrameReader {
       ignoreBOM: true,
     });
     try {
-      this.#textParts.push(this.#textDecoder.decode(payload, { stream: !fin }));
+      (this.#textParts ??= []).push(
+        this.#textDecoder.decode(payload, { stream: !fin }),
+      );
     } catch {
       throw this.#invalidText();
     }
   }
 
   #assemble(): Message {
-    if (this.#messageOpcode !== Opcode.Text) return joinChunks(this.#fragments);
-    if (this.#textDecoder !== undefined) return this.#textParts.join("");
+    if (this.#messageOpcode !== Opcode.Text) {
+      return joinChunks(this.#fragments ?? []);
+    }
+    if (this.#textDecoder !== undefined) return this.#textParts?.join("") ?? "";
     try {
-      return decoder.decode(this.#fragments[0]);
+      return decoder.decode(this.#fragments![0]);
     } catch {
       throw this.#invalidText();
     }
@@ -420,8 +428,8 @@ export class FrameReader {
   }
 
   #endMessage(): void {
-    this.#fragments = [];
-    this.#textParts = [];
+    this.#fragments = undefined;
+    this.#textParts = undefined;
     this.#textDecoder = undefined;
     this.#messageBytes = 0;
     this.#messageFrames = 0;
@@ -471,7 +479,10 @@ export class FrameReader {
       this.#end -= this.#start;
       this.#start = 0;
     }
-    return this.#source.read(buffer.subarray(this.#end)).then(this.#filled);
+    // An emptied buffer is read into whole: no view of it to hold while an
+    // idle connection waits.
+    const into = this.#end === 0 ? buffer : buffer.subarray(this.#end);
+    return this.#source.read(into).then(this.#filled);
   }
 
   /** The rest of {@linkcode #fill}: one function for the reader's life. */

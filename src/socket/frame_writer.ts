@@ -44,10 +44,12 @@ export interface FrameWriterOptions {
 /** Frames and writes messages and control frames; see the module doc. */
 export class FrameWriter {
   readonly #sink: ByteSink;
-  readonly #options: FrameWriterOptions;
+  readonly #highWaterMark: number;
+  readonly #compression: DeflateCodec | undefined;
+  readonly #onWriteFailure: (failure: string) => void;
   readonly #outgoing: OutgoingFrames;
-  /** Payloads of Pings not yet answered, oldest first. */
-  #pongs: Uint8Array[] = [];
+  /** Payloads of Pings not yet answered, oldest first; made by the first. */
+  #pongs: Uint8Array[] | undefined;
   #writing: Promise<void> | undefined;
   #roomWaiter: PromiseWithResolvers<boolean> | undefined;
   /** Frames queued since the writer last ran dry. */
@@ -75,7 +77,10 @@ export class FrameWriter {
 
   constructor(sink: ByteSink, options: FrameWriterOptions) {
     this.#sink = sink;
-    this.#options = options;
+    // The options object itself is not kept for the connection's life.
+    this.#highWaterMark = options.highWaterMark;
+    this.#compression = options.compression;
+    this.#onWriteFailure = options.onWriteFailure;
     this.#outgoing = new OutgoingFrames(options.masked);
   }
 
@@ -103,7 +108,7 @@ export class FrameWriter {
   send(message: Message): true | Promise<boolean> {
     if (this.#closeSent || this.#stopped) return Promise.resolve(false);
     const opcode = typeof message === "string" ? Opcode.Text : Opcode.Binary;
-    const compress = this.#options.compression?.shouldCompress(
+    const compress = this.#compression?.shouldCompress(
       payloadLength(message),
     ) ?? false;
     if (compress || this.#compressing !== undefined) {
@@ -112,7 +117,7 @@ export class FrameWriter {
       this.#enqueue(opcode, message);
       this.#lastMessageEnd = this.#queuedTotal;
     }
-    if (this.#queuedBytes() <= this.#options.highWaterMark) return true;
+    if (this.#queuedBytes() <= this.#highWaterMark) return true;
     this.#roomWaiter?.resolve(false);
     this.#roomWaiter = Promise.withResolvers();
     return this.#roomWaiter.promise;
@@ -129,7 +134,7 @@ export class FrameWriter {
       : message.slice();
     // A codec closed at hang-up rejects; the message then goes nowhere.
     const compressed = compress
-      ? this.#options.compression!.compress(bytes).catch(() => null)
+      ? this.#compression!.compress(bytes).catch(() => null)
       : Promise.resolve(undefined);
     this.#compressingBytes += bytes.byteLength;
     this.#afterCompression(async () => {
@@ -168,10 +173,11 @@ export class FrameWriter {
    */
   pong(payload: Uint8Array): Promise<void> | undefined {
     if (this.#closeSent || this.#stopped) return undefined;
-    this.#pongs.push(payload);
+    const pongs = this.#pongs ??= [];
+    pongs.push(payload);
     this.#burstFrames++;
     this.#writing ??= this.#writeQueued();
-    if (this.#pongs.length < MAX_QUEUED_PONGS) return undefined;
+    if (pongs.length < MAX_QUEUED_PONGS) return undefined;
     this.#pongRoom ??= Promise.withResolvers();
     return this.#pongRoom.promise;
   }
@@ -208,13 +214,16 @@ export class FrameWriter {
     this.#stopped = true;
     this.#roomWaiter?.resolve(false);
     this.#roomWaiter = undefined;
-    this.#pongs = [];
+    this.#pongs = undefined;
     this.#wakePongWaiter();
   }
 
   #queuePongs(): void {
-    for (const payload of this.#pongs) this.#push(Opcode.Pong, payload);
-    this.#pongs = [];
+    const pongs = this.#pongs;
+    this.#pongs = undefined;
+    if (pongs !== undefined) {
+      for (const payload of pongs) this.#push(Opcode.Pong, payload);
+    }
     this.#wakePongWaiter();
   }
 
@@ -246,13 +255,13 @@ export class FrameWriter {
         await this.#sink.write(bytes);
         this.#outgoing.release(bytes);
         this.#writtenTotal += bytes.byteLength;
-        if (this.#queuedBytes() <= this.#options.highWaterMark) {
+        if (this.#queuedBytes() <= this.#highWaterMark) {
           this.#roomWaiter?.resolve(true);
           this.#roomWaiter = undefined;
         }
       }
     } catch (error) {
-      if (!this.#stopped) this.#options.onWriteFailure(describeError(error));
+      if (!this.#stopped) this.#onWriteFailure(describeError(error));
     } finally {
       this.#writing = undefined;
       // Frames that came in bursts are likely to again: then wait a turn

@@ -14,7 +14,7 @@ import {
   type DeflateSettings,
 } from "./permessage_deflate_codec.ts";
 import type { DeflateAgreement } from "./permessage_deflate_negotiation.ts";
-import { SocketSession } from "./session.ts";
+import { type SessionSettings, SocketSession } from "./session.ts";
 
 /** What the server side of a connection runs with. */
 export interface ServerTransportOptions {
@@ -43,11 +43,7 @@ export function createServerTransport(
   options: ServerTransportOptions,
 ): SocketSession {
   return new SocketSession(
-    {
-      role: "server",
-      highWaterMark: options.highWaterMark,
-      keepaliveIntervalMs: options.idleTimeout * 1000 / 2,
-    },
+    sessionSettings(options.highWaterMark, options.idleTimeout * 1000 / 2),
     async (signal) => {
       const hangUp = () => connection.close();
       signal.addEventListener("abort", hangUp, { once: true });
@@ -84,6 +80,29 @@ export function createServerTransport(
       };
     },
   );
+}
+
+/**
+ * The last settings made: a server gives its connections the same options,
+ * so they share one object instead of holding one each.
+ */
+let lastSettings: Readonly<SessionSettings> | undefined;
+
+function sessionSettings(
+  highWaterMark: number,
+  keepaliveIntervalMs: number,
+): Readonly<SessionSettings> {
+  if (
+    lastSettings?.highWaterMark !== highWaterMark ||
+    lastSettings.keepaliveIntervalMs !== keepaliveIntervalMs
+  ) {
+    lastSettings = Object.freeze({
+      role: "server",
+      highWaterMark,
+      keepaliveIntervalMs,
+    });
+  }
+  return lastSettings;
 }
 
 /**

@@ -83,7 +83,7 @@ interface KeepaliveGroup {
 
 /** Speaks RFC 6455 over a connection its opener provides. */
 export class SocketSession implements Transport {
-  readonly #settings: SessionSettings;
+  readonly #settings: Readonly<SessionSettings>;
   /** Dropped once it has run. */
   #open: Opener | undefined;
   #opening: AbortController | undefined;
@@ -102,7 +102,7 @@ export class SocketSession implements Transport {
   #heard = false;
   #pinged = false;
 
-  constructor(settings: SessionSettings, open: Opener) {
+  constructor(settings: Readonly<SessionSettings>, open: Opener) {
     this.#settings = settings;
     this.#open = open;
   }
