@@ -19,6 +19,13 @@ export interface BufferedSocket {
 const OPEN = 1;
 /** Waits shorter than this are made of event-loop turns, not timers. */
 const TURN_THRESHOLD_MS = 3;
+/**
+ * A socket that finished no message for this long is stalled, and the waiter
+ * moves to timers: turns spent on a socket that does not drain take a core
+ * from everything else, a local peer included, which on a busy machine
+ * slowed the very transfer they waited for.
+ */
+const STALL_MS = 0.5;
 /** The longest a stalled socket goes unchecked. */
 const MAX_SLEEP_MS = 25;
 
@@ -49,7 +56,7 @@ export class DrainWaiter {
         stalledSleep = 1;
         previous = buffered;
         previousTime = now;
-      } else if (now - previousTime < TURN_THRESHOLD_MS) {
+      } else if (now - previousTime < STALL_MS) {
         delay = 0;
       } else {
         delay = stalledSleep;
