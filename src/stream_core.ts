@@ -158,22 +158,50 @@ function afterCloseFailure(bytes: number): string {
 /** The reason sent with {@linkcode StreamCoreSettings.overflowCloseCode}. */
 const OVERFLOW_REASON = "Receive queue limit exceeded";
 
+// The yes-or-no parts of a core's state, as bits of one field.
+/** The readable is closed, errored or cancelled: nothing more goes in. */
+const READABLE_DONE = 1;
+/** A read waits that nothing was held for: hand the next message straight over. */
+const READ_PENDING = 2;
+/** The transport was told there is no room and awaits `resume()`. */
+const TRANSPORT_PAUSED = 4;
+/** A write waits for room, or was not sent because the connection ended. */
+const WRITE_IN_PROGRESS = 8;
+
+/**
+ * What only a connection that closes, overflows or ends needs, kept apart so
+ * that an idle connection does not carry it.
+ */
+interface EndingState {
+  /** The closing handshake's timeout; see {@linkcode StreamCoreSettings.closeTimeout}. */
+  closeDeadline: Deadline | undefined;
+  /** The drop after a flood following our Close; see `#discard`. */
+  discardTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Bytes of messages dropped since our Close; see {@linkcode AFTER_CLOSE}. */
+  discarded: number;
+  /** A server's close() called before the socket opened. */
+  pendingClose: { closeCode: number | undefined; reason: string } | undefined;
+  overflowError: WebSocketError | undefined;
+  /** Set once nothing more will be queued: `null` to close, else the error. */
+  readableEnd: WebSocketError | null | undefined;
+  writableError: unknown;
+}
+
 /** One WebSocketStream's state, driven by its transport and its user. */
 export class StreamCore implements TransportEvents {
-  readonly #opened = new LazyPromise<WebSocketOpenInfo>();
+  /** Replaced by its promise once settled: an open connection needs no more. */
+  #opened: LazyPromise<WebSocketOpenInfo> | Promise<WebSocketOpenInfo> =
+    new LazyPromise();
   /** Made when `closed` is first read or the connection ends. */
   #closed: LazyPromise<WebSocketClosedInfo> | undefined;
 
   readonly #transport: Transport;
   readonly #settings: Readonly<StreamCoreSettings>;
   #state: State = "connecting";
-  /** The closing handshake's timeout; see {@linkcode StreamCoreSettings.closeTimeout}. */
-  #closeDeadline: Deadline | undefined;
-  /** The drop after a flood following our Close; see {@linkcode #discard}. */
-  #discardTimer: ReturnType<typeof setTimeout> | undefined;
-  /** Bytes of messages dropped since our Close; see {@linkcode AFTER_CLOSE}. */
-  #discarded = 0;
-  #pendingClose: { closeCode: number | undefined; reason: string } | undefined;
+  /** Bits such as {@linkcode READ_PENDING}. */
+  #flags = 0;
+  /** Made once the connection starts to end: see {@linkcode EndingState}. */
+  #ending: EndingState | undefined;
 
   /**
    * Made when a second message waits for the reader: most connections are
@@ -181,38 +209,61 @@ export class StreamCore implements TransportEvents {
    */
   #queue: ReceiveQueue | undefined;
   #readableController: ReadableStreamDefaultController<Message> | undefined;
-  /** Set once nothing more will be queued: `null` to close, else the error. */
-  #readableEnd: WebSocketError | null | undefined;
-  #readableDone = false;
-  /** A read waits that nothing was held for: hand the next message straight over. */
-  #readPending = false;
   /**
    * The oldest message not yet read, which the standard's stream would hold
    * itself (its high-water mark is one message): outside the receive limit.
    */
   #held: Message | undefined;
-  #overflowError: WebSocketError | undefined;
-  /** The transport was told there is no room and awaits `resume()`. */
-  #transportPaused = false;
-  /** See {@linkcode READ_AHEAD_BYTES}; unbounded for a transport that cannot pause. */
-  readonly #readAhead: number;
 
   #writableController: WritableStreamDefaultController | undefined;
-  #writableError: unknown;
-  /** A write waits for room, or was not sent because the connection ended. */
-  #writeInProgress = false;
 
   constructor(transport: Transport, settings: Readonly<StreamCoreSettings>) {
     this.#transport = transport;
     this.#settings = settings;
-    this.#readAhead = transport.resume !== undefined
-      ? Math.min(READ_AHEAD_BYTES, settings.receiveLimit)
-      : Infinity;
   }
 
   /** See `WebSocketStream.opened`. */
   get opened(): Promise<WebSocketOpenInfo> {
-    return this.#opened.promise;
+    const opened = this.#opened;
+    return opened instanceof Promise ? opened : opened.promise;
+  }
+
+  /** Settles `opened`, then keeps only its promise. */
+  #settleOpened(
+    settle: (opened: LazyPromise<WebSocketOpenInfo>) => void,
+  ): void {
+    const opened = this.#opened;
+    if (opened instanceof Promise) return;
+    settle(opened);
+    this.#opened = opened.promise;
+  }
+
+  #is(flag: number): boolean {
+    return (this.#flags & flag) !== 0;
+  }
+
+  #set(flag: number, on: boolean): void {
+    this.#flags = on ? this.#flags | flag : this.#flags & ~flag;
+  }
+
+  /** The rarely used state, made when first needed. */
+  #end(): EndingState {
+    return this.#ending ??= {
+      closeDeadline: undefined,
+      discardTimer: undefined,
+      discarded: 0,
+      pendingClose: undefined,
+      overflowError: undefined,
+      readableEnd: undefined,
+      writableError: undefined,
+    };
+  }
+
+  /** See {@linkcode READ_AHEAD_BYTES}; unbounded for a transport that cannot pause. */
+  #readAhead(): number {
+    return this.#transport.resume !== undefined
+      ? Math.min(READ_AHEAD_BYTES, this.#settings.receiveLimit)
+      : Infinity;
   }
 
   /** See `WebSocketStream.closed`. */
@@ -250,7 +301,7 @@ export class StreamCore implements TransportEvents {
     }
     cancel(reason: unknown): void {
       const core = this.#core;
-      core.#readableDone = true;
+      core.#set(READABLE_DONE, true);
       core.#held = undefined;
       core.#queue?.clear();
       core.#closeUsingReason(reason);
@@ -279,7 +330,7 @@ export class StreamCore implements TransportEvents {
       case "connecting":
         if (this.#settings.role === "server") {
           // A server cannot take back its 101 response: close once open.
-          this.#pendingClose = { closeCode, reason };
+          this.#end().pendingClose = { closeCode, reason };
           return;
         }
         this.#transport.terminate();
@@ -295,7 +346,7 @@ export class StreamCore implements TransportEvents {
         this.#transport.close(closeCode, reason);
         // Messages are dropped from now on: read on, to find the peer's Close.
         this.#resumeTransport();
-        this.#closeDeadline = startDeadline(
+        this.#end().closeDeadline = startDeadline(
           this.#settings.closeTimeout,
           () =>
             this.#giveUpClosing(
@@ -330,9 +381,12 @@ export class StreamCore implements TransportEvents {
     const ends = new StreamCore.#Ends(this);
     const readable = new ReadableStream<Message>(ends, READABLE_STRATEGY);
     const writable = new WritableStream<unknown>(ends, WRITABLE_STRATEGY);
-    this.#opened.resolve({ readable, writable, extensions, protocol });
-    if (this.#pendingClose !== undefined) {
-      this.close(this.#pendingClose.closeCode, this.#pendingClose.reason);
+    this.#settleOpened((opened) =>
+      opened.resolve({ readable, writable, extensions, protocol })
+    );
+    const pendingClose = this.#ending?.pendingClose;
+    if (pendingClose !== undefined) {
+      this.close(pendingClose.closeCode, pendingClose.reason);
     }
   }
 
@@ -347,10 +401,10 @@ export class StreamCore implements TransportEvents {
       this.#discard(message);
       return true;
     }
-    if (this.#state !== "open" || this.#readableDone) return true;
+    if (this.#state !== "open" || this.#is(READABLE_DONE)) return true;
     const controller = this.#readableController!;
-    if (this.#readPending) {
-      this.#readPending = false;
+    if (this.#is(READ_PENDING)) {
+      this.#set(READ_PENDING, false);
       controller.enqueue(message);
       return true;
     }
@@ -369,35 +423,37 @@ export class StreamCore implements TransportEvents {
       this.#onOverflow("the reader fell behind");
       return true;
     }
-    if (queue.bytes < this.#readAhead) return true;
-    this.#transportPaused = true;
+    if (queue.bytes < this.#readAhead()) return true;
+    this.#set(TRANSPORT_PAUSED, true);
     return false;
   }
 
   /** See {@linkcode TransportEvents.onOverflow}. */
   onOverflow(): void {
-    if (this.#state === "open" && !this.#readableDone) {
+    if (this.#state === "open" && !this.#is(READABLE_DONE)) {
       this.#onOverflow("a single message was longer than that");
     }
   }
 
   #resumeTransport(): void {
-    if (!this.#transportPaused) return;
-    this.#transportPaused = false;
+    if (!this.#is(TRANSPORT_PAUSED)) return;
+    this.#set(TRANSPORT_PAUSED, false);
     this.#transport.resume?.();
   }
 
   /** @param cause Why the limit was exceeded, for the error's message. */
   #onOverflow(cause: string): void {
     const { receiveLimit, overflowCloseCode } = this.#settings;
-    this.#overflowError = createWebSocketError(
+    const overflowError = createWebSocketError(
       `WebSocketStream receive queue limit of ${receiveLimit} bytes exceeded: ${cause}, so the connection was closed with code ${overflowCloseCode} and later messages were dropped`,
       overflowCloseCode,
       OVERFLOW_REASON,
     );
     // Messages already queued are still read; the error follows them.
-    this.#readableEnd = this.#overflowError;
-    this.#writableController!.error(this.#overflowError);
+    const ending = this.#end();
+    ending.overflowError = overflowError;
+    ending.readableEnd = overflowError;
+    this.#writableController!.error(overflowError);
     this.close(overflowCloseCode, OVERFLOW_REASON);
   }
 
@@ -415,16 +471,17 @@ export class StreamCore implements TransportEvents {
    */
   #discard(message: Message): void {
     const { receiveLimit } = this.#settings;
-    const before = this.#discarded;
-    this.#discarded += queuedSize(message);
+    const ending = this.#end();
+    const before = ending.discarded;
+    ending.discarded += queuedSize(message);
     const giveUp = shareOf(receiveLimit, AFTER_CLOSE.giveUp);
     const cutOff = shareOf(receiveLimit, AFTER_CLOSE.cutOff);
-    if (this.#discarded > cutOff) {
+    if (ending.discarded > cutOff) {
       this.#giveUpClosing(afterCloseFailure(cutOff));
-    } else if (before <= giveUp && this.#discarded > giveUp) {
-      this.#closeDeadline?.cancel();
-      this.#discardTimer = setTimeout(() => {
-        this.#discardTimer = setTimeout(
+    } else if (before <= giveUp && ending.discarded > giveUp) {
+      ending.closeDeadline?.cancel();
+      ending.discardTimer = setTimeout(() => {
+        ending.discardTimer = setTimeout(
           () => this.#giveUpClosing(afterCloseFailure(giveUp)),
           0,
         );
@@ -458,15 +515,17 @@ export class StreamCore implements TransportEvents {
     const error = this.#uncleanError(closeCode, reason, failure, wasClean);
     // A write cut short rejects with InvalidStateError, as after a clean
     // close; otherwise the writable shares the connection's error.
-    this.#writableError = error !== undefined && !this.#writeInProgress
+    const writeInProgress = this.#is(WRITE_IN_PROGRESS);
+    const ending = this.#end();
+    ending.writableError = error !== undefined && !writeInProgress
       ? error
-      : this.#writeInProgress
+      : writeInProgress
       ? new DOMException(
         "The connection closed before the message was sent",
         "InvalidStateError",
       )
       : closedWritableError();
-    this.#readableEnd = error ?? null;
+    ending.readableEnd = error ?? null;
     this.#finish(
       error === undefined
         ? { clean: true, info: { closeCode: closeCode!, reason } }
@@ -485,7 +544,8 @@ export class StreamCore implements TransportEvents {
     failure: string,
     wasClean: boolean,
   ): WebSocketError | undefined {
-    if (this.#overflowError !== undefined) return this.#overflowError;
+    const overflowError = this.#ending?.overflowError;
+    if (overflowError !== undefined) return overflowError;
     if (closeCode === null) {
       // With no reason from the transport, say what is known: a Deno server
       // socket, for one, drops the connection at the next message after our
@@ -511,7 +571,7 @@ export class StreamCore implements TransportEvents {
         reason,
       );
     }
-    if (this.#writeInProgress) {
+    if (this.#is(WRITE_IN_PROGRESS)) {
       return createWebSocketError(
         `WebSocket connection closed with code ${closeCode} while a message was still being sent`,
         closeCode,
@@ -538,42 +598,49 @@ export class StreamCore implements TransportEvents {
   #finish(ending: Ending, openedError?: unknown): void {
     const wasConnecting = this.#state === "connecting";
     this.#state = "closed";
-    this.#closeDeadline?.cancel();
-    if (this.#discardTimer !== undefined) clearTimeout(this.#discardTimer);
-    if (wasConnecting) this.#opened.reject(openedError);
+    const late = this.#end();
+    late.closeDeadline?.cancel();
+    if (late.discardTimer !== undefined) clearTimeout(late.discardTimer);
+    if (wasConnecting) {
+      this.#settleOpened((opened) => opened.reject(openedError));
+    }
     // `in` narrows under users' `strictNullChecks: false` too; `clean` does not.
     const closed = this.#closed ??= new LazyPromise();
     if ("info" in ending) closed.resolve(ending.info);
     else closed.reject(ending.error);
-    this.#writableController?.error(this.#writableError);
+    this.#writableController?.error(late.writableError);
     this.#flushReadable();
   }
 
   /** @param pulled Whether a read waits (the stream's pull). */
   #flushReadable(pulled = false): void {
     const controller = this.#readableController;
-    if (controller === undefined || this.#readableDone) return;
+    if (controller === undefined || this.#is(READABLE_DONE)) return;
     if (pulled) {
       const held = this.#held;
       if (held === undefined) {
-        this.#readPending = true;
+        this.#set(READ_PENDING, true);
       } else {
         this.#held = this.#queue?.shift();
         controller.enqueue(held);
       }
     }
-    if ((this.#queue?.bytes ?? 0) <= this.#readAhead / 2) {
+    if (
+      this.#is(TRANSPORT_PAUSED) &&
+      (this.#queue?.bytes ?? 0) <= this.#readAhead() / 2
+    ) {
       this.#resumeTransport();
     }
-    if (this.#held !== undefined || this.#readableEnd === undefined) return;
-    if (this.#readableEnd === null) {
-      this.#readableDone = true;
+    const readableEnd = this.#ending?.readableEnd;
+    if (this.#held !== undefined || readableEnd === undefined) return;
+    if (readableEnd === null) {
+      this.#set(READABLE_DONE, true);
       controller.close();
     } else if (controller.desiredSize === READABLE_HIGH_WATER_MARK) {
       // Erroring discards chunks still in the stream's own queue, so wait
       // until the reader has taken them; the next pull comes back here.
-      this.#readableDone = true;
-      controller.error(this.#readableEnd);
+      this.#set(READABLE_DONE, true);
+      controller.error(readableEnd);
     }
   }
 
@@ -586,7 +653,7 @@ export class StreamCore implements TransportEvents {
   }
 
   async #waitForRoom(room: Promise<boolean>): Promise<void> {
-    this.#writeInProgress = true;
+    this.#set(WRITE_IN_PROGRESS, true);
     // abort() waits for the write in flight, which may wait for a peer that
     // never reads: start closing at once so that the write ends. Listening
     // only while a write waits keeps idle connections small.
@@ -600,7 +667,9 @@ export class StreamCore implements TransportEvents {
       // A message the connection ended in front of, not our own close(),
       // was never sent: it keeps counting as in progress, so the close that
       // follows is not clean (CLD-02).
-      if (sent || this.#state !== "open") this.#writeInProgress = false;
+      if (sent || this.#state !== "open") {
+        this.#set(WRITE_IN_PROGRESS, false);
+      }
       signal.removeEventListener("abort", onAbort);
     }
     if (!sent) throw this.#notWritable();
@@ -608,7 +677,7 @@ export class StreamCore implements TransportEvents {
 
   /** Why a write cannot be sent: the connection is closing or closed. */
   #notWritable(): unknown {
-    return this.#writableError ?? new DOMException(
+    return this.#ending?.writableError ?? new DOMException(
       "The WebSocketStream is closing: the message was not sent",
       "InvalidStateError",
     );
