@@ -203,13 +203,13 @@ export function startServerStream(
     signal === undefined ? transport : reportShutdown(transport, signal),
     settings.stream,
   );
-  core.start();
+  core.startTransport();
   if (signal !== undefined) closeOnShutdown(core, signal);
   return adopt(url, core);
 }
 
 function closeOnShutdown(core: StreamCore, signal: AbortSignal): void {
-  const shutDown = () => core.close(1001, SHUTDOWN_REASON);
+  const shutDown = () => core.startClosing(1001, SHUTDOWN_REASON);
   if (signal.aborted) {
     shutDown();
     return;

@@ -188,7 +188,11 @@ interface EndingState {
 }
 
 /** One WebSocketStream's state, driven by its transport and its user. */
-export class StreamCore implements TransportEvents {
+export class StreamCore
+  implements
+    TransportEvents,
+    UnderlyingDefaultSource<Message>,
+    UnderlyingSink<unknown> {
   /** Replaced by its promise once settled: an open connection needs no more. */
   #opened: LazyPromise<WebSocketOpenInfo> | Promise<WebSocketOpenInfo> =
     new LazyPromise();
@@ -276,56 +280,60 @@ export class StreamCore implements TransportEvents {
     return this.#settings.role;
   }
 
-  // The readable's source and the writable's sink are one object of a class,
-  // not object literals of arrow functions, so that a connection carries no
-  // closures. It is declared here to reach the core's private state.
-  static readonly #Ends = class
-    implements UnderlyingDefaultSource<Message>, UnderlyingSink<unknown> {
-    readonly #core: StreamCore;
-    constructor(core: StreamCore) {
-      this.#core = core;
+  // The core is the readable's source and the writable's sink itself, not
+  // object literals of arrow functions nor an object of its own, so that a
+  // connection carries no closures and no extra object.
+
+  /** See `UnderlyingSource.start` and `UnderlyingSink.start`. */
+  start(
+    controller:
+      | ReadableStreamDefaultController<Message>
+      | WritableStreamDefaultController,
+  ): void {
+    if (controller instanceof ReadableStreamDefaultController) {
+      this.#readableController = controller;
+    } else {
+      this.#writableController = controller;
     }
-    start(
-      controller:
-        | ReadableStreamDefaultController<Message>
-        | WritableStreamDefaultController,
-    ): void {
-      if (controller instanceof ReadableStreamDefaultController) {
-        this.#core.#readableController = controller;
-      } else {
-        this.#core.#writableController = controller;
-      }
-    }
-    pull(): void {
-      this.#core.#flushReadable(true);
-    }
-    cancel(reason: unknown): void {
-      const core = this.#core;
-      core.#set(READABLE_DONE, true);
-      core.#held = undefined;
-      core.#queue?.clear();
-      core.#closeUsingReason(reason);
-    }
-    write(chunk: unknown): Promise<void> | undefined {
-      return this.#core.#write(chunk);
-    }
-    async close(): Promise<void> {
-      this.#core.close(undefined, "");
-      await this.#core.closed;
-    }
-    abort(reason: unknown): void {
-      this.#core.#closeUsingReason(reason);
-    }
-  };
+  }
+
+  /** See `UnderlyingSource.pull`. */
+  pull(): void {
+    this.#flushReadable(true);
+  }
+
+  /** See `UnderlyingSource.cancel`. */
+  cancel(reason: unknown): void {
+    this.#set(READABLE_DONE, true);
+    this.#held = undefined;
+    this.#queue?.clear();
+    this.#closeUsingReason(reason);
+  }
+
+  /** See `UnderlyingSink.write`. */
+  write(chunk: unknown): Promise<void> | undefined {
+    return this.#write(chunk);
+  }
+
+  /** See `UnderlyingSink.close`: closes, then waits for the handshake. */
+  async close(): Promise<void> {
+    this.startClosing(undefined, "");
+    await this.closed;
+  }
+
+  /** See `UnderlyingSink.abort`. */
+  abort(reason: unknown): void {
+    this.#closeUsingReason(reason);
+  }
 
   /** Starts the transport; see {@linkcode Transport.start}. */
-  start(): void {
+  startTransport(): void {
     // The core takes the transport's events itself: no closures per connection.
     this.#transport.start(this);
   }
 
   /** Starts the closing handshake with an already validated code and reason. */
-  close(closeCode: number | undefined, reason: string): void {
+  startClosing(closeCode: number | undefined, reason: string): void {
     switch (this.#state) {
       case "connecting":
         if (this.#settings.role === "server") {
@@ -378,15 +386,14 @@ export class StreamCore implements TransportEvents {
       return;
     }
     this.#state = "open";
-    const ends = new StreamCore.#Ends(this);
-    const readable = new ReadableStream<Message>(ends, READABLE_STRATEGY);
-    const writable = new WritableStream<unknown>(ends, WRITABLE_STRATEGY);
+    const readable = new ReadableStream<Message>(this, READABLE_STRATEGY);
+    const writable = new WritableStream<unknown>(this, WRITABLE_STRATEGY);
     this.#settleOpened((opened) =>
       opened.resolve({ readable, writable, extensions, protocol })
     );
     const pendingClose = this.#ending?.pendingClose;
     if (pendingClose !== undefined) {
-      this.close(pendingClose.closeCode, pendingClose.reason);
+      this.startClosing(pendingClose.closeCode, pendingClose.reason);
     }
   }
 
@@ -454,7 +461,7 @@ export class StreamCore implements TransportEvents {
     ending.overflowError = overflowError;
     ending.readableEnd = overflowError;
     this.#writableController!.error(overflowError);
-    this.close(overflowCloseCode, OVERFLOW_REASON);
+    this.startClosing(overflowCloseCode, OVERFLOW_REASON);
   }
 
   /**
@@ -693,12 +700,12 @@ export class StreamCore implements TransportEvents {
           this.#settings.role,
           "Cannot close WebSocketStream",
         );
-        this.close(valid.closeCode, valid.reason);
+        this.startClosing(valid.closeCode, valid.reason);
         return;
       } catch {
         // A code this role may not send: fall back to a plain close.
       }
     }
-    this.close(undefined, "");
+    this.startClosing(undefined, "");
   }
 }

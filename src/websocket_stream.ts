@@ -242,7 +242,7 @@ export class WebSocketStream {
       this.#core.abortHandshake(signal.reason);
       return;
     }
-    this.#core.start();
+    this.#core.startTransport();
     if (signal !== undefined) {
       const onAbort = () => this.#core.abortHandshake(signal.reason);
       const forget = () => signal.removeEventListener("abort", onAbort);
@@ -343,7 +343,7 @@ export class WebSocketStream {
       this.#core.role,
       what,
     );
-    this.#core.close(valid.closeCode, valid.reason);
+    this.#core.startClosing(valid.closeCode, valid.reason);
   }
 }
 

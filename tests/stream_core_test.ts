@@ -40,9 +40,9 @@ function closingCore(receiveLimit: number) {
     overflowCloseCode: 4009,
     closeTimeout: 60_000,
   });
-  core.start();
+  core.startTransport();
   transport.events.onOpen("", "");
-  core.close(4000, "");
+  core.startClosing(4000, "");
   assert.deepEqual(transport.closes, [4000]);
   return { core, transport };
 }

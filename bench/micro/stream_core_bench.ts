@@ -28,7 +28,7 @@ async function openCore() {
     overflowCloseCode: 1009,
     closeTimeout: 1000,
   });
-  core.start();
+  core.startTransport();
   core.onOpen("", "");
   const { readable, writable } = await core.opened;
   return { core, reader: readable.getReader(), writer: writable.getWriter() };
