@@ -17,9 +17,15 @@ export type Message = string | Uint8Array;
  */
 export function chunkToMessage(chunk: unknown): Message {
   if (typeof chunk === "string") return chunk.toWellFormed();
-  // The common chunk goes out as it is: no view per message. (An empty one
-  // takes the path below, which refuses a detached buffer.)
-  if (chunk instanceof Uint8Array && chunk.byteLength !== 0) {
+  // The common chunk goes out as it is: no view per message. Not a subclass
+  // such as node:buffer's Buffer, whose slice() shares its bytes where a
+  // transport counts on a copy; and not an empty one, which takes the path
+  // below that refuses a detached buffer.
+  if (
+    chunk instanceof Uint8Array &&
+    Object.getPrototypeOf(chunk) === Uint8Array.prototype &&
+    chunk.byteLength !== 0
+  ) {
     refuseUnsendableBuffer(chunk.buffer);
     return chunk;
   }

@@ -7,6 +7,7 @@
  */
 
 import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
 import type { IncomingMessage } from "node:http";
 import type { Socket } from "node:net";
 import WebSocket, { WebSocketServer } from "ws";
@@ -266,6 +267,23 @@ Deno.test("CMP-07 order: long compressed, short and binary messages and then clo
   } finally {
     await new Promise((resolve) => server.close(resolve));
   }
+});
+
+Deno.test("WR-01 compressed: a node:buffer Buffer is copied at write time, though its slice() shares its bytes", async () => {
+  await using server = await startWsServer({});
+  const wss = new WebSocketStream(server.url, SOCKET);
+  const { readable, writable, extensions } = await wss.opened;
+  assert.match(extensions, /permessage-deflate/);
+  const writer = writable.getWriter();
+  // Long enough to be compressed, which happens after the write resolved.
+  const chunk = Buffer.alloc(8 * 1024, 1);
+  const written = writer.write(chunk);
+  chunk.fill(2);
+  await written;
+  const { value } = await readable.getReader().read();
+  wss.close();
+  await wss.closed;
+  assert.deepEqual(value, new Uint8Array(8 * 1024).fill(1));
 });
 
 /** `size` zeros compressed into one message's payload. */
