@@ -20,10 +20,11 @@ const OPEN = 1;
 /** Waits shorter than this are made of event-loop turns, not timers. */
 const TURN_THRESHOLD_MS = 3;
 /**
- * A socket that finished no message for this long is stalled, and the waiter
- * moves to timers: turns spent on a socket that does not drain take a core
- * from everything else, a local peer included, which on a busy machine
- * slowed the very transfer they waited for.
+ * A socket whose buffer did not fall for this long is stalled, and the waiter
+ * moves to its backing-off sleeps (the shortest are still turns, the rest
+ * timers): turns spent on a socket that does not drain take a core from
+ * everything else, a local peer included, which on a busy machine slowed the
+ * very transfer they waited for.
  */
 const STALL_MS = 0.5;
 /** The longest a stalled socket goes unchecked. */

@@ -68,9 +68,10 @@ export interface SessionSettings {
   /** Sends resolve while at most this many bytes wait to be written. */
   highWaterMark: number;
   /**
-   * Milliseconds of silence from the peer after which a Ping goes out, and
-   * then after which, still without a word, the connection closes with
-   * 1001. `0` turns keepalive off.
+   * The keepalive timer's period in milliseconds: a Ping goes out once the
+   * peer has been silent for a whole period (so after one to two of them),
+   * and the connection closes with 1001 when it stays silent for one more.
+   * `0` turns keepalive off.
    */
   keepaliveIntervalMs: number;
 }
@@ -285,10 +286,10 @@ export class SocketSession implements Transport {
   static readonly #keepalives = new Map<number, KeepaliveGroup>();
 
   /**
-   * Pings a peer that has been silent for one interval, and closes with 1001
-   * when it stays silent for another, as `Deno.upgradeWebSocket` does. Any
-   * frame counts as a word from the peer, and so does the opening: the
-   * shared timer's first tick may come at once.
+   * Pings a peer that has been silent for a whole interval between two ticks,
+   * and closes with 1001 when it stays silent until the next, much as
+   * `Deno.upgradeWebSocket` does. Any frame counts as a word from the peer,
+   * and so does the opening: the shared timer's first tick may come at once.
    */
   #startKeepalive(): void {
     const interval = this.#settings.keepaliveIntervalMs;
