@@ -91,7 +91,9 @@ export interface UpgradeWebSocketStreamOptions extends StreamOptions {
   /**
    * Seconds without a pong before Deno closes the connection (1001); a ping
    * goes out at half of it. `0` turns keepalive off. Passed to
-   * `Deno.upgradeWebSocket`.
+   * `Deno.upgradeWebSocket`. `handleUpgrade` keeps alive itself, on a timer
+   * of half this period shared by its connections: a silent client is pinged
+   * after a half to a whole `idleTimeout` and closed half of it later.
    *
    * @default {30}
    */
