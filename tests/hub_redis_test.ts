@@ -19,27 +19,6 @@ import { DenoProcess } from "./_subprocess.ts";
 
 const redis = findPeer("redis");
 
-/** Starts `count` chat server processes on `redisUrl`; their ports. */
-async function startServers(
-  count: number,
-  redisUrl: string,
-): Promise<{ processes: DenoProcess[]; ports: number[] }> {
-  const processes = Array.from({ length: count }, () =>
-    new DenoProcess([
-      "run",
-      "--allow-net=127.0.0.1",
-      "--allow-env",
-      "--allow-read",
-      "--allow-sys",
-      "tests/fixtures/hub_redis_server.ts",
-    ], { env: { REDIS_URL: redisUrl } }));
-  const ports = await Promise.all(processes.map(async (process) => {
-    const [, port] = await process.waitForStdout(/^listening (\d+)$/m);
-    return Number(port);
-  }));
-  return { processes, ports };
-}
-
 interface Client {
   stream: WebSocketStream;
   reader: ReadableStreamDefaultReader<string | Uint8Array>;
@@ -85,6 +64,61 @@ async function stopAll(processes: DenoProcess[]): Promise<void> {
   await Promise.all(processes.map((process) => process[Symbol.asyncDispose]()));
 }
 
+/** Chat server processes on one Redis and clients spread over them. */
+interface Cluster extends AsyncDisposable {
+  processes: DenoProcess[];
+  /** Client `c` is a client of server `c % processes.length`. */
+  clients: Client[];
+}
+
+/**
+ * Starts `servers` chat server processes on `redisUrl` and connects
+ * `clientCount` clients to them in turn, 50 at a time; disposing closes the
+ * clients, then stops the servers.
+ */
+async function startCluster(
+  redisUrl: string,
+  servers: number,
+  clientCount: number,
+): Promise<Cluster> {
+  const processes = Array.from({ length: servers }, () =>
+    new DenoProcess([
+      "run",
+      "--allow-net=127.0.0.1",
+      "--allow-env",
+      "--allow-read",
+      "--allow-sys",
+      "tests/fixtures/hub_redis_server.ts",
+    ], { env: { REDIS_URL: redisUrl } }));
+  const clients: Client[] = [];
+  const dispose = async () => {
+    await closeAll(clients);
+    await stopAll(processes);
+  };
+  try {
+    const ports = await Promise.all(processes.map(async (process) => {
+      const [, port] = await process.waitForStdout(/^listening (\d+)$/m);
+      return Number(port);
+    }));
+    for (let i = 0; i < clientCount; i += 50) {
+      clients.push(
+        ...await Promise.all(
+          Array.from(
+            { length: Math.min(50, clientCount - i) },
+            (_, j) => connect(ports[(i + j) % servers]!),
+          ),
+        ),
+      );
+    }
+    // Every server has subscribed its clients before anyone publishes.
+    await delay(200);
+  } catch (error) {
+    await dispose();
+    throw error;
+  }
+  return { processes, clients, [Symbol.asyncDispose]: dispose };
+}
+
 Deno.test({
   ...peerTestOptions(
     [redis],
@@ -92,30 +126,16 @@ Deno.test({
   ),
   async fn() {
     await using server = await shareOrStartRedis(peerPath(redis));
-    const { processes, ports } = await startServers(3, server.url);
-    const clients: Client[] = [];
-    try {
-      for (let i = 0; i < 300; i += 50) {
-        clients.push(
-          ...await Promise.all(
-            Array.from({ length: 50 }, (_, j) => connect(ports[(i + j) % 3]!)),
-          ),
-        );
-      }
-      // Every server has subscribed its clients before anyone publishes.
-      await delay(200);
-      const perClient = 3;
-      await Promise.all(clients.map(async ({ writer }, c) => {
-        for (let n = 0; n < perClient; n++) await writer.write(`${c}:${n}`);
-      }));
-      await Promise.all(clients.map(async (client) => {
-        const next = await readInOrder(client, clients.length * perClient);
-        assert.equal(next.size, clients.length);
-      }));
-    } finally {
-      await closeAll(clients);
-      await stopAll(processes);
-    }
+    await using cluster = await startCluster(server.url, 3, 300);
+    const { clients } = cluster;
+    const perClient = 3;
+    await Promise.all(clients.map(async ({ writer }, c) => {
+      for (let n = 0; n < perClient; n++) await writer.write(`${c}:${n}`);
+    }));
+    await Promise.all(clients.map(async (client) => {
+      const next = await readInOrder(client, clients.length * perClient);
+      assert.equal(next.size, clients.length);
+    }));
   },
 });
 
@@ -126,44 +146,37 @@ Deno.test({
   ),
   async fn() {
     await using server = await shareOrStartRedis(peerPath(redis));
-    const { processes, ports } = await startServers(3, server.url);
-    const clients: Client[] = [];
-    try {
-      for (let i = 0; i < 9; i++) clients.push(await connect(ports[i % 3]!));
-      await delay(200);
-      await Promise.all(clients.map(({ writer }, c) => writer.write(`${c}:0`)));
-      const next = await Promise.all(
-        clients.map((client) => readInOrder(client, clients.length)),
-      );
+    await using cluster = await startCluster(server.url, 3, 9);
+    const { processes, clients } = cluster;
+    await Promise.all(clients.map(({ writer }, c) => writer.write(`${c}:0`)));
+    const next = await Promise.all(
+      clients.map((client) => readInOrder(client, clients.length)),
+    );
 
-      await processes[2]![Symbol.asyncDispose]();
-      const survivors = clients.filter((_, c) => c % 3 !== 2);
-      const gone = clients.filter((_, c) => c % 3 === 2);
-      await Promise.all(
-        gone.map(({ stream }) =>
-          assert.rejects(stream.closed, { closeCode: 1006 })
-        ),
+    await processes[2]![Symbol.asyncDispose]();
+    const survivors = clients.filter((_, c) => c % 3 !== 2);
+    const gone = clients.filter((_, c) => c % 3 === 2);
+    await Promise.all(
+      gone.map(({ stream }) =>
+        assert.rejects(stream.closed, { closeCode: 1006 })
+      ),
+    );
+    const perClient = 5;
+    await Promise.all(clients.map(async ({ writer }, c) => {
+      if (c % 3 === 2) return;
+      for (let n = 1; n <= perClient; n++) await writer.write(`${c}:${n}`);
+    }));
+    await Promise.all(survivors.map(async (client) => {
+      const c = clients.indexOf(client);
+      const after = await readInOrder(
+        client,
+        survivors.length * perClient,
+        next[c],
       );
-      const perClient = 5;
-      await Promise.all(clients.map(async ({ writer }, c) => {
-        if (c % 3 === 2) return;
-        for (let n = 1; n <= perClient; n++) await writer.write(`${c}:${n}`);
-      }));
-      await Promise.all(survivors.map(async (client) => {
-        const c = clients.indexOf(client);
-        const after = await readInOrder(
-          client,
-          survivors.length * perClient,
-          next[c],
-        );
-        for (const [from, n] of after) {
-          if (Number(from) % 3 !== 2) assert.equal(n, 1 + perClient);
-        }
-      }));
-    } finally {
-      await closeAll(clients);
-      await stopAll(processes);
-    }
+      for (const [from, n] of after) {
+        if (Number(from) % 3 !== 2) assert.equal(n, 1 + perClient);
+      }
+    }));
   },
 });
 
@@ -174,71 +187,64 @@ Deno.test({
   ),
   async fn() {
     await using server = await RedisServer.start(peerPath(redis));
-    const { processes, ports } = await startServers(2, server.url);
-    const clients: Client[] = [];
-    try {
-      for (let i = 0; i < 4; i++) clients.push(await connect(ports[i % 2]!));
-      await delay(200);
-      await Promise.all(clients.map(({ writer }, c) => writer.write(`${c}:0`)));
-      await Promise.all(clients.map((client) => readInOrder(client, 4)));
+    await using cluster = await startCluster(server.url, 2, 4);
+    const { processes, clients } = cluster;
+    await Promise.all(clients.map(({ writer }, c) => writer.write(`${c}:0`)));
+    await Promise.all(clients.map((client) => readInOrder(client, 4)));
 
-      await server.kill();
-      await delay(300);
-      // Client 0's server cannot publish these three.
-      for (let n = 0; n < 3; n++) await clients[0]!.writer.write(`lost ${n}`);
-      await delay(300);
-      await server.restart();
+    await server.kill();
+    await delay(300);
+    // Client 0's server cannot publish these three.
+    for (let n = 0; n < 3; n++) await clients[0]!.writer.write(`lost ${n}`);
+    await delay(300);
+    await server.restart();
 
-      // Each server reports, once back, what it could not publish (dropped
-      // while disconnected, or failed if it had not noticed yet) and then
-      // that it may have missed messages meanwhile.
-      const printed = await Promise.all(processes.map(async (process) => {
-        const [, before, json] = await process.waitForStdout(
-          /^([\s\S]*)loss (.*"not received while disconnected".*)$/m,
-        );
-        const missed = JSON.parse(json!) as HubLossReport;
-        assert.equal(missed.count, null);
-        assert.ok(missed.since! <= missed.until!);
-        return [...before!.matchAll(/^loss (.*)$/gm)].map(([, line]) =>
-          JSON.parse(line!) as HubLossReport
-        );
-      }));
-      const unpublished = printed[0]!.reduce(
-        (sum, { count }) => sum + (count ?? 0),
-        0,
+    // Each server reports, once back, what it could not publish (dropped
+    // while disconnected, or failed if it had not noticed yet) and then
+    // that it may have missed messages meanwhile.
+    const printed = await Promise.all(processes.map(async (process) => {
+      const [, before, json] = await process.waitForStdout(
+        /^([\s\S]*)loss (.*"not received while disconnected".*)$/m,
       );
-      assert.equal(unpublished, 3);
-      assert.deepEqual(printed[1], []);
+      const missed = JSON.parse(json!) as HubLossReport;
+      assert.equal(missed.count, null);
+      assert.ok(missed.since! <= missed.until!);
+      return [...before!.matchAll(/^loss (.*)$/gm)].map(([, line]) =>
+        JSON.parse(line!) as HubLossReport
+      );
+    }));
+    const unpublished = printed[0]!.reduce(
+      (sum, { count }) => sum + (count ?? 0),
+      0,
+    );
+    assert.equal(unpublished, 3);
+    assert.deepEqual(printed[1], []);
 
-      // Resubscribing takes a moment: probe until every client hears one.
-      const heard = clients.map(() => false);
-      const probing = (async () => {
-        for (let i = 0; i < 100 && heard.includes(false); i++) {
-          await clients[1]!.writer.write(`probe ${i}`);
-          await delay(50);
-        }
-      })();
-      await Promise.all(clients.map(async (client, c) => {
-        while (true) {
-          const { value } = await client.reader.read();
-          assert.ok(!String(value).startsWith("lost"), "nothing lost arrives");
-          if (String(value).startsWith("probe")) break;
-        }
-        heard[c] = true;
-      }));
-      await probing;
-      await Promise.all(clients.map(({ writer }, c) => writer.write(`${c}:1`)));
-      await Promise.all(clients.map(async (client) => {
-        let got = 0;
-        while (got < 4) {
-          const { value } = await client.reader.read();
-          if (!String(value).startsWith("probe")) got++;
-        }
-      }));
-    } finally {
-      await closeAll(clients);
-      await stopAll(processes);
-    }
+    // Resubscribing takes a moment: probe until every client hears one.
+    const heard = clients.map(() => false);
+    const probing = (async () => {
+      for (let i = 0; i < 100 && heard.includes(false); i++) {
+        await clients[1]!.writer.write(`probe ${i}`);
+        await delay(50);
+      }
+    })();
+    await Promise.all(clients.map(async (client, c) => {
+      while (true) {
+        const { value } = await client.reader.read();
+        assert.ok(!String(value).startsWith("lost"), "nothing lost arrives");
+        if (String(value).startsWith("probe")) break;
+      }
+      heard[c] = true;
+    }));
+    await probing;
+    await Promise.all(clients.map(({ writer }, c) => writer.write(`${c}:1`)));
+    await Promise.all(clients.map(async (client) => {
+      let got = 0;
+      while (got < 4) {
+        const { value } = await client.reader.read();
+        if (!String(value).startsWith("probe")) got++;
+      }
+    }));
   },
 });
 
