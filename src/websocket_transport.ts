@@ -25,7 +25,6 @@ export class WebSocketTransport implements Transport {
   #events: TransportEvents | undefined;
   /** Made by the first send that must wait: most connections never do. */
   #drain: DrainWaiter | undefined;
-  #failure = "";
   /** An upper bound of the socket's `bufferedAmount`. */
   #bufferedAtMost = 0;
 
@@ -57,8 +56,8 @@ export class WebSocketTransport implements Transport {
     // options and Deno's array for the type for the connection's life.
     socket.addEventListener("open", this, ONCE);
     socket.addEventListener("message", this);
-    socket.addEventListener("error", this);
     socket.addEventListener("close", this);
+    socket.dispatchEvent = dispatchNotingFailure;
     // A socket handed over by a framework may already be open or closed.
     if (socket.readyState === OPEN) {
       queueMicrotask(() => this.#onOpen());
@@ -82,9 +81,6 @@ export class WebSocketTransport implements Transport {
         );
         return;
       }
-      case "error":
-        if (event instanceof ErrorEvent) this.#failure = event.message;
-        return;
       case "close": {
         const { code, reason, wasClean } = event as CloseEvent;
         this.#drain?.stop();
@@ -98,7 +94,7 @@ export class WebSocketTransport implements Transport {
         this.#events!.onClose(
           closeCode,
           reason,
-          this.#failure,
+          failures.get(this.#socket!) ?? "",
           wasClean && !unsent,
         );
         return;
@@ -148,6 +144,24 @@ export class WebSocketTransport implements Transport {
       socket.close();
     }
   }
+}
+
+/** Why each socket that failed did, from its "error" event; see below. */
+const failures = new WeakMap<WebSocket, string>();
+
+/**
+ * A socket's `dispatchEvent`, noting why it failed on the way. Only an
+ * `ErrorEvent` says why a connection failed (Deno's does, a browser's plain
+ * "error" event does not), and Deno dispatches it through the socket's own
+ * `dispatchEvent` just before "close". Listening for "error" instead would
+ * cost every idle connection a listener record and a fourth event type in
+ * Deno's listener table; this costs one property, and the map holds an
+ * entry only for a connection that failed. Where a runtime dispatches
+ * otherwise, the failure is reported without its cause.
+ */
+function dispatchNotingFailure(this: WebSocket, event: Event): boolean {
+  if (event instanceof ErrorEvent) failures.set(this, event.message);
+  return EventTarget.prototype.dispatchEvent.call(this, event);
 }
 
 /** The parts of Deno's internal `core` this file uses. */
