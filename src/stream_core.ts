@@ -116,11 +116,10 @@ type Ending =
  */
 const READABLE_HIGH_WATER_MARK = 0;
 
-/** The streams' queuing strategies, shared: the streams only read them. */
+/** The readable's queuing strategy, shared: the stream only reads it. */
 const READABLE_STRATEGY = Object.freeze({
   highWaterMark: READABLE_HIGH_WATER_MARK,
 });
-const WRITABLE_STRATEGY = Object.freeze({ highWaterMark: 1 });
 
 /**
  * How far a transport that can pause reads ahead of the reader (at most
@@ -387,7 +386,9 @@ export class StreamCore
     }
     this.#state = "open";
     const readable = new ReadableStream<Message>(this, READABLE_STRATEGY);
-    const writable = new WritableStream<unknown>(this, WRITABLE_STRATEGY);
+    // No strategy: the default's high-water mark of one write is ours, and
+    // a strategy given costs Deno a dictionary conversion per stream.
+    const writable = new WritableStream<unknown>(this);
     this.#settleOpened((opened) =>
       opened.resolve({ readable, writable, extensions, protocol })
     );
