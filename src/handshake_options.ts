@@ -55,12 +55,15 @@ export function isProtocolToken(token: string): boolean {
   return true;
 }
 
+/** The protocol list of connections that offer none, shared by all. */
+const NO_PROTOCOLS: readonly string[] = Object.freeze([]);
+
 /**
  * Reads `options.protocols` as a `sequence<USVString>`: a plain string is a
  * TypeError.
  */
-export function toProtocolList(protocols: unknown): string[] {
-  if (protocols === undefined) return [];
+export function toProtocolList(protocols: unknown): readonly string[] {
+  if (protocols === undefined) return NO_PROTOCOLS;
   if (
     typeof protocols !== "object" || protocols === null ||
     typeof (protocols as Iterable<unknown>)[Symbol.iterator] !== "function"

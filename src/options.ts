@@ -171,6 +171,9 @@ export function readAmount(
   return value;
 }
 
+/** What {@linkcode readOptionsObject} reads when no options are given. */
+const NO_OPTIONS: object = Object.freeze({});
+
 /**
  * Reads an options argument as a dictionary does: `undefined` and `null` are
  * no options, anything else that is not an object is a TypeError whose
@@ -179,8 +182,10 @@ export function readAmount(
 export function readOptionsObject<T extends object>(
   options: T | null | undefined,
   what: string,
-): Partial<T> {
-  if (options === undefined || options === null) return {};
+): Readonly<Partial<T>> {
+  if (options === undefined || options === null) {
+    return NO_OPTIONS as Partial<T>;
+  }
   if (typeof options !== "object") {
     throw new TypeError(
       `${what}: options must be an object, received ${describeValue(options)}`,

@@ -15,9 +15,11 @@ import {
   readOptionsObject,
   readStreamOptions,
   type StreamOptions,
+  type StreamSettings,
 } from "./options.ts";
 import {
   StreamCore,
+  type StreamCoreSettings,
   type WebSocketClosedInfo,
   type WebSocketOpenInfo,
 } from "./stream_core.ts";
@@ -175,7 +177,7 @@ export class WebSocketStream {
    *   Without `--allow-net`, Deno's `NotCapable` error, as `new WebSocket()`
    *   throws it.
    */
-  constructor(url: string | URL, options: WebSocketStreamOptions = {}) {
+  constructor(url: string | URL, options?: WebSocketStreamOptions) {
     if (adopting !== undefined) {
       this.#url = adopting.url;
       this.#core = adopting.core;
@@ -185,22 +187,21 @@ export class WebSocketStream {
       throw new TypeError(`${CONSTRUCT}: a URL is required`);
     }
     const input = `${url}`.toWellFormed();
-    options = readOptionsObject(options, CONSTRUCT);
-    const headers = readHeaders(options.headers);
-    const { signal } = options;
+    const given = readOptionsObject(options, CONSTRUCT);
+    const headers = readHeaders(given.headers);
+    const { signal } = given;
     if (signal !== undefined && !(signal instanceof AbortSignal)) {
       throw new TypeError(
         `${CONSTRUCT}: options.signal must be an AbortSignal`,
       );
     }
-    const protocols = toProtocolList(options.protocols);
-    const settings = readStreamOptions(options, "client", CONSTRUCT);
-    const useSocket = readTransportChoice(options.transport);
-    const compression = readCompressionOption(
-      options.compression,
-      true,
-      CONSTRUCT,
-    );
+    const protocols = toProtocolList(given.protocols);
+    const settings = readStreamOptions(given, "client", CONSTRUCT);
+    const useSocket = readTransportChoice(given.transport);
+    // Only the socket transport compresses: the default one just validates.
+    const compression = useSocket || given.compression !== undefined
+      ? readCompressionOption(given.compression, true, CONSTRUCT)
+      : undefined;
     const parsed = parseUrlAgain(input, apiBaseUrl());
     validateProtocols(protocols);
     if (headers !== undefined) {
@@ -218,26 +219,18 @@ export class WebSocketStream {
         compression,
       })
       : new WebSocketTransport(
-        () =>
-          headers === undefined
-            ? new WebSocket(this.#url, protocols)
-            // Deno 2.5+ takes an options bag; the DOM typings do not know it.
-            : new (WebSocket as unknown as DenoWebSocketConstructor)(
-              this.#url,
-              { protocols, headers },
-            ),
+        // With the signal already aborted no connection is attempted: the
+        // transport gets what would connect but is never started.
+        signal?.aborted
+          ? () => openWebSocket(this.#url, protocols, headers)
+          : openWebSocket(this.#url, protocols, headers),
         settings.writeHighWaterMark,
       );
-    this.#core = new StreamCore(transport, {
-      ...settings,
-      checkHandshake: (protocol, extensions) =>
-        checkServerChoice(
-          protocols,
-          protocol,
-          // What the socket transport offered, it has checked already.
-          useSocket && compression !== undefined ? "" : extensions,
-        ),
-    });
+    this.#core = new StreamCore(
+      transport,
+      // What the socket transport offered, it has checked already.
+      coreSettings(settings, protocols, useSocket && compression !== undefined),
+    );
     if (signal?.aborted) {
       this.#core.abortHandshake(signal.reason);
       return;
@@ -379,8 +372,65 @@ function isDeno(): boolean {
 interface DenoWebSocketConstructor {
   new (
     url: string,
-    options: { protocols: string[]; headers: Headers },
+    options: { protocols: readonly string[]; headers: Headers },
   ): WebSocket;
+}
+
+/**
+ * Connects the runtime's `WebSocket`. Without subprotocols it gets no
+ * second argument, which Deno would otherwise convert as a sequence.
+ */
+function openWebSocket(
+  url: string,
+  protocols: readonly string[],
+  headers: Headers | undefined,
+): WebSocket {
+  if (headers !== undefined) {
+    // Deno 2.5+ takes an options bag; the DOM typings do not know it.
+    return new (WebSocket as unknown as DenoWebSocketConstructor)(url, {
+      protocols,
+      headers,
+    });
+  }
+  return protocols.length === 0
+    ? new WebSocket(url)
+    : new WebSocket(url, protocols as string[]);
+}
+
+/** The core settings made last for connections that offer no subprotocol. */
+let lastCoreSettings: {
+  from: Readonly<StreamSettings>;
+  extensionsChecked: boolean;
+  core: Readonly<StreamCoreSettings>;
+} | undefined;
+
+/**
+ * The core's settings: the stream settings with the check of the server's
+ * choice. Connections that offer no subprotocol share them while their
+ * stream settings are the same object, as they are for every connection
+ * made without stream options.
+ *
+ * @param extensionsChecked Whether the transport checked the extensions.
+ */
+function coreSettings(
+  settings: Readonly<StreamSettings>,
+  offered: readonly string[],
+  extensionsChecked: boolean,
+): Readonly<StreamCoreSettings> {
+  const shareable = offered.length === 0;
+  if (
+    shareable && lastCoreSettings?.from === settings &&
+    lastCoreSettings.extensionsChecked === extensionsChecked
+  ) {
+    return lastCoreSettings.core;
+  }
+  const core = {
+    ...settings,
+    checkHandshake: (protocol: string, extensions: string) =>
+      checkServerChoice(offered, protocol, extensionsChecked ? "" : extensions),
+  };
+  if (shareable) lastCoreSettings = { from: settings, extensionsChecked, core };
+  return core;
 }
 
 /** The URL parsed last, with what it was parsed from; see {@linkcode parseUrlAgain}. */
