@@ -231,13 +231,16 @@ export class StreamCore
     return opened instanceof Promise ? opened : opened.promise;
   }
 
-  /** Settles `opened`, then keeps only its promise. */
-  #settleOpened(
-    settle: (opened: LazyPromise<WebSocketOpenInfo>) => void,
-  ): void {
+  /**
+   * Fulfils `opened` with `info`, or rejects it with `error` when there is
+   * no `info`, then keeps only its promise. (No callback: a closure per
+   * connection would be made only to be called once.)
+   */
+  #settleOpened(info: WebSocketOpenInfo | undefined, error?: unknown): void {
     const opened = this.#opened;
     if (opened instanceof Promise) return;
-    settle(opened);
+    if (info !== undefined) opened.resolve(info);
+    else opened.reject(error);
     this.#opened = opened.promise;
   }
 
@@ -389,9 +392,7 @@ export class StreamCore
     // No strategy: the default's high-water mark of one write is ours, and
     // a strategy given costs Deno a dictionary conversion per stream.
     const writable = new WritableStream<unknown>(this);
-    this.#settleOpened((opened) =>
-      opened.resolve({ readable, writable, extensions, protocol })
-    );
+    this.#settleOpened({ readable, writable, extensions, protocol });
     const pendingClose = this.#ending?.pendingClose;
     if (pendingClose !== undefined) {
       this.startClosing(pendingClose.closeCode, pendingClose.reason);
@@ -610,7 +611,7 @@ export class StreamCore
     late.closeDeadline?.cancel();
     if (late.discardTimer !== undefined) clearTimeout(late.discardTimer);
     if (wasConnecting) {
-      this.#settleOpened((opened) => opened.reject(openedError));
+      this.#settleOpened(undefined, openedError);
     }
     // `in` narrows under users' `strictNullChecks: false` too; `clean` does not.
     const closed = this.#closed ??= new LazyPromise();
