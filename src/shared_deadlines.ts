@@ -18,29 +18,65 @@
 /** How far a deadline may run late: deadlines within it share a bucket. */
 const GRAIN_MS = 10;
 
-/** A pending deadline; see {@linkcode startDeadline}. */
-export class Deadline {
-  readonly #bucket: Set<Deadline>;
-  readonly #onExpire: () => void;
+/** The deadlines that expire at one time, in the order they were started. */
+interface Bucket {
+  first: Deadline | undefined;
+  last: Deadline | undefined;
+}
 
-  constructor(bucket: Set<Deadline>, onExpire: () => void) {
-    this.#bucket = bucket;
+/**
+ * A pending deadline; see {@linkcode startDeadline}. The deadlines of a
+ * bucket link to each other, so that starting one allocates nothing but
+ * itself and cancelling one is unlinking it: a `Set` per bucket grew and
+ * shrank its table as the connections of a busy process came and went.
+ */
+export class Deadline {
+  readonly #onExpire: () => void;
+  /** The bucket it is in; `undefined` once cancelled or expired. */
+  #bucket: Bucket | undefined;
+  #previous: Deadline | undefined;
+  #next: Deadline | undefined;
+
+  constructor(bucket: Bucket, onExpire: () => void) {
     this.#onExpire = onExpire;
+    this.#bucket = bucket;
+    this.#previous = bucket.last;
+    this.#next = undefined;
+    if (bucket.last === undefined) bucket.first = this;
+    else bucket.last.#next = this;
+    bucket.last = this;
   }
 
   /** Cancels the deadline; does nothing once it expired. */
   cancel(): void {
-    this.#bucket.delete(this);
+    const bucket = this.#bucket;
+    if (bucket === undefined) return;
+    this.#bucket = undefined;
+    const previous = this.#previous;
+    const next = this.#next;
+    if (previous === undefined) bucket.first = next;
+    else previous.#next = next;
+    if (next === undefined) bucket.last = previous;
+    else next.#previous = previous;
+    this.#previous = undefined;
+    this.#next = undefined;
   }
 
-  /** Runs the callback: called once, by the shared timer. */
-  expire(): void {
-    this.#onExpire();
+  /**
+   * Runs the callbacks of the bucket's deadlines, each taken out first: one
+   * that a callback cancels before its turn does not run.
+   */
+  static expireAll(bucket: Bucket): void {
+    let deadline;
+    while ((deadline = bucket.first) !== undefined) {
+      deadline.cancel();
+      deadline.#onExpire();
+    }
   }
 }
 
 /** Deadlines by the time (on `performance.now()`) they expire at. */
-const buckets = new Map<number, Set<Deadline>>();
+const buckets = new Map<number, Bucket>();
 let timer: ReturnType<typeof setTimeout> | undefined;
 /** When the timer is armed for, `Infinity` when it is not. */
 let timerAt = Infinity;
@@ -53,11 +89,10 @@ export function startDeadline(ms: number, onExpire: () => void): Deadline {
   const at = Math.ceil((performance.now() + ms) / GRAIN_MS) * GRAIN_MS;
   let bucket = buckets.get(at);
   if (bucket === undefined) {
-    bucket = new Set();
+    bucket = { first: undefined, last: undefined };
     buckets.set(at, bucket);
   }
   const deadline = new Deadline(bucket, onExpire);
-  bucket.add(deadline);
   arm(at);
   return deadline;
 }
@@ -76,10 +111,10 @@ function expireDue(): void {
   timer = undefined;
   timerAt = Infinity;
   const now = performance.now();
-  const due: Set<Deadline>[] = [];
+  const due: Bucket[] = [];
   let next = Infinity;
   for (const [at, bucket] of buckets) {
-    if (at <= now || bucket.size === 0) {
+    if (at <= now || bucket.first === undefined) {
       buckets.delete(at);
       due.push(bucket);
     } else if (at < next) {
@@ -88,9 +123,7 @@ function expireDue(): void {
   }
   // Armed before the callbacks run, so that one that throws stops nothing.
   if (next !== Infinity) arm(next);
-  for (const bucket of due) {
-    for (const deadline of bucket) deadline.expire();
-  }
+  for (const bucket of due) Deadline.expireAll(bucket);
 }
 
 /** Lets the process end while the timer is pending, where it can. */

@@ -34,6 +34,25 @@ Deno.test("shared deadlines: each expires once, in order, not before its time; c
   assert.ok(at["from a callback"]! >= 70);
 });
 
+Deno.test("shared deadlines: one due with others runs in start order; one cancelled by an earlier callback does not run", async () => {
+  const fired: string[] = [];
+  // Started together, so they share a bucket.
+  const first = startDeadline(10, () => {
+    fired.push("first");
+    third.cancel();
+    // Cancelling what already ran, or twice, changes nothing.
+    first.cancel();
+  });
+  const second = startDeadline(10, () => fired.push("second"));
+  const third = startDeadline(10, () => fired.push("third"));
+  const fourth = startDeadline(10, () => fired.push("fourth"));
+  second.cancel();
+  second.cancel();
+  await sleep(60);
+  fourth.cancel();
+  assert.deepEqual(fired, ["first", "fourth"]);
+});
+
 Deno.test("shared deadlines: a pending deadline does not hold the process open", async () => {
   const command = new Deno.Command(Deno.execPath(), {
     args: [
