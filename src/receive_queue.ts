@@ -74,3 +74,56 @@ export class ReceiveQueue {
     this.#bytes = 0;
   }
 }
+
+/**
+ * What the messages in a readable's own queue count against a receive
+ * limit, where the stream, not the core, holds them. The stream tells only
+ * how many it holds (minus its `desiredSize`) and gives them out oldest
+ * first, so the sizes of those that went in, in order, tell which are still
+ * there.
+ */
+export class StreamQueueSizes {
+  /**
+   * The sizes of the messages that went in behind another since the stream
+   * was last empty, oldest first from `#head`. The one they went in behind
+   * is the last message that went into the empty stream.
+   */
+  #behind: number[] = [];
+  #head = 0;
+  /** The sum of `#behind` from `#head` on. */
+  #bytes = 0;
+
+  /** Notes that a message went into the empty stream, or straight to a read. */
+  enteredEmpty(): void {
+    if (this.#behind.length === 0) return;
+    this.#behind.length = 0;
+    this.#head = 0;
+    this.#bytes = 0;
+  }
+
+  /**
+   * What the messages behind the oldest count when the stream holds `count`
+   * messages (at least one): the oldest is outside the limit, as it is what
+   * a stream with room for one message would hold.
+   */
+  behindOldest(count: number): number {
+    const behind = this.#behind;
+    // The stream holds the message the others went in behind, and them.
+    if (count > behind.length - this.#head) return this.#bytes;
+    // Or only the newest of them: the oldest of those now takes its place.
+    while (behind.length - this.#head >= count) {
+      this.#bytes -= behind[this.#head++]!;
+    }
+    if (this.#head > 1024 && this.#head * 2 > behind.length) {
+      behind.splice(0, this.#head);
+      this.#head = 0;
+    }
+    return this.#bytes;
+  }
+
+  /** Notes that a message of `size` went in behind another. */
+  enteredBehind(size: number): void {
+    this.#behind.push(size);
+    this.#bytes += size;
+  }
+}

@@ -16,6 +16,7 @@ import {
   MESSAGE_OVERHEAD_BYTES,
   queuedSize,
   ReceiveQueue,
+  StreamQueueSizes,
 } from "./receive_queue.ts";
 import type { Transport, TransportEvents } from "./transport.ts";
 import {
@@ -107,16 +108,21 @@ type Ending =
   | { clean: false; error: unknown };
 
 /**
- * The readable's own queue stays empty: a message goes into the stream only
- * when a read waits for it. With room in the stream, the stream would ask
- * for more after every message as well as at every read: two pulls, each a
- * promise, instead of one. The one message the standard's stream would hold
- * is held by the core instead (see `#held`), so what a reader gets, and when
- * the receive limit is reached, do not change.
+ * The readable asks for more only when a read waits on it: with room in the
+ * stream, it would ask after every message as well as at every read. Over a
+ * transport that can pause, a message goes into the stream only when a read
+ * waits for it, and the one message the standard's stream would hold is held
+ * by the core (see `#held`): each read comes to the core, which resumes the
+ * transport once the reader has caught up. Over one that cannot, messages go
+ * into the stream as they arrive, so a read that finds one waiting costs no
+ * pull; the oldest stays outside the receive limit all the same.
  */
 const READABLE_HIGH_WATER_MARK = 0;
 
-/** The readable's queuing strategy, shared: the stream only reads it. */
+/**
+ * The readable's queuing strategy, shared: the stream only reads it. Its
+ * `desiredSize` is minus the number of messages its queue holds.
+ */
 const READABLE_STRATEGY = Object.freeze({
   highWaterMark: READABLE_HIGH_WATER_MARK,
 });
@@ -207,14 +213,20 @@ export class StreamCore
   #ending: EndingState | undefined;
 
   /**
-   * Made when a second message waits for the reader: most connections are
-   * read as fast as their messages arrive.
+   * Over a transport that can pause: made when a second message waits for
+   * the reader, as most connections are read as fast as messages arrive.
    */
   #queue: ReceiveQueue | undefined;
   #readableController: ReadableStreamDefaultController<Message> | undefined;
   /**
-   * The oldest message not yet read, which the standard's stream would hold
-   * itself (its high-water mark is one message): outside the receive limit.
+   * Over a transport that cannot pause: what the messages in the readable's
+   * own queue count. Made when a message first waits behind another.
+   */
+  #streamQueueSizes: StreamQueueSizes | undefined;
+  /**
+   * Over a transport that can pause: the oldest message not yet read, which
+   * the standard's stream would hold itself (its high-water mark is one
+   * message), outside the receive limit.
    */
   #held: Message | undefined;
 
@@ -299,9 +311,13 @@ export class StreamCore
     }
   }
 
-  /** See `UnderlyingSource.pull`. */
+  /**
+   * See `UnderlyingSource.pull`: a read waits on an empty readable. Over a
+   * transport that cannot pause, messages go into the stream by themselves:
+   * only the readable's end is left to the core.
+   */
   pull(): void {
-    this.#flushReadable(true);
+    this.#flushReadable(this.#transport.resume !== undefined);
   }
 
   /** See `UnderlyingSource.cancel`. */
@@ -309,6 +325,7 @@ export class StreamCore
     this.#set(READABLE_DONE, true);
     this.#held = undefined;
     this.#queue?.clear();
+    this.#streamQueueSizes = undefined;
     this.#closeUsingReason(reason);
   }
 
@@ -412,6 +429,10 @@ export class StreamCore
     }
     if (this.#state !== "open" || this.#is(READABLE_DONE)) return true;
     const controller = this.#readableController!;
+    if (this.#transport.resume === undefined) {
+      this.#enqueue(controller, message);
+      return true;
+    }
     if (this.#is(READ_PENDING)) {
       this.#set(READ_PENDING, false);
       controller.enqueue(message);
@@ -435,6 +456,29 @@ export class StreamCore
     if (queue.bytes < this.#readAhead()) return true;
     this.#set(TRANSPORT_PAUSED, true);
     return false;
+  }
+
+  /**
+   * Puts `message` into the readable, over a transport that cannot pause,
+   * unless the messages behind the oldest would then exceed the limit.
+   */
+  #enqueue(
+    controller: ReadableStreamDefaultController<Message>,
+    message: Message,
+  ): void {
+    const queued = -controller.desiredSize!;
+    if (queued > 0) {
+      const sizes = this.#streamQueueSizes ??= new StreamQueueSizes();
+      const size = queuedSize(message);
+      if (sizes.behindOldest(queued) + size > this.#settings.receiveLimit) {
+        this.#onOverflow("the reader fell behind");
+        return;
+      }
+      sizes.enteredBehind(size);
+    } else {
+      this.#streamQueueSizes?.enteredEmpty();
+    }
+    controller.enqueue(message);
   }
 
   /** See {@linkcode TransportEvents.onOverflow}. */
