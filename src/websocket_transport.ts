@@ -160,7 +160,10 @@ const failures = new WeakMap<WebSocket, string>();
  * otherwise, the failure is reported without its cause.
  */
 function dispatchNotingFailure(this: WebSocket, event: Event): boolean {
-  if (event instanceof ErrorEvent) failures.set(this, event.message);
+  // Node 22 has no global ErrorEvent: there the cause goes unreported.
+  if (typeof ErrorEvent === "function" && event instanceof ErrorEvent) {
+    failures.set(this, event.message);
+  }
   return EventTarget.prototype.dispatchEvent.call(this, event);
 }
 
