@@ -223,6 +223,8 @@ export class StreamCore
    * own queue count. Made when a message first waits behind another.
    */
   #streamQueueSizes: StreamQueueSizes | undefined;
+  /** Ends the pull in progress; see `pull()`. */
+  #endPull: (() => void) | undefined;
   /**
    * Over a transport that can pause: the oldest message not yet read, which
    * the standard's stream would hold itself (its high-water mark is one
@@ -314,10 +316,32 @@ export class StreamCore
   /**
    * See `UnderlyingSource.pull`: a read waits on an empty readable. Over a
    * transport that cannot pause, messages go into the stream by themselves:
-   * only the readable's end is left to the core.
+   * only the readable's end is left to the core. A client's pull then does
+   * not end until that end comes: the stream makes no new pull while one is
+   * in progress, so a read that waits for a message costs none either. (The
+   * pull in progress holds a few promises; a server, with its many idle
+   * connections, lets each pull end instead.)
    */
-  pull(): void {
-    this.#flushReadable(this.#transport.resume !== undefined);
+  pull(): Promise<void> | undefined {
+    const pausable = this.#transport.resume !== undefined;
+    if (
+      pausable || this.#settings.role === "server" ||
+      this.#ending?.readableEnd !== undefined
+    ) {
+      this.#flushReadable(pausable);
+      return undefined;
+    }
+    return new Promise((resolve) => {
+      this.#endPull = resolve;
+    });
+  }
+
+  /** Ends a pull in progress (see `pull()`), so the next read comes here. */
+  #pullAgain(): void {
+    const endPull = this.#endPull;
+    if (endPull === undefined) return;
+    this.#endPull = undefined;
+    endPull();
   }
 
   /** See `UnderlyingSource.cancel`. */
@@ -326,6 +350,7 @@ export class StreamCore
     this.#held = undefined;
     this.#queue?.clear();
     this.#streamQueueSizes = undefined;
+    this.#endPull = undefined;
     this.#closeUsingReason(reason);
   }
 
@@ -506,6 +531,8 @@ export class StreamCore
     const ending = this.#end();
     ending.overflowError = overflowError;
     ending.readableEnd = overflowError;
+    // Once the reader has taken what the readable holds, the error follows.
+    this.#pullAgain();
     this.#writableController!.error(overflowError);
     this.startClosing(overflowCloseCode, OVERFLOW_REASON);
   }
@@ -686,6 +713,7 @@ export class StreamCore
     }
     const readableEnd = this.#ending?.readableEnd;
     if (this.#held !== undefined || readableEnd === undefined) return;
+    this.#pullAgain();
     if (readableEnd === null) {
       this.#set(READABLE_DONE, true);
       controller.close();
