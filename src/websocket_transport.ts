@@ -151,8 +151,8 @@ const failures = new WeakMap<WebSocket, string>();
 
 /**
  * A socket's `dispatchEvent`, noting why it failed on the way. Only an
- * `ErrorEvent` says why a connection failed (Deno's does, a browser's plain
- * "error" event does not), and Deno dispatches it through the socket's own
+ * `ErrorEvent` says why a connection failed (Deno's and Node's do, a
+ * browser's plain "error" event does not), and Deno dispatches it through the socket's own
  * `dispatchEvent` just before "close". Listening for "error" instead would
  * cost every idle connection a listener record and a fourth event type in
  * Deno's listener table; this costs one property, and the map holds an
@@ -160,9 +160,11 @@ const failures = new WeakMap<WebSocket, string>();
  * otherwise, the failure is reported without its cause.
  */
 function dispatchNotingFailure(this: WebSocket, event: Event): boolean {
-  // Node 22 has no global ErrorEvent: there the cause goes unreported.
-  if (typeof ErrorEvent === "function" && event instanceof ErrorEvent) {
-    failures.set(this, event.message);
+  // Read as a field, not by `instanceof`: Node 22's WebSocket makes
+  // ErrorEvents that are not a global class.
+  if (event.type === "error") {
+    const { message } = event as Partial<ErrorEvent>;
+    if (typeof message === "string") failures.set(this, message);
   }
   return EventTarget.prototype.dispatchEvent.call(this, event);
 }
