@@ -25,6 +25,7 @@ export class WebSocketTransport implements Transport {
   #events: TransportEvents | undefined;
   /** Made by the first send that must wait: most connections never do. */
   #drain: DrainWaiter | undefined;
+  #failure = "";
   /** An upper bound of the socket's `bufferedAmount`. */
   #bufferedAtMost = 0;
 
@@ -57,6 +58,7 @@ export class WebSocketTransport implements Transport {
     socket.addEventListener("open", this, ONCE);
     socket.addEventListener("message", this);
     socket.addEventListener("close", this);
+    transports.set(socket, this);
     socket.dispatchEvent = dispatchNotingFailure;
     // A socket handed over by a framework may already be open or closed.
     if (socket.readyState === OPEN) {
@@ -94,11 +96,27 @@ export class WebSocketTransport implements Transport {
         this.#events!.onClose(
           closeCode,
           reason,
-          failures.get(this.#socket!) ?? "",
+          this.#failure,
           wasClean && !unsent,
         );
         return;
       }
+    }
+  }
+
+  /** Takes the socket's "error" event; see {@linkcode dispatchNotingFailure}. */
+  noteFailure(event: Event): void {
+    // Read as a field, not by `instanceof`: Node 22's WebSocket makes
+    // ErrorEvents that are not a global class.
+    const { message } = event as Partial<ErrorEvent>;
+    if (typeof message === "string") this.#failure = message;
+    // Node 22's WebSocket fails a connection attempt with "error" alone: it
+    // stays CONNECTING and no "close" follows, so the attempt ends here. (A
+    // "close" that comes after all finds the connection over already.)
+    if (this.#socket!.readyState === CONNECTING) {
+      queueMicrotask(() =>
+        this.#events!.onClose(null, "", this.#failure, false)
+      );
     }
   }
 
@@ -146,26 +164,21 @@ export class WebSocketTransport implements Transport {
   }
 }
 
-/** Why each socket that failed did, from its "error" event; see below. */
-const failures = new WeakMap<WebSocket, string>();
+/** Each started socket's transport, for the events it sees; see below. */
+const transports = new WeakMap<WebSocket, WebSocketTransport>();
 
 /**
- * A socket's `dispatchEvent`, noting why it failed on the way. Only an
- * `ErrorEvent` says why a connection failed (Deno's and Node's do, a
- * browser's plain "error" event does not), and Deno dispatches it through the socket's own
- * `dispatchEvent` just before "close". Listening for "error" instead would
- * cost every idle connection a listener record and a fourth event type in
- * Deno's listener table; this costs one property, and the map holds an
- * entry only for a connection that failed. Where a runtime dispatches
- * otherwise, the failure is reported without its cause.
+ * A socket's `dispatchEvent`, handing its "error" event to the transport on
+ * the way. Only an `ErrorEvent` says why a connection failed (Deno's and
+ * Node's do, a browser's plain "error" event does not), and Deno and Node
+ * dispatch it through the socket's own `dispatchEvent`. Listening for
+ * "error" instead would cost every idle connection a listener record and a
+ * fourth event type in Deno's listener table; this costs one property and
+ * one map entry. Where a runtime dispatches otherwise, a failure is
+ * reported without its cause.
  */
 function dispatchNotingFailure(this: WebSocket, event: Event): boolean {
-  // Read as a field, not by `instanceof`: Node 22's WebSocket makes
-  // ErrorEvents that are not a global class.
-  if (event.type === "error") {
-    const { message } = event as Partial<ErrorEvent>;
-    if (typeof message === "string") failures.set(this, message);
-  }
+  if (event.type === "error") transports.get(this)?.noteFailure(event);
   return EventTarget.prototype.dispatchEvent.call(this, event);
 }
 

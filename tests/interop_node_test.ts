@@ -6,6 +6,7 @@
  * @module
  */
 
+import assert from "node:assert/strict";
 import { join } from "node:path";
 import {
   assertScenarios,
@@ -13,10 +14,14 @@ import {
   startInteropServer,
 } from "./_interop_server.ts";
 import { NODE_PACKAGE, runNodeScript } from "./_node.ts";
-import { findPeer, peerPath } from "./_peers.ts";
+import { findPeer, peerPath, peerTest } from "./_peers.ts";
 import { serverTest } from "./_server_paths.ts";
 
 const CLIENT = new URL("./peers/node_client.mjs", import.meta.url);
+const REFUSED_CLIENT = new URL(
+  "./peers/node_refused_client.mjs",
+  import.meta.url,
+);
 const node = findPeer("node");
 
 serverTest(
@@ -42,4 +47,42 @@ serverTest(
     }
   },
   [node],
+);
+
+peerTest(
+  node,
+  `OPN-04 our WebSocketStream in Node (${NODE_PACKAGE}, bundled mod.ts): a refused connection rejects opened and closed, with Node's cause`,
+  async (nodeCommand) => {
+    // A port that was free a moment ago: nobody listens on it now.
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const { port } = listener.addr;
+    listener.close();
+    const dir = await Deno.makeTempDir({ prefix: "node_refused_" });
+    try {
+      const bundle = join(dir, "mod.mjs");
+      await Deno.writeTextFile(bundle, await bundleModule());
+      const outcome = await runNodeScript(nodeCommand, REFUSED_CLIENT, [
+        bundle,
+        `ws://127.0.0.1:${port}/`,
+      ]);
+      // Node's WebSocket fires "error" alone here, with no "close" after it.
+      const cause = "Received network error or non-101 status code.";
+      assert.deepEqual(outcome, {
+        opened: {
+          settled: "rejected",
+          name: "WebSocketError",
+          closeCode: null,
+          message: cause,
+        },
+        closed: {
+          settled: "rejected",
+          name: "WebSocketError",
+          closeCode: 1006,
+          message: cause,
+        },
+      });
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
 );
