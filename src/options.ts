@@ -99,45 +99,47 @@ function defaultSettings(role: Role): StreamSettings {
   };
 }
 
-/** Checks the {@linkcode StreamOptions} and fills in the defaults. */
+/**
+ * Checks the {@linkcode StreamOptions} and fills in the defaults. Each option
+ * is read once, as a dictionary's members are.
+ */
 export function readStreamOptions(
   options: StreamOptions,
   role: Role,
   what: string,
 ): Readonly<StreamSettings> {
+  const { writeHighWaterMark, receiveLimit, overflowCloseCode, closeTimeout } =
+    options;
   if (
-    options.writeHighWaterMark === undefined &&
-    options.receiveLimit === undefined &&
-    options.overflowCloseCode === undefined &&
-    options.closeTimeout === undefined
+    writeHighWaterMark === undefined && receiveLimit === undefined &&
+    overflowCloseCode === undefined && closeTimeout === undefined
   ) {
     return DEFAULT_SETTINGS[role];
   }
-  const overflowCloseCode = options.overflowCloseCode ??
-    DEFAULT_OVERFLOW_CLOSE_CODE;
-  if (typeof overflowCloseCode !== "number") {
+  const closeCode = overflowCloseCode ?? DEFAULT_OVERFLOW_CLOSE_CODE;
+  if (typeof closeCode !== "number") {
     throw new TypeError(
-      `${what}: options.overflowCloseCode must be a number, received ${typeof overflowCloseCode}`,
+      `${what}: options.overflowCloseCode must be a number, received ${typeof closeCode}`,
     );
   }
-  validateCloseInfo(overflowCloseCode, "", role, `${what}: overflowCloseCode`);
+  validateCloseInfo(closeCode, "", role, `${what}: overflowCloseCode`);
   return {
     role,
     writeHighWaterMark: readAmount(
-      options.writeHighWaterMark,
+      writeHighWaterMark,
       DEFAULT_WRITE_HIGH_WATER_MARK,
       "writeHighWaterMark",
       what,
     ),
     receiveLimit: readAmount(
-      options.receiveLimit,
+      receiveLimit,
       DEFAULT_RECEIVE_LIMIT,
       "receiveLimit",
       what,
     ),
-    overflowCloseCode,
+    overflowCloseCode: closeCode,
     closeTimeout: readAmount(
-      options.closeTimeout,
+      closeTimeout,
       DEFAULT_CLOSE_TIMEOUT,
       "closeTimeout",
       what,

@@ -177,7 +177,12 @@ export class WebSocketStream {
    *   Without `--allow-net`, Deno's `NotCapable` error, as `new WebSocket()`
    *   throws it.
    */
-  constructor(url: string | URL, options?: WebSocketStreamOptions) {
+  // `= undefined`, not `?`: an optional parameter with no default would
+  // count in the constructor's `length`, which is 1 in the standard.
+  constructor(
+    url: string | URL,
+    options: WebSocketStreamOptions | undefined = undefined,
+  ) {
     if (adopting !== undefined) {
       this.#url = adopting.url;
       this.#core = adopting.core;
@@ -199,8 +204,9 @@ export class WebSocketStream {
     const settings = readStreamOptions(given, "client", CONSTRUCT);
     const useSocket = readTransportChoice(given.transport);
     // Only the socket transport compresses: the default one just validates.
-    const compression = useSocket || given.compression !== undefined
-      ? readCompressionOption(given.compression, true, CONSTRUCT)
+    const wanted = given.compression;
+    const compression = useSocket || wanted !== undefined
+      ? readCompressionOption(wanted, true, CONSTRUCT)
       : undefined;
     const parsed = parseUrlAgain(input, apiBaseUrl());
     validateProtocols(protocols);

@@ -55,6 +55,10 @@ Deno.test("SRF-04 calling WebSocketStream without new is a TypeError", () => {
   assert.throws(() => construct("ws://127.0.0.1/"), TypeError);
 });
 
+Deno.test("SRF-08 the constructor's length is 1: only the URL is required", () => {
+  assert.equal(WebSocketStream.length, 1);
+});
+
 Deno.test("CTR-01 constructing with no URL is a TypeError", () => {
   const Construct = WebSocketStream as unknown as new () => unknown;
   assert.throws(() => new Construct(), TypeError);
@@ -71,6 +75,37 @@ clientTest(
     await wss.closed;
   },
 );
+
+Deno.test("CTR-21 each option is read once, over either transport", async () => {
+  for (const transport of ["websocket", "socket"]) {
+    const reads: Record<string, number> = {};
+    const values: Record<string, unknown> = {
+      protocols: ["chat"],
+      signal: AbortSignal.abort(),
+      transport,
+      compression: false,
+      receiveLimit: 1024,
+      writeHighWaterMark: 1024,
+      overflowCloseCode: 4009,
+      closeTimeout: 1000,
+    };
+    const options = {};
+    for (const [name, value] of Object.entries(values)) {
+      Object.defineProperty(options, name, {
+        get: () => {
+          reads[name] = (reads[name] ?? 0) + 1;
+          return value;
+        },
+      });
+    }
+    // The aborted signal: no connection is attempted.
+    const wss = new WebSocketStream("ws://127.0.0.1:9/", options);
+    await wss.closed.catch(() => {});
+    for (const name of Object.keys(values)) {
+      assert.equal(reads[name], 1, `${name} over ${transport}`);
+    }
+  }
+});
 
 Deno.test("CTR-03 options that are not an object are a TypeError", () => {
   assert.throws(
