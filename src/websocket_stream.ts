@@ -225,10 +225,9 @@ export class WebSocketStream {
         compression,
       })
       : new WebSocketTransport(
-        // With the signal already aborted no connection is attempted: the
-        // transport gets what would connect but is never started.
+        // With the signal already aborted no connection is attempted.
         signal?.aborted
-          ? () => openWebSocket(this.#url, protocols, headers)
+          ? undefined
           : openWebSocket(this.#url, protocols, headers),
         settings.writeHighWaterMark,
       );

@@ -18,10 +18,10 @@ const ONCE: AddEventListenerOptions = Object.freeze({ once: true });
 
 /** Adapts a `WebSocket` to the {@linkcode Transport} interface. */
 export class WebSocketTransport implements Transport {
-  readonly #connect: WebSocket | (() => WebSocket);
+  /** `undefined` for a connection never attempted: see the constructor. */
+  readonly #socket: WebSocket | undefined;
   readonly #highWaterMark: number;
   readonly #protocol: string | undefined;
-  #socket: WebSocket | undefined;
   #events: TransportEvents | undefined;
   /** Made by the first send that must wait: most connections never do. */
   #drain: DrainWaiter | undefined;
@@ -30,26 +30,26 @@ export class WebSocketTransport implements Transport {
   #bufferedAtMost = 0;
 
   /**
-   * @param connect The socket, connecting or open, or a function that makes
-   *   it when the transport starts; nothing else may listen to its messages.
+   * @param socket The socket, connecting or open; nothing else may listen
+   *   to its messages. `undefined` when no connection is to be attempted (a
+   *   client whose signal was already aborted): the transport is then never
+   *   started, only terminated, which does nothing.
    * @param highWaterMark Sends resolve while `bufferedAmount` is at most this.
    * @param protocol The subprotocol, when it was negotiated outside the
    *   socket (a server socket's `protocol` is always empty in Deno).
    */
   constructor(
-    connect: WebSocket | (() => WebSocket),
+    socket: WebSocket | undefined,
     highWaterMark: number,
     protocol?: string,
   ) {
-    this.#connect = connect;
+    this.#socket = socket;
     this.#highWaterMark = highWaterMark;
     this.#protocol = protocol;
   }
 
   start(events: TransportEvents): void {
-    const connect = this.#connect;
-    const socket = typeof connect === "function" ? connect() : connect;
-    this.#socket = socket;
+    const socket = this.#socket!;
     this.#events = events;
     socket.binaryType = "arraybuffer";
     // The transport is the listener itself: no closures per connection.
