@@ -1,6 +1,7 @@
 /**
- * The bounded queue between the socket, which cannot be paused, and the
- * readable, which is read at the application's pace.
+ * What messages waiting for the reader count against a receive limit, and
+ * where they wait: the core's queue over a transport that can pause, the
+ * readable's own over one that cannot.
  *
  * @module
  */
@@ -18,19 +19,16 @@ export function queuedSize(message: Message): number {
   return messageSize(message) + MESSAGE_OVERHEAD_BYTES;
 }
 
-/** A first-in first-out queue of messages that refuses to grow past a byte limit. */
+/**
+ * A first-in first-out queue of messages that counts their bytes. It has no
+ * limit: the transport that fills it is paused once it holds enough.
+ */
 export class ReceiveQueue {
   // Two stacks: amortised O(1) push and shift at any length. Made on first
   // use, as most connections are read as fast as messages arrive.
   #incoming: Message[] | undefined;
   #outgoing: Message[] | undefined;
   #bytes = 0;
-  readonly #limit: number;
-
-  /** @param limit The most bytes the queue may hold. */
-  constructor(limit: number) {
-    this.#limit = limit;
-  }
 
   /** How many messages are queued. */
   get length(): number {
@@ -42,13 +40,10 @@ export class ReceiveQueue {
     return this.#bytes;
   }
 
-  /** Queues `message`, or returns `false` when it would exceed the limit. */
-  push(message: Message): boolean {
-    const cost = queuedSize(message);
-    if (this.#bytes + cost > this.#limit) return false;
-    this.#bytes += cost;
+  /** Queues `message`. */
+  push(message: Message): void {
+    this.#bytes += queuedSize(message);
     (this.#incoming ??= []).push(message);
-    return true;
   }
 
   /** Takes the oldest message, if any. */

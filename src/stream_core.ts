@@ -279,11 +279,9 @@ export class StreamCore
     };
   }
 
-  /** See {@linkcode READ_AHEAD_BYTES}; unbounded for a transport that cannot pause. */
+  /** See {@linkcode READ_AHEAD_BYTES}. */
   #readAhead(): number {
-    return this.#transport.resume !== undefined
-      ? Math.min(READ_AHEAD_BYTES, this.#settings.receiveLimit)
-      : Infinity;
+    return Math.min(READ_AHEAD_BYTES, this.#settings.receiveLimit);
   }
 
   /** See `WebSocketStream.closed`. */
@@ -467,17 +465,10 @@ export class StreamCore
       this.#held = message;
       return true;
     }
-    // A transport that can pause is bounded by pausing it instead (see
-    // below), so that a slow reader never overflows.
-    const queue = this.#queue ??= new ReceiveQueue(
-      this.#transport.resume !== undefined
-        ? Infinity
-        : this.#settings.receiveLimit,
-    );
-    if (!queue.push(message)) {
-      this.#onOverflow("the reader fell behind");
-      return true;
-    }
+    // Bounded by pausing the transport, so that a slow reader never
+    // overflows.
+    const queue = this.#queue ??= new ReceiveQueue();
+    queue.push(message);
     if (queue.bytes < this.#readAhead()) return true;
     this.#set(TRANSPORT_PAUSED, true);
     return false;
