@@ -137,6 +137,25 @@ for (const [how, makeReason, closeCode, reason] of closeUsingReasonCases) {
 }
 
 clientTest(
+  "RD-07 cancel() while a read waits ends that read and closes with the code",
+  async (transport) => {
+    await using server = startWptServer();
+    const wss = transport.connect(`${server.url}/echo`);
+    const { readable, writable } = await wss.opened;
+    const reader = readable.getReader();
+    const writer = writable.getWriter();
+    // A read waits, its message comes, and the next read waits in turn.
+    const first = reader.read();
+    await writer.write("a");
+    assert.deepEqual(await first, { value: "a", done: false });
+    const waiting = reader.read();
+    await reader.cancel(new WebSocketError("", { closeCode: 4001 }));
+    assert.deepEqual(await waiting, { value: undefined, done: true });
+    assert.deepEqual(await wss.closed, { closeCode: 4001, reason: "" });
+  },
+);
+
+clientTest(
   "ERR-10 a WebSocketError whose code cannot be sent falls back to a plain close",
   async (transport) => {
     await using server = startWptServer();
