@@ -80,21 +80,13 @@ export class ReceiveQueue {
 export class StreamQueueSizes {
   /**
    * The sizes of the messages that went in behind another since the stream
-   * was last empty, oldest first from `#head`. The one they went in behind
+   * was last empty (a new ledger is made then), oldest first from `#head`. The one they went in behind
    * is the last message that went into the empty stream.
    */
   #behind: number[] = [];
   #head = 0;
   /** The sum of `#behind` from `#head` on. */
   #bytes = 0;
-
-  /** Notes that a message went into the empty stream, or straight to a read. */
-  enteredEmpty(): void {
-    if (this.#behind.length === 0) return;
-    this.#behind.length = 0;
-    this.#head = 0;
-    this.#bytes = 0;
-  }
 
   /**
    * What the messages behind the oldest count when the stream holds `count`

@@ -220,7 +220,9 @@ export class StreamCore
   #readableController: ReadableStreamDefaultController<Message> | undefined;
   /**
    * Over a transport that cannot pause: what the messages in the readable's
-   * own queue count. Made when a message first waits behind another.
+   * own queue count. Made when a message first waits behind another, and
+   * dropped once the readable is empty again, so that a connection that
+   * falls silent after a burst does not keep it.
    */
   #streamQueueSizes: StreamQueueSizes | undefined;
   /** Ends the pull in progress; see `pull()`. */
@@ -322,6 +324,8 @@ export class StreamCore
    */
   pull(): Promise<void> | undefined {
     const pausable = this.#transport.resume !== undefined;
+    // A read waits, so the readable holds nothing: nothing is left to count.
+    this.#streamQueueSizes = undefined;
     if (
       pausable || this.#settings.role === "server" ||
       this.#ending?.readableEnd !== undefined
@@ -484,7 +488,13 @@ export class StreamCore
   ): void {
     const queued = -controller.desiredSize!;
     if (queued > 0) {
-      const sizes = this.#streamQueueSizes ??= new StreamQueueSizes();
+      let sizes = this.#streamQueueSizes;
+      if (sizes === undefined) {
+        sizes = this.#streamQueueSizes = new StreamQueueSizes();
+        // The read that empties the readable must come to pull() again,
+        // which drops the sizes: end a client's pull in progress.
+        this.#pullAgain();
+      }
       const size = queuedSize(message);
       if (sizes.behindOldest(queued) + size > this.#settings.receiveLimit) {
         this.#onOverflow("the reader fell behind");
@@ -492,7 +502,7 @@ export class StreamCore
       }
       sizes.enteredBehind(size);
     } else {
-      this.#streamQueueSizes?.enteredEmpty();
+      this.#streamQueueSizes = undefined;
     }
     controller.enqueue(message);
   }
