@@ -24,27 +24,38 @@ const REFUSED_CLIENT = new URL(
 );
 const node = findPeer("node");
 
+/**
+ * Runs `script` in Node with our bundled mod.ts as its first argument, then
+ * `args`, and returns what it printed last.
+ */
+async function runWithOurBundle(
+  nodeCommand: string,
+  script: URL,
+  args: string[],
+): Promise<unknown> {
+  const dir = await Deno.makeTempDir({ prefix: "node_interop_" });
+  try {
+    const bundle = join(dir, "mod.mjs");
+    await Deno.writeTextFile(bundle, await bundleModule());
+    return await runNodeScript(nodeCommand, script, [bundle, ...args]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
 serverTest(
   `INT-02 our WebSocketStream in Node (${NODE_PACKAGE}, bundled mod.ts): the same scenarios pass against our server`,
   async (path) => {
     await using server = await startInteropServer(path);
-    const dir = await Deno.makeTempDir({ prefix: "node_interop_" });
-    try {
-      const bundle = join(dir, "mod.mjs");
-      await Deno.writeTextFile(bundle, await bundleModule());
-      const outcome = await runNodeScript(peerPath(node), CLIENT, [
-        bundle,
-        server.urls.echo,
-        server.urls.serverClose,
-      ]);
-      await assertScenarios(server, outcome, {
-        name: "node",
-        impl: "ours",
-        echoesReason: false,
-      });
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
+    const outcome = await runWithOurBundle(peerPath(node), CLIENT, [
+      server.urls.echo,
+      server.urls.serverClose,
+    ]);
+    await assertScenarios(server, outcome, {
+      name: "node",
+      impl: "ours",
+      echoesReason: false,
+    });
   },
   [node],
 );
@@ -57,32 +68,24 @@ peerTest(
     const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
     const { port } = listener.addr;
     listener.close();
-    const dir = await Deno.makeTempDir({ prefix: "node_refused_" });
-    try {
-      const bundle = join(dir, "mod.mjs");
-      await Deno.writeTextFile(bundle, await bundleModule());
-      const outcome = await runNodeScript(nodeCommand, REFUSED_CLIENT, [
-        bundle,
-        `ws://127.0.0.1:${port}/`,
-      ]);
-      // Node's WebSocket fires "error" alone here, with no "close" after it.
-      const cause = "Received network error or non-101 status code.";
-      assert.deepEqual(outcome, {
-        opened: {
-          settled: "rejected",
-          name: "WebSocketError",
-          closeCode: null,
-          message: cause,
-        },
-        closed: {
-          settled: "rejected",
-          name: "WebSocketError",
-          closeCode: 1006,
-          message: cause,
-        },
-      });
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
+    const outcome = await runWithOurBundle(nodeCommand, REFUSED_CLIENT, [
+      `ws://127.0.0.1:${port}/`,
+    ]);
+    // Node's WebSocket fires "error" alone here, with no "close" after it.
+    const cause = "Received network error or non-101 status code.";
+    assert.deepEqual(outcome, {
+      opened: {
+        settled: "rejected",
+        name: "WebSocketError",
+        closeCode: null,
+        message: cause,
+      },
+      closed: {
+        settled: "rejected",
+        name: "WebSocketError",
+        closeCode: 1006,
+        message: cause,
+      },
+    });
   },
 );
