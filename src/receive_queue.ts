@@ -80,8 +80,9 @@ export class ReceiveQueue {
 export class StreamQueueSizes {
   /**
    * The sizes of the messages that went in behind another since the stream
-   * was last empty (a new ledger is made then), oldest first from `#head`. The one they went in behind
-   * is the last message that went into the empty stream.
+   * was last empty (a new ledger is made then), oldest first from `#head`.
+   * The one they went in behind is the last message that went into the
+   * empty stream.
    */
   #behind: number[] = [];
   #head = 0;
