@@ -1,9 +1,16 @@
 import assert from "node:assert/strict";
-import { clientTest } from "./_transports.ts";
+import { clientTest, type ClientTransport } from "./_transports.ts";
 import { WebSocketError } from "../mod.ts";
 import { webSocketError } from "./_assert.ts";
 import { Opcode, parseClosePayload, startRawServer } from "./_raw_server.ts";
 import { startWptServer } from "./_wpt_server.ts";
+
+/** A connection to the echo route of the server at `url`, with its reader and writer. */
+async function openEcho(transport: ClientTransport, url: string) {
+  const wss = transport.connect(`${url}/echo`);
+  const { readable, writable } = await wss.opened;
+  return { wss, reader: readable.getReader(), writer: writable.getWriter() };
+}
 
 clientTest(
   "RD-01 a fragmented message is delivered once, whole",
@@ -26,10 +33,7 @@ clientTest(
   "RD-02 RD-03 text arrives as string, binary as Uint8Array (empty too)",
   async (transport) => {
     await using server = startWptServer();
-    const wss = transport.connect(`${server.url}/echo`);
-    const { readable, writable } = await wss.opened;
-    const writer = writable.getWriter();
-    const reader = readable.getReader();
+    const { wss, reader, writer } = await openEcho(transport, server.url);
     await writer.write("text");
     await writer.write(new Uint8Array(16).fill(7));
     await writer.write(new Uint8Array(0));
@@ -140,10 +144,7 @@ clientTest(
   "RD-07 cancel() while a read waits ends that read and closes with the code",
   async (transport) => {
     await using server = startWptServer();
-    const wss = transport.connect(`${server.url}/echo`);
-    const { readable, writable } = await wss.opened;
-    const reader = readable.getReader();
-    const writer = writable.getWriter();
+    const { wss, reader, writer } = await openEcho(transport, server.url);
     // A read waits, its message comes, and the next read waits in turn.
     const first = reader.read();
     await writer.write("a");
