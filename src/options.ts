@@ -148,8 +148,8 @@ export function readStreamOptions(
   };
 }
 
-/** The longest delay `setTimeout` honours. */
-const MAX_TIMER_DELAY = 2 ** 31 - 1;
+/** The longest delay `setTimeout` honours, in ms; longer ones fire at once. */
+export const MAX_TIMER_DELAY = 2 ** 31 - 1;
 
 /** Reads a non-negative number option, `fallback` when absent. */
 export function readAmount(

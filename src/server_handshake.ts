@@ -9,6 +9,7 @@
 
 import { isProtocolToken } from "./handshake_options.ts";
 import {
+  MAX_TIMER_DELAY,
   readAmount,
   readOptionsObject,
   readStreamOptions,
@@ -48,6 +49,12 @@ export interface ServerSettings {
 
 /** Deno's own default for `idleTimeout`, in seconds. */
 const DEFAULT_IDLE_TIMEOUT = 30;
+/**
+ * The longest `idleTimeout`, in seconds: both server paths ping on a timer
+ * of half of it, and a longer timer fires at once, so every connection
+ * would be pinged and dropped within milliseconds.
+ */
+const MAX_IDLE_TIMEOUT = (MAX_TIMER_DELAY * 2) / 1000;
 
 /** Checks the options both server paths take; `what` starts the errors. */
 export function readServerOptions(
@@ -81,6 +88,7 @@ export function readServerOptions(
     DEFAULT_IDLE_TIMEOUT,
     "idleTimeout",
     what,
+    MAX_IDLE_TIMEOUT,
   );
   return { stream, idleTimeout, signal, origins, protocol };
 }

@@ -90,7 +90,8 @@ export interface UpgradeWebSocketStreamOptions extends StreamOptions {
   signal?: AbortSignal;
   /**
    * Seconds without a pong before Deno closes the connection (1001); a ping
-   * goes out at half of it. `0` turns keepalive off. Passed to
+   * goes out at half of it. `0` turns keepalive off; at most 4294967.294
+   * (about 49 days: half of it must fit a timer). Passed to
    * `Deno.upgradeWebSocket`. `handleUpgrade` keeps alive itself, on a timer
    * of half this period shared by its connections: a silent client is pinged
    * after a half to a whole `idleTimeout` and closed half of it later.

@@ -674,6 +674,9 @@ Deno.test("SRV-10 options are checked before anything is upgraded: bad ones thro
     [{ origins: "https://a.example" as unknown as string[] }, TypeError],
     [{ idleTimeout: "x" as unknown as number }, TypeError],
     [{ idleTimeout: -1 }, RangeError],
+    // Half of it would not fit a timer, which then fires at once: every
+    // client would be pinged and dropped within milliseconds.
+    [{ idleTimeout: 5e6 }, RangeError],
   ];
   for (const [options, error] of bad) {
     assert.throws(
