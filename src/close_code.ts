@@ -39,8 +39,9 @@ const SERVER_ONLY_CODES = new Set([
   1014,
 ]);
 
-/** Whether `code` may be sent by an endpoint in `role`. */
+/** Whether `code` may be sent by an endpoint in `role`: an integer code. */
 export function isSendableCloseCode(code: number, role: Role): boolean {
+  if (!Number.isInteger(code)) return false;
   if (code === 1000 || (code >= 3000 && code <= 4999)) return true;
   return role === "server" && SERVER_ONLY_CODES.has(code);
 }

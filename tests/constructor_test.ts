@@ -422,6 +422,16 @@ Deno.test("OPT-02 options: buffer limits and timeouts are checked", () => {
     () => new WebSocketStream(url, { overflowCloseCode: 1009 }),
     domException("InvalidAccessError"),
   );
+  // No close code has a fraction: Deno's WebSocket would send 4010 for
+  // 4009.5, while the overflow error reported 4009.5.
+  assert.throws(
+    () => new WebSocketStream(url, { overflowCloseCode: 4009.5 }),
+    {
+      name: "InvalidAccessError",
+      message:
+        "Cannot construct WebSocketStream: overflowCloseCode: close code must be 1000 or between 3000 and 4999, received 4009.5",
+    },
+  );
   assert.throws(
     // @ts-expect-error: a number is required
     () => new WebSocketStream(url, { overflowCloseCode: "4000" }),
