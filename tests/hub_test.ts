@@ -15,7 +15,9 @@ import {
   type HubEngine,
   type HubEngineReceiver,
   type HubOptions,
+  type PublishOptions,
   SLOW_SUBSCRIBER_CLOSE_CODE,
+  type SubscribeOptions,
 } from "../hub.ts";
 import { delay, domException } from "./_assert.ts";
 import { serveChatRoom } from "./_hub_chat.ts";
@@ -336,6 +338,30 @@ Deno.test("HUB-09 hub: bad input gets TypeError, RangeError or InvalidStateError
     () => hub.subscribe("t", sink.writable),
     domException("InvalidStateError"),
   );
+  await hub.close();
+});
+
+Deno.test("HUB-09 hub: subscribe() checks its options before it takes the writable; null options are none", async () => {
+  const hub = new Hub();
+  const sink = recorder();
+  const cases: [unknown, string][] = [
+    [{ encode: 5 }, "options.encode must be a function, received 5"],
+    [{ onSkip: "x" }, 'options.onSkip must be a function, received "x"'],
+    [{ since: 5 }, "options.since must be a string, received 5"],
+    [5, "options must be an object, received 5"],
+  ];
+  for (const [options, why] of cases) {
+    assert.throws(
+      () => hub.subscribe("t", sink.writable, options as SubscribeOptions),
+      { name: "TypeError", message: `Cannot subscribe: ${why}` },
+    );
+    assert.equal(sink.writable.locked, false);
+  }
+  // A wrong encode used to be taken, and every publish on the topic threw.
+  hub.subscribe("t", sink.writable, null as unknown as SubscribeOptions);
+  hub.publish("t", "delivered", null as unknown as PublishOptions);
+  await settle();
+  assert.deepEqual(sink.received, ["delivered"]);
   await hub.close();
 });
 

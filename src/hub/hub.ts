@@ -166,6 +166,12 @@ export class Hub {
         `${context}: the writable must be a WritableStream, received ${writable}`,
       );
     }
+    // Checked before the writable is taken: a wrong one would otherwise
+    // throw from every later publish() on the topic.
+    options = readOptionsObject(options, context);
+    validateOptional(options.encode, "function", "encode", context);
+    validateOptional(options.onSkip, "function", "onSkip", context);
+    validateOptional(options.since, "string", "since", context);
     const subscriber = this.#subscriberOf(writable, options);
     if (subscriber.topics.has(topic)) {
       throw new DOMException(
@@ -221,6 +227,7 @@ export class Hub {
     const context = "Cannot publish";
     this.#checkOpen(context);
     validateTopic(topic, context);
+    options = readOptionsObject(options, context);
     if (typeof message !== "string" && !(message instanceof Uint8Array)) {
       throw new TypeError(
         `${context}: the message must be a string or a Uint8Array, received ${
@@ -401,6 +408,22 @@ function validateTopic(topic: unknown, context: string): void {
   if (typeof topic !== "string") {
     throw new TypeError(
       `${context}: the topic must be a string, received ${typeof topic}`,
+    );
+  }
+}
+
+/** Throws a TypeError unless `value` is `undefined` or of type `type`. */
+function validateOptional(
+  value: unknown,
+  type: "function" | "string",
+  name: string,
+  context: string,
+): void {
+  if (value !== undefined && typeof value !== type) {
+    throw new TypeError(
+      `${context}: options.${name} must be a ${type}, received ${
+        describeValue(value)
+      }`,
     );
   }
 }
