@@ -13,8 +13,14 @@ const CONNECTING = 0;
 const OPEN = 1;
 const CLOSED = 3;
 
-/** Listener options shared by every connection. */
-const ONCE: AddEventListenerOptions = Object.freeze({ once: true });
+/**
+ * The events a transport takes from its socket, with the options it listens
+ * with where it must: `once` for "open", as a listener left behind keeps its
+ * record, its options and Deno's array for the type for the connection's
+ * life.
+ */
+const SOCKET_EVENTS: readonly (readonly [string, AddEventListenerOptions?])[] =
+  [["open", Object.freeze({ once: true })], ["message"], ["close"]];
 
 /** Adapts a `WebSocket` to the {@linkcode Transport} interface. */
 export class WebSocketTransport implements Transport {
@@ -28,6 +34,8 @@ export class WebSocketTransport implements Transport {
   #failure = "";
   /** An upper bound of the socket's `bufferedAmount`. */
   #bufferedAtMost = 0;
+  /** The events this transport listens for, as bits of {@linkcode eventBit}. */
+  #listening = 0;
 
   /**
    * @param socket The socket, connecting or open; nothing else may listen
@@ -35,8 +43,9 @@ export class WebSocketTransport implements Transport {
    *   client whose signal was already aborted): the transport is then never
    *   started, only terminated, which does nothing.
    * @param highWaterMark Sends resolve while `bufferedAmount` is at most this.
-   * @param protocol The subprotocol, when it was negotiated outside the
-   *   socket (a server socket's `protocol` is always empty in Deno).
+   * @param protocol A server socket's subprotocol, negotiated outside the
+   *   socket (its `protocol` is always empty in Deno); never given for a
+   *   client socket.
    */
   constructor(
     socket: WebSocket | undefined,
@@ -52,14 +61,18 @@ export class WebSocketTransport implements Transport {
     const socket = this.#socket!;
     this.#events = events;
     socket.binaryType = "arraybuffer";
-    // The transport is the listener itself: no closures per connection.
-    // `once` for "open": a listener left behind keeps its record, its
-    // options and Deno's array for the type for the connection's life.
-    socket.addEventListener("open", this, ONCE);
-    socket.addEventListener("message", this);
-    socket.addEventListener("close", this);
     transports.set(socket, this);
-    socket.dispatchEvent = dispatchNotingFailure;
+    socket.dispatchEvent = dispatchToTransport;
+    // Events the runtime is known to dispatch through the socket's own
+    // `dispatchEvent` come to the transport from there; for the others the
+    // transport is the listener itself: no closures per connection.
+    const routed = routedEvents.get(socket.constructor) ?? 0;
+    for (const [type, options] of SOCKET_EVENTS) {
+      const bit = eventBit(type, this.#side);
+      if ((routed & bit) !== 0) continue;
+      socket.addEventListener(type, this, options);
+      this.#listening |= bit;
+    }
     // A socket handed over by a framework may already be open or closed.
     if (socket.readyState === OPEN) {
       queueMicrotask(() => this.#onOpen());
@@ -68,6 +81,26 @@ export class WebSocketTransport implements Transport {
         events.onClose(null, "", "the socket was already closed", false)
       );
     }
+  }
+
+  /**
+   * Takes an event the socket dispatches through its own `dispatchEvent`
+   * (see {@linkcode dispatchToTransport}). Returns whether it was handled
+   * here, so that no listener needs to see it.
+   */
+  takeDispatched(event: Event): boolean {
+    const { type } = event;
+    if (type === "error") {
+      this.#noteFailure(event);
+      return false;
+    }
+    const bit = eventBit(type, this.#side);
+    if (bit === 0) return false;
+    const socketClass = this.#socket!.constructor;
+    routedEvents.set(socketClass, (routedEvents.get(socketClass) ?? 0) | bit);
+    if ((this.#listening & bit) !== 0) return false;
+    this.handleEvent(event);
+    return true;
   }
 
   /** Receives the socket's events; see `EventListenerObject`. */
@@ -104,8 +137,13 @@ export class WebSocketTransport implements Transport {
     }
   }
 
-  /** Takes the socket's "error" event; see {@linkcode dispatchNotingFailure}. */
-  noteFailure(event: Event): void {
+  /** Which side of the connection the socket is; see the constructor. */
+  get #side(): Side {
+    return this.#protocol === undefined ? "client" : "server";
+  }
+
+  /** Takes the socket's "error" event, which alone says why it failed. */
+  #noteFailure(event: Event): void {
     // Read as a field, not by `instanceof`: Node 22's WebSocket makes
     // ErrorEvents that are not a global class.
     const { message } = event as Partial<ErrorEvent>;
@@ -168,18 +206,44 @@ export class WebSocketTransport implements Transport {
 const transports = new WeakMap<WebSocket, WebSocketTransport>();
 
 /**
- * A socket's `dispatchEvent`, handing its "error" event to the transport on
- * the way. Only an `ErrorEvent` says why a connection failed (Deno's and
- * Node's do, a browser's plain "error" event does not), and Deno and Node
- * dispatch it through the socket's own `dispatchEvent`. Listening for
- * "error" instead would cost every idle connection a listener record and a
- * fourth event type in Deno's listener table; this costs one property and
- * one map entry. Where a runtime dispatches otherwise, a failure is
- * reported without its cause.
+ * A socket's `dispatchEvent`, handing its events to the transport on the
+ * way. Deno and Node dispatch "open", "close" and "error" (Node "message"
+ * too) through the socket's own `dispatchEvent`, and only their "error"
+ * event says why a connection failed. Taking events here costs one property
+ * and one map entry per socket, where a listener costs Deno a record, an
+ * entry in its listener table and a dispatch through the event path. An
+ * event the transport takes here reaches no listener: nobody else listens
+ * to a socket the library made. Where a runtime dispatches otherwise, the
+ * listeners take the events, and a failure is reported without its cause.
  */
-function dispatchNotingFailure(this: WebSocket, event: Event): boolean {
-  if (event.type === "error") transports.get(this)?.noteFailure(event);
+function dispatchToTransport(this: WebSocket, event: Event): boolean {
+  if (transports.get(this)?.takeDispatched(event)) return true;
   return EventTarget.prototype.dispatchEvent.call(this, event);
+}
+
+/**
+ * For each `WebSocket` class, the events it was seen to dispatch through
+ * the socket's own `dispatchEvent`, as bits of {@linkcode eventBit}: later
+ * sockets of the class listen for the others only. A class that dispatches
+ * an event one way does so for every socket of the same side, as one piece
+ * of its code does it; client and server sockets are learnt apart, as they
+ * are opened by different code.
+ */
+const routedEvents = new WeakMap<object, number>();
+
+/** Which side of the connection a socket is: their events are learnt apart. */
+type Side = "client" | "server";
+
+/** The bit of `type` on `side` in {@linkcode routedEvents}; 0 for other types. */
+function eventBit(type: string, side: Side): number {
+  const bit = type === "open"
+    ? 1
+    : type === "message"
+    ? 2
+    : type === "close"
+    ? 4
+    : 0;
+  return side === "client" ? bit : bit << 3;
 }
 
 /** The parts of Deno's internal `core` this file uses. */
