@@ -23,8 +23,7 @@ export function parseWebSocketUrl(
       "SyntaxError",
     );
   }
-  if (url.protocol === "http:") url.protocol = "ws:";
-  else if (url.protocol === "https:") url.protocol = "wss:";
+  useWebSocketScheme(url);
   if (url.protocol !== "ws:" && url.protocol !== "wss:") {
     throw new DOMException(
       `${what}: URL scheme must be ws, wss, http or https, received "${
@@ -41,6 +40,28 @@ export function parseWebSocketUrl(
     );
   }
   return url;
+}
+
+/** Makes an `http:` URL a `ws:` one and an `https:` URL a `wss:` one. */
+function useWebSocketScheme(url: URL): void {
+  if (url.protocol === "http:") url.protocol = "ws:";
+  else if (url.protocol === "https:") url.protocol = "wss:";
+}
+
+/**
+ * A server stream's URL from its request's: `ws:` or `wss:`, normalised as
+ * any URL is, and never refused, as the client wrote its Host header: a
+ * fragment stays, and what does not parse is only given its new scheme.
+ */
+export function serverStreamUrl(requestUrl: string): string {
+  let url: URL;
+  try {
+    url = new URL(requestUrl);
+  } catch {
+    return requestUrl.replace(/^http/, "ws");
+  }
+  useWebSocketScheme(url);
+  return url.href;
 }
 
 const SEPARATORS = new Set('()<>@,;:\\"/[]?={}');

@@ -7,6 +7,7 @@
 import { readCloseInfo, validateCloseInfo } from "./close_code.ts";
 import {
   parseWebSocketUrl,
+  serverStreamUrl,
   toProtocolList,
   validateProtocols,
 } from "./handshake_options.ts";
@@ -115,7 +116,7 @@ let adopting: { url: string; core: StreamCore } | undefined;
 
 /**
  * Wraps a core made elsewhere (the server role) in a {@linkcode WebSocketStream}.
- * An `http:` or `https:` URL becomes `ws:` or `wss:` only when `url` is read:
+ * The request's URL becomes a `ws:` or `wss:` one only when `url` is read:
  * a server stream so keeps its request's URL, which the runtime holds anyway,
  * instead of a copy for each connection.
  */
@@ -263,8 +264,10 @@ export class WebSocketStream {
    * ```
    */
   get url(): string {
-    const url = this.#url;
-    return url.startsWith("http") ? parseWebSocketUrl(url).href : url;
+    // A client's URL was checked and normalised when constructed.
+    return this.#core.role === "server"
+      ? serverStreamUrl(this.#url)
+      : this.#url;
   }
 
   /**

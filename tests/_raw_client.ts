@@ -41,6 +41,8 @@ export async function rawHandshake(
   port: number,
   options: {
     path?: string;
+    /** The Host header's value, `127.0.0.1:port` by default. */
+    host?: string;
     headers?: Record<string, string>;
     upgrade?: boolean;
   } = {},
@@ -48,7 +50,7 @@ export async function rawHandshake(
   const conn = await Deno.connect({ hostname: "127.0.0.1", port });
   const lines = [
     `GET ${options.path ?? "/"} HTTP/1.1`,
-    `Host: 127.0.0.1:${port}`,
+    `Host: ${options.host ?? `127.0.0.1:${port}`}`,
     ...(options.upgrade === false ? [] : [
       "Upgrade: websocket",
       "Connection: Upgrade",

@@ -86,6 +86,25 @@ serverTest(
 );
 
 serverTest(
+  "SRV-02 the server stream's url is normalised and never throws, whatever Host header the client sent",
+  async (path) => {
+    await using server = await path.start();
+    const port = Number(new URL(server.url).port);
+    // A fragment in the Host made reading `url` throw a SyntaxError, in
+    // the handler, on Deno.serve.
+    const cases: [host: string, url: string][] = [
+      ["Example.COM:80", "ws://example.com/p?q=1"],
+      ["a#b", "ws://a/#b/p?q=1"],
+    ];
+    for (const [host, expected] of cases) {
+      using _client = await rawHandshake(port, { path: "/p?q=1", host });
+      const stream = await server.accept();
+      assert.equal(stream.url, expected);
+    }
+  },
+);
+
+serverTest(
   "SRV-03 CLS-09 a client close code and reason reach the server stream, whose readable ends and writable errors",
   async (path) => {
     await using server = await path.start();
