@@ -5,6 +5,7 @@
  * @module
  */
 
+import { describeValue } from "./describe_error.ts";
 import { utf8ByteLength } from "./message.ts";
 
 /** Which end of the connection is closing; a server may send more codes. */
@@ -67,7 +68,9 @@ export function readCloseInfo(
     return { closeCode: undefined, reason: "" };
   }
   if (typeof init !== "object" && typeof init !== "function") {
-    throw new TypeError(`${what}: close info must be an object`);
+    throw new TypeError(
+      `${what}: close info must be an object, received ${describeValue(init)}`,
+    );
   }
   const { closeCode, reason } = init as {
     closeCode?: unknown;
@@ -82,10 +85,12 @@ export function readCloseInfo(
 }
 
 function toUnsignedShort(value: unknown, what: string): number {
-  const number = Number(value);
+  const number = typeof value === "symbol" ? NaN : Number(value);
   if (!Number.isFinite(number)) {
     throw new TypeError(
-      `${what}: closeCode must be a finite number, received ${String(value)}`,
+      `${what}: closeCode must be a finite number, received ${
+        describeValue(value)
+      }`,
     );
   }
   const integer = Math.trunc(number);

@@ -5,6 +5,8 @@
  * @module
  */
 
+import { describeValue } from "./describe_error.ts";
+
 /**
  * Parses a WebSocket URL: http(s) becomes ws(s), other schemes and any
  * fragment are a `SyntaxError` whose message starts with `what`.
@@ -90,7 +92,9 @@ export function toProtocolList(protocols: unknown): readonly string[] {
     typeof (protocols as Iterable<unknown>)[Symbol.iterator] !== "function"
   ) {
     throw new TypeError(
-      "Cannot construct WebSocketStream: options.protocols must be a sequence of strings",
+      `Cannot construct WebSocketStream: options.protocols must be a sequence of strings, received ${
+        describeValue(protocols)
+      }`,
     );
   }
   return Array.from(

@@ -5,7 +5,11 @@
  */
 
 import { type Role, validateCloseInfo } from "./close_code.ts";
+import { describeValue } from "./describe_error.ts";
 import type { StreamCoreSettings } from "./stream_core.ts";
+
+// Option readers elsewhere take it from here, with readOptionsObject.
+export { describeValue };
 
 /**
  * Options for buffering and closing, taken by the client and the server alike.
@@ -194,15 +198,4 @@ export function readOptionsObject<T extends object>(
     );
   }
   return options;
-}
-
-/** A received value for an error message: strings quoted, others as text. */
-export function describeValue(value: unknown): string {
-  if (typeof value === "string") return JSON.stringify(value);
-  if (typeof value === "function") return "a function";
-  try {
-    return String(value);
-  } catch {
-    return Object.prototype.toString.call(value);
-  }
 }

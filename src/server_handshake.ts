@@ -8,6 +8,7 @@
  */
 
 import { isProtocolToken } from "./handshake_options.ts";
+import { describeValue } from "./describe_error.ts";
 import {
   MAX_TIMER_DELAY,
   readAmount,
@@ -65,14 +66,20 @@ export function readServerOptions(
   const stream = readStreamOptions(given, "server", what);
   const { signal, origins, protocol } = given;
   if (signal !== undefined && !(signal instanceof AbortSignal)) {
-    throw new TypeError(`${what}: options.signal must be an AbortSignal`);
+    throw new TypeError(
+      `${what}: options.signal must be an AbortSignal, received ${
+        describeValue(signal)
+      }`,
+    );
   }
   if (
     origins !== undefined && typeof origins !== "function" &&
     !Array.isArray(origins)
   ) {
     throw new TypeError(
-      `${what}: options.origins must be an array of origins or a function`,
+      `${what}: options.origins must be an array of origins or a function, received ${
+        describeValue(origins)
+      }`,
     );
   }
   if (
@@ -80,7 +87,9 @@ export function readServerOptions(
     typeof protocol !== "function" && !Array.isArray(protocol)
   ) {
     throw new TypeError(
-      `${what}: options.protocol must be a string, an array of strings or a function`,
+      `${what}: options.protocol must be a string, an array of strings or a function, received ${
+        describeValue(protocol)
+      }`,
     );
   }
   const idleTimeout = readAmount(

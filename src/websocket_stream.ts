@@ -11,7 +11,7 @@ import {
   toProtocolList,
   validateProtocols,
 } from "./handshake_options.ts";
-import { describeError } from "./describe_error.ts";
+import { describeError, describeValue } from "./describe_error.ts";
 import {
   readOptionsObject,
   readStreamOptions,
@@ -198,7 +198,9 @@ export class WebSocketStream {
     const { signal } = given;
     if (signal !== undefined && !(signal instanceof AbortSignal)) {
       throw new TypeError(
-        `${CONSTRUCT}: options.signal must be an AbortSignal`,
+        `${CONSTRUCT}: options.signal must be an AbortSignal, received ${
+          describeValue(signal)
+        }`,
       );
     }
     const protocols = toProtocolList(given.protocols);

@@ -38,7 +38,11 @@ clientTest(
     await using server = startWptServer();
     const { wss } = await openEcho(transport, server.url);
     // @ts-expect-error: the close info is a dictionary
-    assert.throws(() => wss.close(true), TypeError);
+    assert.throws(() => wss.close(true), {
+      name: "TypeError",
+      message:
+        "Cannot close WebSocketStream: close info must be an object, received true",
+    });
     // @ts-expect-error: WebIDL treats null as an empty dictionary
     wss.close(null);
     wss.close(undefined);

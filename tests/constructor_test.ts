@@ -123,7 +123,11 @@ Deno.test("CTR-04 protocols must be a sequence, not a string", () => {
   assert.throws(
     // @ts-expect-error: protocols is a sequence
     () => new WebSocketStream("ws://127.0.0.1:1/", { protocols: "hi" }),
-    TypeError,
+    {
+      name: "TypeError",
+      message:
+        'Cannot construct WebSocketStream: options.protocols must be a sequence of strings, received "hi"',
+    },
   );
 });
 
@@ -131,9 +135,13 @@ Deno.test("CTR-05 a signal that is not an AbortSignal is a TypeError", () => {
   assert.throws(
     () =>
       new WebSocketStream("ws://127.0.0.1:1/", {
-        signal: {} as AbortSignal,
+        signal: "stop" as unknown as AbortSignal,
       }),
-    TypeError,
+    {
+      name: "TypeError",
+      message:
+        'Cannot construct WebSocketStream: options.signal must be an AbortSignal, received "stop"',
+    },
   );
 });
 

@@ -704,6 +704,26 @@ Deno.test("SRV-10 options are checked before anything is upgraded: bad ones thro
       JSON.stringify(options),
     );
   }
+  const named: [UpgradeWebSocketStreamOptions, string][] = [
+    [{ signal: 1 as unknown as AbortSignal }, "signal must be an AbortSignal"],
+    [
+      { protocol: 42 as unknown as string },
+      "protocol must be a string, an array of strings or a function",
+    ],
+    [
+      { origins: 7 as unknown as string[] },
+      "origins must be an array of origins or a function",
+    ],
+  ];
+  for (const [options, why] of named) {
+    const [value] = Object.values(options);
+    assert.throws(() => upgradeWebSocketStream(request, options), {
+      name: "TypeError",
+      message: `Cannot upgrade to WebSocketStream: options.${why}, received ${
+        String(value)
+      }`,
+    });
+  }
   assert.throws(
     () => upgradeWebSocketStream(request, 5 as UpgradeWebSocketStreamOptions),
     {

@@ -117,5 +117,17 @@ Deno.test("ERR-01 WebSocketError takes a null or undefined init, refuses other p
   // @ts-expect-error: WebIDL treats null as an empty dictionary
   assert.equal(new WebSocketError("m", null).closeCode, null);
   // @ts-expect-error: a dictionary must be an object
-  assert.throws(() => new WebSocketError("m", true), TypeError);
+  assert.throws(() => new WebSocketError("m", true), {
+    name: "TypeError",
+    message:
+      "Cannot construct WebSocketError: close info must be an object, received true",
+  });
+  assert.throws(
+    () => new WebSocketError("m", { closeCode: Symbol("c") as never }),
+    {
+      name: "TypeError",
+      message:
+        "Cannot construct WebSocketError: closeCode must be a finite number, received Symbol(c)",
+    },
+  );
 });
