@@ -365,6 +365,42 @@ Deno.test("HUB-09 hub: subscribe() checks its options before it takes the writab
   await hub.close();
 });
 
+Deno.test("HUB-13 hub: a subscriber whose encode fails is aborted with 1011; the others get the message, in this hub and across an engine", async () => {
+  const name = "hub-13";
+  const publisher = new Hub({ engine: new BroadcastChannelEngine({ name }) });
+  const receiver = new Hub({ engine: new BroadcastChannelEngine({ name }) });
+  const cases: [NonNullable<SubscribeOptions["encode"]>, RegExp][] = [
+    [() => {
+      throw new Error("no such user");
+    }, /encode failed: no such user$/],
+    // A size that is not a number would have unbounded the queue.
+    [() => 42 as unknown as string, /it returned 42, not a string/],
+  ];
+  for (const [encode, message] of cases) {
+    for (const hub of [publisher, receiver]) {
+      const failing = recorder();
+      const good = recorder();
+      const subscription = hub.subscribe("t", failing.writable, { encode });
+      hub.subscribe("t", good.writable);
+      // Here it threw at the publisher; through the engine, out of the
+      // channel's event handler, which ended the process.
+      publisher.publish("t", "hello");
+      for (let i = 0; i < 100 && good.received.length === 0; i++) {
+        await delay(5);
+      }
+      assert.deepEqual(good.received, ["hello"]);
+      assert.deepEqual(failing.received, []);
+      assert.equal(subscription.active, false);
+      const reason = await failing.aborted;
+      assert.ok(reason instanceof DOMException);
+      assert.equal(reason.name, "WebSocketError");
+      assert.equal((reason as { closeCode?: number }).closeCode, 1011);
+      assert.match(reason.message, message);
+    }
+  }
+  await Promise.all([publisher.close(), receiver.close()]);
+});
+
 Deno.test("HUB-09 hub: an engine serves one hub at a time; a second hub is refused until the first closes", async () => {
   const engine = new BroadcastChannelEngine({ name: "hub-09-shared" });
   const first = new Hub({ engine });

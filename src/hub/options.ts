@@ -122,7 +122,10 @@ export interface SubscribeOptions {
   /**
    * Turns each message into what is written, for instance to add the
    * topic or the offset. Without it, the message is written as published
-   * (a string or a `Uint8Array`), with no cost added.
+   * (a string or a `Uint8Array`), with no cost added. If it throws, or
+   * returns anything else, the writable is aborted with a `WebSocketError`
+   * carrying 1011 (a server stream closes its connection with it) and its
+   * subscriptions end; the other subscribers get the message.
    */
   encode?: (message: HubMessage) => string | Uint8Array;
   /**

@@ -93,14 +93,19 @@ export class SubscriberQueue {
 
   /** Closes the writable as too slow (the `"close"` policy). */
   overflow(): void {
-    if (this.#ended) return;
-    // Aborting discards what the writable still holds.
-    this.#writer.abort(
+    this.fail(
       new WebSocketError("Cannot deliver: the subscriber's queue is full", {
         closeCode: SLOW_SUBSCRIBER_CLOSE_CODE,
         reason: SLOW_SUBSCRIBER_REASON,
       }),
-    ).then(undefined, ignore);
+    );
+  }
+
+  /** Ends the subscriber: its writable is aborted with `reason`. */
+  fail(reason: unknown): void {
+    if (this.#ended) return;
+    // Aborting discards what the writable still holds.
+    this.#writer.abort(reason).then(undefined, ignore);
     this.#end();
   }
 

@@ -5,6 +5,8 @@
  * @module
  */
 
+import { describeError, describeValue } from "../describe_error.ts";
+import { createWebSocketError } from "../websocket_error.ts";
 import { measureMessage } from "./message_size.ts";
 import type { SubscribeOptions } from "./options.ts";
 import type { SubscriberQueue } from "./subscriber_queue.ts";
@@ -88,6 +90,17 @@ export interface Subscription {
   unsubscribe(): void;
 }
 
+/** The close code for a subscriber whose `encode` failed: an internal error. */
+const ENCODE_FAILED_CLOSE_CODE = 1011;
+
+function encodeFailure(why: string): Error {
+  return createWebSocketError(
+    `Cannot deliver: the subscription's encode failed: ${why}`,
+    ENCODE_FAILED_CLOSE_CODE,
+    "Internal Error",
+  );
+}
+
 /** A missed message, as recovered from an engine. */
 export interface RecoveredMessage {
   offset: string;
@@ -157,7 +170,9 @@ export class HubSubscription implements Subscription {
       return;
     }
     if (this.#encode !== undefined) {
-      message = this.#encode({ topic: this.topic, data: message, offset });
+      const encoded = this.#encodeMessage(message, offset);
+      if (encoded === undefined) return;
+      message = encoded;
       size = measureMessage(message);
     }
     if (this.#skippedInARow > 0) {
@@ -192,6 +207,34 @@ export class HubSubscription implements Subscription {
       if (offset !== undefined && seen.has(offset)) continue;
       this.deliver(message, measureMessage(message), offset);
     }
+  }
+
+  /**
+   * What `encode` makes of a message, or `undefined` when it failed: the
+   * subscriber then ends, as a full one does, rather than the publisher or
+   * an engine's event handler getting the error, or a size that is not a
+   * number unbounding the queue.
+   */
+  #encodeMessage(
+    data: string | Uint8Array,
+    offset: string | undefined,
+  ): string | Uint8Array | undefined {
+    let encoded: unknown;
+    try {
+      encoded = this.#encode!({ topic: this.topic, data, offset });
+    } catch (error) {
+      this.queue.fail(encodeFailure(describeError(error)));
+      return undefined;
+    }
+    if (typeof encoded === "string" || encoded instanceof Uint8Array) {
+      return encoded;
+    }
+    this.queue.fail(
+      encodeFailure(
+        `it returned ${describeValue(encoded)}, not a string or a Uint8Array`,
+      ),
+    );
+    return undefined;
   }
 
   #skip(): void {
