@@ -401,6 +401,37 @@ Deno.test("HUB-13 hub: a subscriber whose encode fails is aborted with 1011; the
   await Promise.all([publisher.close(), receiver.close()]);
 });
 
+Deno.test("HUB-13 hub: a subscriber whose onSkip throws is aborted with 1011; publish() goes on for the others", async () => {
+  const hub = new Hub();
+  const failing = recorder();
+  const good = recorder();
+  const subscription = hub.subscribe("t", failing.writable, {
+    maxQueuedBytes: 8,
+    whenFull: "skip",
+    onSkip: () => {
+      throw new Error("cannot tell");
+    },
+  });
+  hub.subscribe("t", good.writable);
+  failing.hold();
+  // The sink holds the first, the writable the second: the third is skipped.
+  for (const message of ["one!", "two!", "three"]) hub.publish("t", message);
+  failing.release();
+  await settle();
+  assert.equal(subscription.skipped, 1);
+  hub.publish("t", "four");
+  assert.equal(subscription.active, false);
+  const reason = await failing.aborted;
+  assert.equal((reason as { closeCode?: number }).closeCode, 1011);
+  assert.match(
+    (reason as Error).message,
+    /the subscription's onSkip failed: cannot tell$/,
+  );
+  await settle();
+  assert.deepEqual(good.received, ["one!", "two!", "three", "four"]);
+  await hub.close();
+});
+
 Deno.test("HUB-09 hub: an engine serves one hub at a time; a second hub is refused until the first closes", async () => {
   const engine = new BroadcastChannelEngine({ name: "hub-09-shared" });
   const first = new Hub({ engine });

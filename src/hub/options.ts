@@ -116,7 +116,8 @@ export interface SubscribeOptions {
    * Called under the `"skip"` policy when the subscriber has room again,
    * with how many messages of this subscription it missed in a row, right
    * before the next message is queued: a `subscription.send()` from here
-   * arrives before that message.
+   * arrives before that message. If it throws, the subscriber ends as when
+   * `encode` fails.
    */
   onSkip?: (skipped: number, subscription: Subscription) => void;
   /**

@@ -90,13 +90,14 @@ export interface Subscription {
   unsubscribe(): void;
 }
 
-/** The close code for a subscriber whose `encode` failed: an internal error. */
-const ENCODE_FAILED_CLOSE_CODE = 1011;
+/** The close code for a subscriber whose callback failed: an internal error. */
+const CALLBACK_FAILED_CLOSE_CODE = 1011;
 
-function encodeFailure(why: string): Error {
+/** The error a subscriber is aborted with when its `callback` failed. */
+function callbackFailure(callback: "encode" | "onSkip", why: string): Error {
   return createWebSocketError(
-    `Cannot deliver: the subscription's encode failed: ${why}`,
-    ENCODE_FAILED_CLOSE_CODE,
+    `Cannot deliver: the subscription's ${callback} failed: ${why}`,
+    CALLBACK_FAILED_CLOSE_CODE,
     "Internal Error",
   );
 }
@@ -182,7 +183,12 @@ export class HubSubscription implements Subscription {
       }
       const missed = this.#skippedInARow;
       this.#skippedInARow = 0;
-      this.#onSkip?.(missed, this);
+      try {
+        this.#onSkip?.(missed, this);
+      } catch (error) {
+        this.queue.fail(callbackFailure("onSkip", describeError(error)));
+        return;
+      }
     }
     if (this.queue.offer(message, size) === "skipped") this.#skip();
   }
@@ -211,9 +217,9 @@ export class HubSubscription implements Subscription {
 
   /**
    * What `encode` makes of a message, or `undefined` when it failed: the
-   * subscriber then ends, as a full one does, rather than the publisher or
-   * an engine's event handler getting the error, or a size that is not a
-   * number unbounding the queue.
+   * subscriber then ends, as a full one does (and as when `onSkip` throws),
+   * rather than the publisher or an engine's event handler getting the
+   * error, or a size that is not a number unbounding the queue.
    */
   #encodeMessage(
     data: string | Uint8Array,
@@ -223,14 +229,15 @@ export class HubSubscription implements Subscription {
     try {
       encoded = this.#encode!({ topic: this.topic, data, offset });
     } catch (error) {
-      this.queue.fail(encodeFailure(describeError(error)));
+      this.queue.fail(callbackFailure("encode", describeError(error)));
       return undefined;
     }
     if (typeof encoded === "string" || encoded instanceof Uint8Array) {
       return encoded;
     }
     this.queue.fail(
-      encodeFailure(
+      callbackFailure(
+        "encode",
         `it returned ${describeValue(encoded)}, not a string or a Uint8Array`,
       ),
     );
