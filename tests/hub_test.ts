@@ -341,7 +341,7 @@ Deno.test("HUB-09 hub: bad input gets TypeError, RangeError or InvalidStateError
   await hub.close();
 });
 
-Deno.test("HUB-09 hub: subscribe() checks its options before it takes the writable; null options are none", async () => {
+Deno.test("HUB-09 hub: subscribe() and publish() check their options; subscribe() before it takes the writable; null options are none", async () => {
   const hub = new Hub();
   const sink = recorder();
   const cases: [unknown, string][] = [
@@ -359,6 +359,18 @@ Deno.test("HUB-09 hub: subscribe() checks its options before it takes the writab
   }
   // A wrong encode used to be taken, and every publish on the topic threw.
   hub.subscribe("t", sink.writable, null as unknown as SubscribeOptions);
+  // A stream given for its writable used to leave nobody out.
+  assert.throws(
+    () =>
+      hub.publish("t", "echoed", {
+        except: { writable: sink.writable } as unknown as WritableStream,
+      }),
+    {
+      name: "TypeError",
+      message:
+        "Cannot publish: options.except must be a WritableStream, received [object Object]",
+    },
+  );
   hub.publish("t", "delivered", null as unknown as PublishOptions);
   await settle();
   assert.deepEqual(sink.received, ["delivered"]);

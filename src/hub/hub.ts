@@ -215,8 +215,8 @@ export class Hub {
    * await hub.close();
    * ```
    *
-   * @throws {TypeError} When `topic` is not a string or `message` neither a
-   *   string nor a `Uint8Array`.
+   * @throws {TypeError} When `topic` is not a string, `message` neither a
+   *   string nor a `Uint8Array`, or `options.except` not a `WritableStream`.
    * @throws {DOMException} `InvalidStateError` when the hub is closed.
    */
   publish(
@@ -235,9 +235,18 @@ export class Hub {
         }`,
       );
     }
-    const except = options.except === undefined
+    const { except: sender } = options;
+    // A stream passed for its writable would leave nobody out.
+    if (sender !== undefined && !(sender instanceof WritableStream)) {
+      throw new TypeError(
+        `${context}: options.except must be a WritableStream, received ${
+          describeValue(sender)
+        }`,
+      );
+    }
+    const except = sender === undefined
       ? 0
-      : this.#subscribers.get(options.except)?.queue.id ?? 0;
+      : this.#subscribers.get(sender)?.queue.id ?? 0;
     if (this.#engine === undefined) {
       this.#deliver(topic, message, except, undefined);
     } else {
