@@ -474,7 +474,6 @@ function apiBaseUrl(): string | undefined {
   }
 }
 
-/** Reads {@linkcode WebSocketStreamOptions.transport}: whether it is `"socket"`. */
 /** Builds the handshake headers; an invalid one is a TypeError of ours. */
 function readHeaders(init: HeadersInit | undefined): Headers | undefined {
   if (init === undefined) return undefined;
@@ -488,6 +487,7 @@ function readHeaders(init: HeadersInit | undefined): Headers | undefined {
   }
 }
 
+/** Reads {@linkcode WebSocketStreamOptions.transport}: whether it is `"socket"`. */
 function readTransportChoice(transport: unknown): boolean {
   if (transport === undefined || transport === "websocket") return false;
   if (transport !== "socket") {
