@@ -44,6 +44,20 @@ export class RedisServer implements AsyncDisposable {
     await child.status;
   }
 
+  /**
+   * Stops the server in its tracks (`SIGSTOP`): its connections stay open
+   * and nothing is answered, as with a Redis that is busy, until
+   * {@linkcode resume}.
+   */
+  pause(): void {
+    this.#child?.kill("SIGSTOP");
+  }
+
+  /** Lets a paused server go on (`SIGCONT`). */
+  resume(): void {
+    this.#child?.kill("SIGCONT");
+  }
+
   /** Starts the server again on the same port, once it accepts commands. */
   async restart(): Promise<void> {
     await this.kill();

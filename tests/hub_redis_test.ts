@@ -345,6 +345,55 @@ Deno.test({
   },
 });
 
+Deno.test({
+  ...peerTestOptions(
+    [redis],
+    "HUB-06 HUB-11 hub on Redis: a Redis that stalls without disconnecting holds at most maxPendingBytes; what was dropped is reported",
+  ),
+  async fn() {
+    await using server = await RedisServer.start(peerPath(redis));
+    const losses: HubLossReport[] = [];
+    const engine = new RedisEngine({
+      url: server.url,
+      maxPendingBytes: 1024 * 1024,
+    });
+    const hub = new Hub({ engine, onLoss: (report) => losses.push(report) });
+    const received: unknown[] = [];
+    try {
+      await engine.ready;
+      hub.subscribe(
+        "t",
+        new WritableStream({ write: (message) => void received.push(message) }),
+      );
+      // Subscribed on Redis once a message comes back.
+      for (let i = 0; i < 100 && received.length === 0; i++) {
+        hub.publish("t", "probe");
+        await delay(20);
+      }
+      await delay(50);
+      received.length = 0;
+      server.pause();
+      // 4 MiB that Redis does not take: these used to pile up in the
+      // process, as much as was published, with no word of it.
+      const published = 64;
+      const payload = new Uint8Array(64 * 1024);
+      for (let i = 0; i < published; i++) hub.publish("t", payload);
+      server.resume();
+      const lost = () =>
+        losses.filter(({ reason }) =>
+          reason === "published while Redis was behind"
+        ).reduce((sum, { count }) => sum + (count ?? 0), 0);
+      for (let i = 0; i < 200 && received.length + lost() < published; i++) {
+        await delay(10);
+      }
+      assert.ok(lost() > 0, "some were dropped, and reported");
+      assert.equal(received.length + lost(), published, "none silently");
+    } finally {
+      await hub.close();
+    }
+  },
+});
+
 Deno.test("HUB-09 RedisEngine: bad options are refused before any connection, as the client refuses a bad URL", () => {
   const cases: [unknown, string, string][] = [
     [
@@ -358,6 +407,11 @@ Deno.test("HUB-09 RedisEngine: bad options are refused before any connection, as
       { url: "http://127.0.0.1:6379" },
       "SyntaxError",
       'URL scheme must be redis or rediss, received "http"',
+    ],
+    [
+      { url: "redis://127.0.0.1:6379", maxPendingBytes: 0 },
+      "RangeError",
+      "maxPendingBytes must be a positive integer, received 0",
     ],
   ];
   for (const [options, name, why] of cases) {

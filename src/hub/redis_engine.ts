@@ -41,7 +41,22 @@ export interface RedisEngineOptions {
    * it missed. Without it, Pub/Sub alone: nothing is kept.
    */
   history?: { maxLength: number };
+  /**
+   * The most bytes of published messages waiting for Redis to take them. A
+   * Redis that stops answering without dropping the connection (busy, or a
+   * stalled network) would otherwise have them pile up in this process:
+   * past the bound, messages are dropped instead, and the hub's `onLoss` is
+   * told how many (`"published while Redis was behind"`) once half of the
+   * backlog has gone. A single message longer than the bound is sent when
+   * nothing else waits.
+   *
+   * @default {16777216} 16 MiB
+   */
+  maxPendingBytes?: number;
 }
+
+/** See {@linkcode RedisEngineOptions.maxPendingBytes}. */
+const DEFAULT_MAX_PENDING_BYTES = 16 * 1024 * 1024;
 
 const CONSTRUCT = "Cannot construct RedisEngine";
 
@@ -80,6 +95,22 @@ local offset = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'm', ARG
 redis.call('PUBLISH', KEYS[1], offset .. '\\n' .. ARGV[1])
 return offset`;
 
+/** Reads an option that must be a positive integer, if given. */
+function readPositiveInteger(
+  value: unknown,
+  name: string,
+): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== "number" || !Number.isInteger(value) || value < 1) {
+    throw new RangeError(
+      `${CONSTRUCT}: ${name} must be a positive integer, received ${
+        describeValue(value)
+      }`,
+    );
+  }
+  return value;
+}
+
 const NEWLINE = 0x0a;
 /** Replies as bytes: messages may be binary. */
 const BUFFERS = { [RESP_TYPES.BLOB_STRING]: Buffer };
@@ -97,7 +128,8 @@ const latin1 = new TextDecoder("latin1");
  * that count (`"published while disconnected"`) and that messages of other
  * hubs may have been missed (`"not received while disconnected"`, count
  * `null`, with `since` and `until`). With `history`, a client recovers those
- * itself by subscribing again with `since`.
+ * itself by subscribing again with `since`. A Redis that stays connected
+ * but falls behind is bounded the same way (see `maxPendingBytes`).
  *
  * @example Two processes, one room
  * ```ts ignore
@@ -123,6 +155,10 @@ export class RedisEngine implements HubEngine {
   readonly ready: Promise<void>;
   readonly #prefix: string;
   readonly #maxLength: number | undefined;
+  readonly #maxPendingBytes: number;
+  /** Bytes of published messages Redis has not answered yet. */
+  #pendingBytes = 0;
+  #droppedWhileBehind = 0;
   readonly #publisher;
   readonly #subscriber;
   readonly #following = new Map<string, Promise<void>>();
@@ -148,19 +184,19 @@ export class RedisEngine implements HubEngine {
    *   string.
    * @throws {DOMException} `SyntaxError` when `url` does not parse or its
    *   scheme is not `redis` or `rediss`.
-   * @throws {RangeError} When `history.maxLength` is not a positive integer.
+   * @throws {RangeError} When `history.maxLength` or `maxPendingBytes` is
+   *   not a positive integer.
    */
   constructor(options: RedisEngineOptions) {
     validateRedisUrl(readOptionsObject(options, CONSTRUCT).url);
-    const maxLength = options.history?.maxLength;
-    if (
-      maxLength !== undefined && (!Number.isInteger(maxLength) || maxLength < 1)
-    ) {
-      throw new RangeError(
-        `${CONSTRUCT}: history.maxLength must be a positive integer, received ${maxLength}`,
-      );
-    }
-    this.#maxLength = maxLength;
+    this.#maxLength = readPositiveInteger(
+      options.history?.maxLength,
+      "history.maxLength",
+    );
+    this.#maxPendingBytes = readPositiveInteger(
+      options.maxPendingBytes,
+      "maxPendingBytes",
+    ) ?? DEFAULT_MAX_PENDING_BYTES;
     this.#prefix = options.prefix ?? "hub:";
     const socket = {
       reconnectStrategy: (retries: number) =>
@@ -198,6 +234,15 @@ export class RedisEngine implements HubEngine {
       this.#droppedWhileDown++;
       return;
     }
+    const size = payload.byteLength;
+    if (
+      this.#pendingBytes > 0 &&
+      this.#pendingBytes + size > this.#maxPendingBytes
+    ) {
+      this.#droppedWhileBehind++;
+      return;
+    }
+    this.#pendingBytes += size;
     const key = this.#prefix + topic;
     const data = Buffer.from(
       payload.buffer,
@@ -214,11 +259,27 @@ export class RedisEngine implements HubEngine {
         data,
         String(this.#maxLength),
       ]);
-    sent.then(undefined, () => {
+    sent.then(() => this.#answered(size), () => {
+      this.#answered(size);
       if (this.#connected) {
         this.#lost({ reason: "publish failed", count: 1, topic });
       } else this.#droppedWhileDown++;
     });
+  }
+
+  /** Redis answered a publish of `size` bytes. */
+  #answered(size: number): void {
+    this.#pendingBytes -= size;
+    if (this.#pendingBytes <= this.#maxPendingBytes / 2) {
+      this.#reportDroppedWhileBehind();
+    }
+  }
+
+  #reportDroppedWhileBehind(): void {
+    const count = this.#droppedWhileBehind;
+    if (count === 0) return;
+    this.#droppedWhileBehind = 0;
+    this.#lost({ reason: "published while Redis was behind", count });
   }
 
   /** Subscribes to the topic's channel. */
@@ -289,6 +350,7 @@ export class RedisEngine implements HubEngine {
   /** Closes both connections. */
   async close(): Promise<void> {
     if (this.#closed) return;
+    this.#reportDroppedWhileBehind();
     this.#closed = true;
     this.#markReady();
     await Promise.all(
