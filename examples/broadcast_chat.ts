@@ -54,7 +54,10 @@ export interface ChatServer {
   readonly clients: number;
 }
 
-/** Starts the chat server: the page on `/`, the room on `/ws`. */
+/**
+ * Starts the chat server: a WebSocket upgrade on any path joins the room
+ * (the page uses `/ws`), any other request gets the page.
+ */
 export function startChatServer(options: ChatServerOptions): ChatServer {
   const hub = new Hub({
     ...(options.engine === undefined ? {} : { engine: options.engine }),
