@@ -105,6 +105,20 @@ serverTest(
 );
 
 serverTest(
+  "SRV-02 a request target in absolute form (GET http://host/path) is the stream's url, as HTTP/1.1 says",
+  async (path) => {
+    await using server = await path.start();
+    const port = Number(new URL(server.url).port);
+    using _client = await rawHandshake(port, {
+      path: "http://other.example/abs?q=1",
+      host: "Example.COM",
+    });
+    const stream = await server.accept();
+    assert.equal(stream.url, "ws://other.example/abs?q=1");
+  },
+);
+
+serverTest(
   "SRV-03 CLS-09 a client close code and reason reach the server stream, whose readable ends and writable errors",
   async (path) => {
     await using server = await path.start();
