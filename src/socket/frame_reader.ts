@@ -187,7 +187,7 @@ export class FrameReader {
       }
       let payload: Uint8Array | undefined;
       if (action === "skip") this.#start += header.length;
-      else payload = this.#takeBuffered(header.length, header.maskKey);
+      else payload = this.#takeDataPayload(header.length, header.maskKey);
       const event = this.#endDataFrame(payload, header.fin);
       if (event !== undefined) return event;
     }
@@ -273,6 +273,22 @@ export class FrameReader {
     this.#start += length;
     if (maskKey !== 0) applyMask(payload, 0, length, maskKey);
     return payload;
+  }
+
+  /**
+   * A data frame's `length` bytes of payload from the buffer, unmasked. Text
+   * that needs no inflating is decoded before the buffer is read into again,
+   * so it is unmasked in place and viewed rather than copied: the copy would
+   * cost more than decoding it.
+   */
+  #takeDataPayload(length: number, maskKey: number): Uint8Array {
+    if (this.#messageOpcode !== Opcode.Text || this.#messageCompressed) {
+      return this.#takeBuffered(length, maskKey);
+    }
+    const start = this.#start;
+    this.#start += length;
+    if (maskKey !== 0) applyMask(this.#buffer, start, length, maskKey);
+    return this.#buffer.subarray(start, start + length);
   }
 
   /**
@@ -526,7 +542,7 @@ export class FrameReader {
       while (this.#end - this.#start < length) {
         if (!await this.#fill()) return null;
       }
-      return this.#takeBuffered(length, maskKey);
+      return this.#takeDataPayload(length, maskKey);
     }
     // Too long to gather in the buffer: take what it holds of the payload,
     // and read the rest straight into place.
