@@ -168,7 +168,9 @@ export class FrameReader {
       const header = this.#parseHeader();
       // Not even a frame header yet, as on every idle connection: wait for
       // it in a promise reaction rather than a suspended async function.
-      if (header === undefined) return this.#fill().then(this.#nextFilled);
+      if (header === undefined) {
+        return this.#source.read(this.#room()).then(this.#nextAfterRead);
+      }
       // Inflating takes a promise: compressed messages take the long way.
       if (
         this.#end - this.#start < header.headerBytes + header.length ||
@@ -414,9 +416,15 @@ export class FrameReader {
     }
   }
 
-  /** {@linkcode next} once {@linkcode #fill} has read; made once per reader. */
-  readonly #nextFilled = (more: boolean): FrameEvent | Promise<FrameEvent> =>
-    more ? this.next() : this.#endedBetweenFrames();
+  /**
+   * {@linkcode next} once a read for it is done; made once per reader. The
+   * read's result is taken here rather than by {@linkcode #fill}, which
+   * would cost each message a promise more.
+   */
+  readonly #nextAfterRead = (
+    read: number | null,
+  ): FrameEvent | Promise<FrameEvent> =>
+    this.#filled(read) ? this.next() : this.#endedBetweenFrames();
 
   #endedBetweenFrames(): FrameEvent {
     return {
@@ -487,6 +495,11 @@ export class FrameReader {
    * an idle connection holds a promise reaction, not a suspended function.
    */
   #fill(): Promise<boolean> {
+    return this.#source.read(this.#room()).then(this.#filled);
+  }
+
+  /** Makes room in the buffer for a read: where to read into. */
+  #room(): Uint8Array {
     const buffer = this.#buffer;
     if (this.#start === this.#end) {
       this.#start = this.#end = 0;
@@ -497,8 +510,7 @@ export class FrameReader {
     }
     // An emptied buffer is read into whole: no view of it to hold while an
     // idle connection waits.
-    const into = this.#end === 0 ? buffer : buffer.subarray(this.#end);
-    return this.#source.read(into).then(this.#filled);
+    return this.#end === 0 ? buffer : buffer.subarray(this.#end);
   }
 
   /** The rest of {@linkcode #fill}: one function for the reader's life. */
