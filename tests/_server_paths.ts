@@ -112,13 +112,7 @@ export const SERVER_PATHS: readonly ServerPath[] = [
  */
 export const KNOWN_SERVER_BUGS: Readonly<
   Record<string, Partial<Record<ServerPath["name"], string>>>
-> = {
-  "SRV-02 a request target in absolute form (GET http://host/path) is the stream's url, as HTTP/1.1 says":
-    {
-      "node:http":
-        "handleUpgrade builds the url as ws://<Host><request.url>, which gives ws://example.comhttp//other.example/abs",
-    },
-};
+> = {};
 
 /**
  * Registers the server case `name` once per path in

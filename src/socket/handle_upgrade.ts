@@ -207,9 +207,11 @@ export function handleUpgrade(
     },
   );
   const secure = (socket as Duplex & { encrypted?: boolean }).encrypted;
-  const url = `${secure ? "wss" : "ws"}://${
-    headers.get("host") ?? "localhost"
-  }${request.url ?? "/"}`;
+  const url = requestUrl(
+    request.url ?? "/",
+    headers.get("host") ?? "localhost",
+    secure === true,
+  );
   return startServerStream(transport, settings, url);
 }
 
@@ -232,4 +234,17 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
   joined.set(a);
   joined.set(b, a.byteLength);
   return joined;
+}
+
+/** What an absolute-form request target starts with: a scheme and "//". */
+const ABSOLUTE_FORM = /^[a-z][a-z\d+.-]*:\/\//i;
+
+/**
+ * The URL a request names, as `Deno.serve` gives it: an absolute-form target
+ * (`GET http://host/path`) is the URL itself, any other is a path on the
+ * Host header's authority. The stream normalises it when its `url` is read.
+ */
+function requestUrl(target: string, host: string, secure: boolean): string {
+  if (ABSOLUTE_FORM.test(target)) return target;
+  return `${secure ? "wss" : "ws"}://${host}${target}`;
 }
