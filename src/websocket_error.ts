@@ -4,6 +4,7 @@
  * @module
  */
 
+import { tagInterface } from "./interface_tag.ts";
 import { readCloseInfo, validateCloseInfo } from "./close_code.ts";
 
 /**
@@ -85,12 +86,8 @@ export class WebSocketError extends DOMException {
   }
 
   static {
-    // As on every Web IDL interface: `Object.prototype.toString` names the
-    // class, as browsers do, instead of inheriting DOMException's tag.
-    Object.defineProperty(WebSocketError.prototype, Symbol.toStringTag, {
-      value: "WebSocketError",
-      configurable: true,
-    });
+    // Not DOMException's tag, which it would inherit.
+    tagInterface(WebSocketError, "WebSocketError");
     // Errors this package reports for a connection carry codes JavaScript may
     // not choose (1006, 1001, 1011...), so they are built without validation.
     createUnvalidated = (message, closeCode, reason) => {

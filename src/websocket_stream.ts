@@ -4,6 +4,7 @@
  * @module
  */
 
+import { tagInterface } from "./interface_tag.ts";
 import { readCloseInfo, validateCloseInfo } from "./close_code.ts";
 import {
   parseWebSocketUrl,
@@ -153,6 +154,7 @@ export class WebSocketStream {
   readonly #core: StreamCore;
 
   static {
+    tagInterface(WebSocketStream, "WebSocketStream");
     adopt = (url, core) => {
       adopting = { url, core };
       try {

@@ -59,6 +59,33 @@ Deno.test("SRF-08 the constructor's length is 1: only the URL is required", () =
   assert.equal(WebSocketStream.length, 1);
 });
 
+Deno.test("SRF-09 Object.prototype.toString gives [object WebSocketStream], as in browsers", async () => {
+  const toString = Object.prototype.toString;
+  assert.equal(
+    toString.call(WebSocketStream.prototype),
+    "[object WebSocketStream]",
+  );
+  assert.deepEqual(
+    Object.getOwnPropertyDescriptor(
+      WebSocketStream.prototype,
+      Symbol.toStringTag,
+    ),
+    {
+      value: "WebSocketStream",
+      writable: false,
+      enumerable: false,
+      configurable: true,
+    },
+  );
+  // An instance, never connected: its signal is aborted already.
+  const wss = new WebSocketStream("ws://127.0.0.1:1/", {
+    signal: AbortSignal.abort(),
+  });
+  assert.equal(toString.call(wss), "[object WebSocketStream]");
+  await assert.rejects(wss.opened);
+  await assert.rejects(wss.closed);
+});
+
 Deno.test("CTR-01 constructing with no URL is a TypeError", () => {
   const Construct = WebSocketStream as unknown as new () => unknown;
   assert.throws(() => new Construct(), TypeError);
