@@ -123,7 +123,9 @@ export function readStreamOptions(
   const closeCode = overflowCloseCode ?? DEFAULT_OVERFLOW_CLOSE_CODE;
   if (typeof closeCode !== "number") {
     throw new TypeError(
-      `${what}: options.overflowCloseCode must be a number, received ${typeof closeCode}`,
+      `${what}: options.overflowCloseCode must be a number, received ${
+        describeValue(closeCode)
+      }`,
     );
   }
   validateCloseInfo(closeCode, "", role, `${what}: overflowCloseCode`);
@@ -166,12 +168,16 @@ export function readAmount(
   if (value === undefined) return fallback;
   if (typeof value !== "number") {
     throw new TypeError(
-      `${what}: options.${name} must be a number, received ${typeof value}`,
+      `${what}: options.${name} must be a number, received ${
+        describeValue(value)
+      }`,
     );
   }
   if (Number.isNaN(value) || value < 0 || value > max) {
     throw new RangeError(
-      `${what}: options.${name} must be between 0 and ${max}, received ${value}`,
+      `${what}: options.${name} must be ${
+        max === Infinity ? "0 or more" : `between 0 and ${max}`
+      }, received ${value}`,
     );
   }
   return value;

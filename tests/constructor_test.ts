@@ -446,13 +446,21 @@ Deno.test("OPT-02 options: buffer limits and timeouts are checked", () => {
       () => new WebSocketStream(url, { [name]: NaN }),
       {
         name: "RangeError",
-        message:
-          `Cannot construct WebSocketStream: options.${name} must be between 0 and ${
-            name === "closeTimeout" ? 2 ** 31 - 1 : Infinity
-          }, received NaN`,
+        message: `Cannot construct WebSocketStream: options.${name} must be ${
+          name === "closeTimeout" ? `between 0 and ${2 ** 31 - 1}` : "0 or more"
+        }, received NaN`,
       },
     );
   }
+  assert.throws(
+    // @ts-expect-error: a number is required
+    () => new WebSocketStream(url, { receiveLimit: "5" }),
+    {
+      name: "TypeError",
+      message:
+        'Cannot construct WebSocketStream: options.receiveLimit must be a number, received "5"',
+    },
+  );
   assert.throws(
     () => new WebSocketStream(url, { overflowCloseCode: 1009 }),
     domException("InvalidAccessError"),
@@ -473,7 +481,7 @@ Deno.test("OPT-02 options: buffer limits and timeouts are checked", () => {
     {
       name: "TypeError",
       message:
-        "Cannot construct WebSocketStream: options.overflowCloseCode must be a number, received string",
+        'Cannot construct WebSocketStream: options.overflowCloseCode must be a number, received "4000"',
     },
   );
 });

@@ -291,7 +291,7 @@ Deno.test("HUB-09 hub: bad input gets TypeError, RangeError or InvalidStateError
   assert.throws(() => new Hub({ maxQueuedBytes: "5" as unknown as number }), {
     name: "TypeError",
     message:
-      "Cannot construct Hub: maxQueuedBytes must be a number, received string",
+      'Cannot construct Hub: maxQueuedBytes must be a number, received "5"',
   });
   assert.throws(() => new Hub(5 as HubOptions), {
     name: "TypeError",

@@ -416,7 +416,9 @@ function validateEngine(engine: unknown): HubEngine | undefined {
 function validateTopic(topic: unknown, context: string): void {
   if (typeof topic !== "string") {
     throw new TypeError(
-      `${context}: the topic must be a string, received ${typeof topic}`,
+      `${context}: the topic must be a string, received ${
+        describeValue(topic)
+      }`,
     );
   }
 }
@@ -440,7 +442,9 @@ function validateOptional(
 function validateMaxQueuedBytes(value: unknown, context: string): number {
   if (typeof value !== "number") {
     throw new TypeError(
-      `${context}: maxQueuedBytes must be a number, received ${typeof value}`,
+      `${context}: maxQueuedBytes must be a number, received ${
+        describeValue(value)
+      }`,
     );
   }
   if (!Number.isInteger(value) || value < 1) {
