@@ -72,16 +72,18 @@ export function readCloseInfo(
       `${what}: close info must be an object, received ${describeValue(init)}`,
     );
   }
-  const { closeCode, reason } = init as {
-    closeCode?: unknown;
-    reason?: unknown;
-  };
-  return {
-    closeCode: closeCode === undefined
-      ? undefined
-      : toUnsignedShort(closeCode, what),
-    reason: reason === undefined ? "" : `${reason}`.toWellFormed(),
-  };
+  // Each member is read and converted before the next, in WebIDL's order:
+  // a getter or conversion that throws leaves the later ones untouched.
+  const dictionary = init as { closeCode?: unknown; reason?: unknown };
+  const givenCode = dictionary.closeCode;
+  const closeCode = givenCode === undefined
+    ? undefined
+    : toUnsignedShort(givenCode, what);
+  const givenReason = dictionary.reason;
+  const reason = givenReason === undefined
+    ? ""
+    : `${givenReason}`.toWellFormed();
+  return { closeCode, reason };
 }
 
 function toUnsignedShort(value: unknown, what: string): number {

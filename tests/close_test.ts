@@ -69,6 +69,43 @@ clientTest(
 );
 
 clientTest(
+  "CLS-13 close() reads and converts closeCode before it reads reason, as WebIDL does",
+  async (transport) => {
+    await using server = startWptServer();
+    const { wss } = await openEcho(transport, server.url);
+    const seen: string[] = [];
+    const closeInfo = {
+      get closeCode() {
+        seen.push("get closeCode");
+        return {
+          valueOf() {
+            seen.push("convert closeCode");
+            return 3000;
+          },
+        };
+      },
+      get reason() {
+        seen.push("get reason");
+        return {
+          toString() {
+            seen.push("convert reason");
+            return "bye";
+          },
+        };
+      },
+    };
+    wss.close(closeInfo as unknown as { closeCode: number; reason: string });
+    assert.deepEqual(seen, [
+      "get closeCode",
+      "convert closeCode",
+      "get reason",
+      "convert reason",
+    ]);
+    assert.deepEqual(await wss.closed, { closeCode: 3000, reason: "bye" });
+  },
+);
+
+clientTest(
   "CLS-03 close codes other than 1000 and 3000-4999 are InvalidAccessError",
   async (transport) => {
     await using server = startWptServer();
