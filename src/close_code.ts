@@ -87,7 +87,10 @@ export function readCloseInfo(
 }
 
 function toUnsignedShort(value: unknown, what: string): number {
-  const number = typeof value === "symbol" ? NaN : Number(value);
+  // WebIDL's ToNumber refuses a BigInt, which `Number()` would convert.
+  const number = typeof value === "symbol" || typeof value === "bigint"
+    ? NaN
+    : Number(value);
   if (!Number.isFinite(number)) {
     throw new TypeError(
       `${what}: closeCode must be a finite number, received ${

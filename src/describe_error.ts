@@ -9,6 +9,7 @@
 export function describeValue(value: unknown): string {
   if (typeof value === "string") return JSON.stringify(value);
   if (typeof value === "function") return "a function";
+  if (typeof value === "bigint") return `${value}n`;
   try {
     return String(value);
   } catch {

@@ -56,9 +56,9 @@ clientTest(
   async (transport) => {
     await using server = startWptServer();
     const { wss } = await openEcho(transport, server.url);
-    for (const closeCode of [NaN, Infinity, -Infinity, -1, 65536]) {
+    for (const closeCode of [NaN, Infinity, -Infinity, -1, 65536, 1000n]) {
       assert.throws(
-        () => wss.close({ closeCode }),
+        () => wss.close({ closeCode: closeCode as number }),
         TypeError,
         String(closeCode),
       );

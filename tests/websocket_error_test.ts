@@ -130,4 +130,12 @@ Deno.test("ERR-01 WebSocketError takes a null or undefined init, refuses other p
         "Cannot construct WebSocketError: closeCode must be a finite number, received Symbol(c)",
     },
   );
+  assert.throws(
+    () => new WebSocketError("m", { closeCode: 4000n as never }),
+    {
+      name: "TypeError",
+      message:
+        "Cannot construct WebSocketError: closeCode must be a finite number, received 4000n",
+    },
+  );
 });
