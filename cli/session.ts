@@ -88,11 +88,12 @@ export async function runSession(
     lingerTimer = setTimeout(close, options.lingerMs);
   };
   const stopInput = new AbortController();
-  const upload = input?.pipeTo(open.writable, {
-    preventClose: true,
-    preventAbort: true,
-    signal: stopInput.signal,
-  }).then(() => {
+  const upload = input && sendInput(
+    input,
+    open.writable,
+    stopInput.signal,
+  ).then((ended) => {
+    if (!ended) return;
     inputEnded = true;
     if (options.lingerMs > 0) closeWhenQuiet();
     else close();
@@ -133,6 +134,35 @@ export async function runSession(
   stopInput.abort();
   await Promise.all([upload, download]);
   return { ...end, inputEnded, localError };
+}
+
+/**
+ * Writes `input` to `writable` one message at a time, reading the next only
+ * once the writable has room, until the input ends (resolves `true`) or
+ * `stop` aborts (resolves `false`).
+ */
+async function sendInput(
+  input: ReadableStream<Message>,
+  writable: WritableStream<Message>,
+  stop: AbortSignal,
+): Promise<boolean> {
+  const reader = input.getReader();
+  const writer = writable.getWriter();
+  // Ends a read still waiting; a shared input keeps what it was to get.
+  const cancel = () => void reader.cancel().catch(() => {});
+  stop.addEventListener("abort", cancel, { once: true });
+  try {
+    while (true) {
+      await writer.ready;
+      const { done, value } = await reader.read();
+      if (done) return !stop.aborted;
+      await writer.write(value);
+    }
+  } finally {
+    stop.removeEventListener("abort", cancel);
+    cancel();
+    writer.releaseLock();
+  }
 }
 
 function closeAsChosen(stream: WebSocketStream, choice: CloseChoice): void {
