@@ -98,6 +98,7 @@ export async function runListen(
       ...command,
       received: progress.received,
       stop: stopServer.signal,
+      keepUnsent: (message) => input.giveBack(message),
     });
     // What reached stdout is incomplete after a failure: stop, with it.
     if (end.localError !== undefined) failure ??= end.localError;

@@ -50,6 +50,11 @@ export interface SessionOptions extends CloseChoice {
   received: Counter;
   /** Closes the connection when aborted. */
   stop: AbortSignal | undefined;
+  /**
+   * Takes a message of `input` that was read but not sent, for a later
+   * connection; without it, such a message is dropped with its connection.
+   */
+  keepUnsent?: (message: Message) => void;
 }
 
 /**
@@ -92,6 +97,7 @@ export async function runSession(
     input,
     open.writable,
     stopInput.signal,
+    options.keepUnsent,
   ).then((ended) => {
     if (!ended) return;
     inputEnded = true;
@@ -139,12 +145,15 @@ export async function runSession(
 /**
  * Writes `input` to `writable` one message at a time, reading the next only
  * once the writable has room, until the input ends (resolves `true`) or
- * `stop` aborts (resolves `false`).
+ * `stop` aborts (resolves `false`). Unlike `pipeTo`, it knows which message
+ * each write carries: a write that rejects never handed its message to the
+ * network, so the message goes to `keepUnsent` rather than being lost.
  */
 async function sendInput(
   input: ReadableStream<Message>,
   writable: WritableStream<Message>,
   stop: AbortSignal,
+  keepUnsent: ((message: Message) => void) | undefined,
 ): Promise<boolean> {
   const reader = input.getReader();
   const writer = writable.getWriter();
@@ -156,7 +165,12 @@ async function sendInput(
       await writer.ready;
       const { done, value } = await reader.read();
       if (done) return !stop.aborted;
-      await writer.write(value);
+      try {
+        await writer.write(value);
+      } catch (error) {
+        keepUnsent?.(value);
+        throw error;
+      }
     }
   } finally {
     stop.removeEventListener("abort", cancel);

@@ -10,8 +10,9 @@ import type { Message } from "../src/internal.ts";
  * Messages shared by the clients of one server, one client at a time: each
  * gets a stream of what is left, and a stream cancelled when its client goes
  * leaves the rest, even a message read for it but not taken, to the next.
- * The end of the input is seen while no client is connected too; input
- * that no client has taken yet waits for the next one.
+ * A message a client took but could not send is given back, and is the next
+ * one taken. The end of the input is seen while no client is connected too;
+ * input that no client has taken yet waits for the next one.
  */
 export class SharedInput {
   readonly #reader: ReadableStreamDefaultReader<Message>;
@@ -25,8 +26,14 @@ export class SharedInput {
 
   /** Whether a message has been read and no client has taken it yet. */
   #holding = false;
+  /**
+   * The message given back, which comes before `#next`: a client holds one
+   * message at a time, so there is never more than one.
+   */
+  #givenBack: ReadableStreamReadResult<Message> | undefined;
 
   #peek(): Promise<ReadableStreamReadResult<Message>> {
+    if (this.#givenBack !== undefined) return Promise.resolve(this.#givenBack);
     return this.#next ??= this.#reader.read().then((result) => {
       this.#holding = !result.done;
       return result;
@@ -35,7 +42,15 @@ export class SharedInput {
 
   /** Whether input has been read that no client has taken yet. */
   get holding(): boolean {
-    return this.#holding;
+    return this.#givenBack !== undefined || this.#holding;
+  }
+
+  /**
+   * Takes back a message a client took but did not send, to be taken again
+   * before any other.
+   */
+  giveBack(message: Message): void {
+    this.#givenBack = { done: false, value: message };
   }
 
   /**
@@ -53,8 +68,11 @@ export class SharedInput {
       pull: async (controller) => {
         const result = await this.#peek();
         if (cancelled) return;
-        this.#next = undefined;
-        this.#holding = false;
+        if (result === this.#givenBack) this.#givenBack = undefined;
+        else {
+          this.#next = undefined;
+          this.#holding = false;
+        }
         if (result.done) controller.close();
         else controller.enqueue(result.value);
       },

@@ -10,7 +10,8 @@ import assert from "node:assert/strict";
 import { WebSocket as WsClient } from "ws";
 import { main } from "../cli.ts";
 import { serve } from "./_wpt_server.ts";
-import { startRawServer } from "./_raw_server.ts";
+import { Opcode, RawConnection, startRawServer } from "./_raw_server.ts";
+import { rawHandshake } from "./_raw_client.ts";
 import { concat, MiB } from "./_bytes.ts";
 import { delay } from "./_assert.ts";
 import { DenoProcess, runDeno } from "./_subprocess.ts";
@@ -19,6 +20,7 @@ const CLI = ["run", "-A", "cli.ts"];
 const LISTENING = /listening on ws:\/\/127\.0\.0\.1:(\d+)\//;
 const STACK_FRAME = /^\s+at /m;
 const encoder = new TextEncoder();
+const decoder = new TextDecoder();
 
 function runCli(args: string[], stdin?: string | Uint8Array) {
   return runDeno([...CLI, ...args], stdin);
@@ -697,6 +699,50 @@ Deno.test("CLI --listen stopped before all of stdin was sent exits 1 and says so
   await child.waitForStderr(/stdin has input waiting for the next client/);
   child.kill("SIGINT");
   const result = await child.finished();
+  assert.equal(result.code, 1, result.stderr);
+  assert.match(result.stderr, /\nstopped before all of stdin was sent\n$/);
+});
+
+/**
+ * A `--listen` server with `big` and then "last" on stdin, and a raw client
+ * that has seen the first byte of `big`'s frame and reads nothing more yet:
+ * `big` is more than loopback TCP and the write high-water mark hold, so its
+ * write is in progress, waiting for the client, and "last" is not yet taken.
+ */
+async function listenWithWriteWaiting() {
+  const child = new DenoProcess([...CLI, "--listen", "0"]);
+  const [, port] = await child.waitForStderr(LISTENING);
+  const client = await rawHandshake(Number(port));
+  const big = "b".repeat(12 * MiB);
+  await child.write(`${big}\nlast\n`);
+  await child.closeStdin();
+  const start = new Uint8Array(1);
+  assert.equal(await client.connection.conn.read(start), 1);
+  /** Reads the text messages that follow, up to the server's Close frame. */
+  const readUntilClose = async () => {
+    const rest = new RawConnection(client.connection.conn, "", start);
+    const messages: string[] = [];
+    let frame = await rest.readFrame();
+    while (frame?.opcode === Opcode.text) {
+      messages.push(decoder.decode(frame.payload));
+      frame = await rest.readFrame();
+    }
+    assert.equal(frame?.opcode, Opcode.close);
+    return { messages, closePayload: frame!.payload };
+  };
+  return { child, client, big, readUntilClose };
+}
+
+Deno.test("CLI --listen stopped while a write waits for its client does not lose the line it reads next: exit 1, not all sent", async () => {
+  const { child, client, big, readUntilClose } = await listenWithWriteWaiting();
+  await using _child = child;
+  using _client = client;
+  // Our Close goes after `big`; "last" is read once `big` is written.
+  child.kill("SIGINT");
+  const { messages, closePayload } = await readUntilClose();
+  await client.writeFrame(Opcode.close, closePayload);
+  const result = await child.finished();
+  assert.deepEqual(messages.map((message) => message.length), [big.length]);
   assert.equal(result.code, 1, result.stderr);
   assert.match(result.stderr, /\nstopped before all of stdin was sent\n$/);
 });
