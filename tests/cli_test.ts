@@ -10,7 +10,12 @@ import assert from "node:assert/strict";
 import { WebSocket as WsClient } from "ws";
 import { main } from "../cli.ts";
 import { serve } from "./_wpt_server.ts";
-import { Opcode, RawConnection, startRawServer } from "./_raw_server.ts";
+import {
+  closePayload,
+  Opcode,
+  RawConnection,
+  startRawServer,
+} from "./_raw_server.ts";
 import { rawHandshake } from "./_raw_client.ts";
 import { concat, MiB } from "./_bytes.ts";
 import { delay } from "./_assert.ts";
@@ -745,6 +750,23 @@ Deno.test("CLI --listen stopped while a write waits for its client does not lose
   assert.deepEqual(messages.map((message) => message.length), [big.length]);
   assert.equal(result.code, 1, result.stderr);
   assert.match(result.stderr, /\nstopped before all of stdin was sent\n$/);
+});
+
+Deno.test("CLI --listen whose client closes while a write waits exits 1 and says a message was still being sent", async () => {
+  const { child, client, big, readUntilClose } = await listenWithWriteWaiting();
+  await using _child = child;
+  using _client = client;
+  // The library drops what it had not written and ends uncleanly: the tool
+  // stops there, rather than go on to a next client with a gap in stdin.
+  await client.writeFrame(Opcode.close, closePayload(1000));
+  const { messages } = await readUntilClose();
+  assert.ok(messages.every((message) => message === big));
+  const result = await child.finished();
+  assert.equal(result.code, 1, result.stderr);
+  assert.match(
+    result.stderr,
+    /: closed uncleanly: 1000: .*while a message was still being sent/,
+  );
 });
 
 Deno.test("CLI --listen exits 1 when its client drops without a Close, and -q still prints why", async () => {
