@@ -84,8 +84,8 @@ export class FrameReader {
   #messageOpcode = 0;
   /**
    * The binary fragments of the message being received. This and
-   * `#textParts` are made by a message's first frame, not kept between
-   * messages: an idle connection holds neither.
+   * `#textParts` are made by the first frame of a message in several, not
+   * kept between messages: an idle connection holds neither.
    */
   #fragments: Uint8Array[] | undefined;
   /** The text decoded so far of a fragmented text message. */
@@ -338,6 +338,16 @@ export class FrameReader {
     payload: Uint8Array | undefined,
     fin: boolean,
   ): FrameEvent | undefined {
+    if (fin && this.#messageFrames === 1) {
+      // A message in one frame, as nearly all are: no list of fragments.
+      const message = payload === undefined
+        ? undefined
+        : this.#messageOpcode === Opcode.Text
+        ? this.#decodeText(payload)
+        : payload;
+      this.#endMessage();
+      return message === undefined ? undefined : { type: "message", message };
+    }
     if (payload !== undefined) this.#takeFragment(payload, fin);
     if (!fin) return undefined;
     const message = payload === undefined ? undefined : this.#assemble();
@@ -387,10 +397,6 @@ export class FrameReader {
       if (payload.byteLength > 0) (this.#fragments ??= []).push(payload);
       return;
     }
-    if (fin && this.#messageFrames === 1) {
-      (this.#fragments ??= []).push(payload);
-      return;
-    }
     this.#textDecoder ??= new TextDecoder("utf-8", {
       fatal: true,
       ignoreBOM: true,
@@ -408,9 +414,12 @@ export class FrameReader {
     if (this.#messageOpcode !== Opcode.Text) {
       return joinChunks(this.#fragments ?? []);
     }
-    if (this.#textDecoder !== undefined) return this.#textParts?.join("") ?? "";
+    return this.#textParts?.join("") ?? "";
+  }
+
+  #decodeText(bytes: Uint8Array): string {
     try {
-      return decoder.decode(this.#fragments![0]);
+      return decoder.decode(bytes);
     } catch {
       throw this.#invalidText();
     }
