@@ -23,14 +23,27 @@ export function linesToMessages(): ReadableWritablePair<string, Uint8Array> {
   let pending = "";
   const splitter = new TransformStream<string, string>({
     transform(text, controller) {
-      const lines = (pending + text).split("\n");
-      pending = lines.pop()!;
+      // Only the new text is searched: splitting what is pending again at
+      // every chunk would cost a long line time quadratic in its length.
+      let newline = text.indexOf("\n");
+      if (newline === -1) {
+        pending += text;
+      } else {
+        controller.enqueue(
+          stripCarriageReturn(pending + text.slice(0, newline)),
+        );
+        let start = newline + 1;
+        while ((newline = text.indexOf("\n", start)) !== -1) {
+          controller.enqueue(stripCarriageReturn(text.slice(start, newline)));
+          start = newline + 1;
+        }
+        pending = text.slice(start);
+      }
       if (pending.length > MAX_LINE_LENGTH) {
         throw new RangeError(
           `stdin has a line longer than ${MAX_LINE_LENGTH} characters; use --binary for data that is not lines`,
         );
       }
-      for (const line of lines) controller.enqueue(stripCarriageReturn(line));
     },
     flush(controller) {
       if (pending !== "") controller.enqueue(stripCarriageReturn(pending));
