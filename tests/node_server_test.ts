@@ -7,7 +7,7 @@
  */
 
 import assert from "node:assert/strict";
-import type { IncomingMessage } from "node:http";
+import { createServer, type IncomingMessage } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import { type Duplex, PassThrough } from "node:stream";
 import { WebSocketStream } from "../mod.ts";
@@ -458,6 +458,38 @@ Deno.test("SRV-02 node server: on node:https the stream's url is wss:, and a soc
     await assertTlsEcho(`wss://localhost:${port}/secure`);
     assert.equal(streams[0]?.url, `wss://localhost:${port}/secure`);
     await fulfilmentWithin(streams[0]!.closed, BOUND_MS, "server closed");
+  } finally {
+    await new Promise((resolve) => server.close(resolve));
+  }
+});
+
+Deno.test("node server: a late handleUpgrade on a socket whose client already left ends the stream with 1006 instead of hanging", async () => {
+  const server = createServer();
+  const streams = Promise.withResolvers<WebSocketStream>();
+  server.on("upgrade", (request, socket: Duplex, head) => {
+    // As after an asynchronous check: the client is gone by the time the
+    // upgrade is handled, and the socket's end was already told.
+    const handle = () =>
+      streams.resolve(
+        handleUpgrade(request, socket, head, { idleTimeout: 0 })!,
+      );
+    if (socket.readableEnded) handle();
+    else socket.once("end", handle);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as { port: number };
+  try {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    await conn.write(
+      new TextEncoder().encode(
+        "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+      ),
+    );
+    conn.close();
+    const stream = await fulfilmentWithin(streams.promise, BOUND_MS, "stream");
+    webSocketError(1006)(
+      await rejectionWithin(stream.closed, BOUND_MS, "closed"),
+    );
   } finally {
     await new Promise((resolve) => server.close(resolve));
   }

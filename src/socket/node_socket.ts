@@ -47,6 +47,9 @@ export class NodeSocketConnection implements ByteConnection {
       this.#error ??= error;
       end();
     });
+    // A socket handed over late (after an asynchronous check, say) may have
+    // ended already, and its events will not come again.
+    if (socket.readableEnded || socket.destroyed) this.#ended = true;
   }
 
   #push(chunk: Uint8Array): void {
