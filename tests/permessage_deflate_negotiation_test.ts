@@ -304,13 +304,13 @@ Deno.test("compression option: booleans, objects and the error for each bad valu
       [
         "yes",
         TypeError,
-        "options.compression must be a boolean or an object, received string",
+        'options.compression must be a boolean or an object, received "yes"',
       ],
       [null, TypeError, "received null"],
       [
         { serverNoContextTakeover: 1 },
         TypeError,
-        "options.compression.serverNoContextTakeover must be a boolean, received number",
+        "options.compression.serverNoContextTakeover must be a boolean, received 1",
       ],
       [
         { clientMaxWindowBits: 16 },
@@ -318,7 +318,17 @@ Deno.test("compression option: booleans, objects and the error for each bad valu
         "options.compression.clientMaxWindowBits must be an integer from 8 to 15, received 16",
       ],
       [{ serverMaxWindowBits: 9.5 }, RangeError, "received 9.5"],
-      [{ serverMaxWindowBits: "9" }, RangeError, "received string"],
+      [
+        { serverMaxWindowBits: "9" },
+        TypeError,
+        'options.compression.serverMaxWindowBits must be a number, received "9"',
+      ],
+      [{ level: "4" }, TypeError, 'level must be a number, received "4"'],
+      [
+        { threshold: 1n },
+        TypeError,
+        "threshold must be a number, received 1n",
+      ],
       [
         { threshold: -1 },
         RangeError,

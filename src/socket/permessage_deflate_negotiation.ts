@@ -7,6 +7,8 @@
  * @module
  */
 
+import { describeValue } from "../describe_error.ts";
+
 /** The extension's registered name. */
 export const PERMESSAGE_DEFLATE = "permessage-deflate";
 
@@ -212,7 +214,7 @@ export function readCompressionOption(
   if (typeof value !== "object" || value === null) {
     throw new TypeError(
       `${what}: options.compression must be a boolean or an object, received ${
-        value === null ? "null" : typeof value
+        describeValue(value)
       }`,
     );
   }
@@ -223,54 +225,67 @@ export function readCompressionOption(
     if (flag === undefined) continue;
     if (typeof flag !== "boolean") {
       throw new TypeError(
-        `${what}: options.compression.${name} must be a boolean, received ${typeof flag}`,
+        `${what}: options.compression.${name} must be a boolean, received ${
+          describeValue(flag)
+        }`,
       );
     }
     result[name as "serverNoContextTakeover"] = flag;
   }
-  for (const name of ["serverMaxWindowBits", "clientMaxWindowBits"]) {
-    const bits = options[name];
-    if (bits === undefined) continue;
-    if (
-      typeof bits !== "number" || !Number.isInteger(bits) ||
-      bits < MIN_WINDOW_BITS || bits > MAX_WINDOW_BITS
-    ) {
-      throw new RangeError(
-        `${what}: options.compression.${name} must be an integer from ${MIN_WINDOW_BITS} to ${MAX_WINDOW_BITS}, received ${
-          typeof bits === "number" ? bits : typeof bits
-        }`,
-      );
-    }
-    result[name as "serverMaxWindowBits"] = bits;
+  const windowBits = `an integer from ${MIN_WINDOW_BITS} to ${MAX_WINDOW_BITS}`;
+  const isWindowBits = (bits: number) =>
+    Number.isInteger(bits) && bits >= MIN_WINDOW_BITS &&
+    bits <= MAX_WINDOW_BITS;
+  for (const name of ["serverMaxWindowBits", "clientMaxWindowBits"] as const) {
+    const bits = readNumber(options, name, what, windowBits, isWindowBits);
+    if (bits !== undefined) result[name] = bits;
   }
-  const level = options.level;
-  if (level !== undefined) {
-    if (
-      typeof level !== "number" || !Number.isInteger(level) || level < 0 ||
-      level > 9
-    ) {
-      throw new RangeError(
-        `${what}: options.compression.level must be an integer from 0 to 9, received ${
-          typeof level === "number" ? level : typeof level
-        }`,
-      );
-    }
-    result.level = level;
-  }
-  const threshold = options.threshold;
-  if (threshold !== undefined) {
-    if (
-      typeof threshold !== "number" || Number.isNaN(threshold) || threshold < 0
-    ) {
-      throw new RangeError(
-        `${what}: options.compression.threshold must be a number of bytes, at least 0, received ${
-          typeof threshold === "number" ? threshold : typeof threshold
-        }`,
-      );
-    }
-    result.threshold = threshold;
-  }
+  const level = readNumber(
+    options,
+    "level",
+    what,
+    "an integer from 0 to 9",
+    (level) => Number.isInteger(level) && level >= 0 && level <= 9,
+  );
+  if (level !== undefined) result.level = level;
+  const threshold = readNumber(
+    options,
+    "threshold",
+    what,
+    "a number of bytes, at least 0",
+    (threshold) => threshold >= 0,
+  );
+  if (threshold !== undefined) result.threshold = threshold;
   return result;
+}
+
+/**
+ * A number member of the `compression` option, `undefined` when absent: a
+ * TypeError when it is not a number, a RangeError when `fits` refuses it
+ * (`range` says what fits).
+ */
+function readNumber(
+  options: Record<string, unknown>,
+  name: string,
+  what: string,
+  range: string,
+  fits: (value: number) => boolean,
+): number | undefined {
+  const value = options[name];
+  if (value === undefined) return undefined;
+  if (typeof value !== "number") {
+    throw new TypeError(
+      `${what}: options.compression.${name} must be a number, received ${
+        describeValue(value)
+      }`,
+    );
+  }
+  if (!fits(value)) {
+    throw new RangeError(
+      `${what}: options.compression.${name} must be ${range}, received ${value}`,
+    );
+  }
+  return value;
 }
 
 /** The client's `Sec-WebSocket-Extensions` value offering permessage-deflate. */
