@@ -351,7 +351,19 @@ const BAD_ANSWERS: [string, (request: string) => string, RegExp][] = [
     "a wrong Sec-WebSocket-Accept",
     () =>
       "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: bm90IHRoZSByaWdodCBrZXk=\r\n\r\n",
-    /Sec-WebSocket-Accept does not match/,
+    /Sec-WebSocket-Accept does not match the key sent: expected "[^"]+", received "bm90IHRoZSByaWdodCBrZXk="/,
+  ],
+  [
+    "Upgrade: h2c",
+    () =>
+      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n\r\n",
+    /has Upgrade: "h2c" instead of websocket/,
+  ],
+  [
+    "Connection: keep-alive",
+    () =>
+      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: keep-alive\r\n\r\n",
+    /has Connection: "keep-alive", without Upgrade/,
   ],
   [
     "no Upgrade header",

@@ -148,24 +148,41 @@ export function checkHandshakeResponse(
     last.push(line.slice(colon + 1).trim());
     fields.set(name, last);
   }
-  const field = (name: string) => fields.get(name)?.join(", ") ?? "";
-  if (field("upgrade").toLowerCase() !== "websocket") {
-    return "the server's answer lacks Upgrade: websocket";
+  const field = (name: string) => fields.get(name)?.join(", ");
+  const upgrade = field("upgrade");
+  if (upgrade?.toLowerCase() !== "websocket") {
+    return upgrade === undefined
+      ? "the server's answer lacks Upgrade: websocket"
+      : `the server's answer has Upgrade: ${
+        JSON.stringify(upgrade)
+      } instead of websocket`;
   }
-  const connection = field("connection").toLowerCase().split(",").map((token) =>
-    token.trim()
-  );
-  if (!connection.includes("upgrade")) {
-    return "the server's answer lacks Connection: Upgrade";
+  const connection = field("connection");
+  if (
+    !connection?.split(",").some((token) =>
+      token.trim().toLowerCase() === "upgrade"
+    )
+  ) {
+    return connection === undefined
+      ? "the server's answer lacks Connection: Upgrade"
+      : `the server's answer has Connection: ${
+        JSON.stringify(connection)
+      }, without Upgrade`;
   }
-  if (field("sec-websocket-accept") !== expectedAccept) {
-    return "the server's Sec-WebSocket-Accept does not match the key sent";
+  const accept = field("sec-websocket-accept");
+  if (accept !== expectedAccept) {
+    return `the server's Sec-WebSocket-Accept does not match the key sent: expected ${
+      JSON.stringify(expectedAccept)
+    }, received ${accept === undefined ? "none" : JSON.stringify(accept)}`;
   }
-  if ((fields.get("sec-websocket-protocol")?.length ?? 0) > 1) {
-    return "the server selected more than one subprotocol";
+  const protocols = fields.get("sec-websocket-protocol") ?? [];
+  if (protocols.length > 1) {
+    return `the server selected more than one subprotocol: ${
+      JSON.stringify(protocols.join(", "))
+    }`;
   }
   return {
-    protocol: field("sec-websocket-protocol"),
-    extensions: field("sec-websocket-extensions"),
+    protocol: protocols[0] ?? "",
+    extensions: field("sec-websocket-extensions") ?? "",
   };
 }
