@@ -4,7 +4,9 @@
  * {@linkcode WebSocketStream} that paces its client through TCP. A handler
  * that reads slowly pauses the socket, so the client's writes wait instead of
  * the server's memory filling up: the backpressure `Deno.serve`'s
- * WebSocket cannot give. Needs Deno 2.8 or later.
+ * WebSocket cannot give. Needs Deno 2.8 or later. On `node:https`, Deno's
+ * `node:tls` reads on from TCP while paused, so clients are not slowed down
+ * there (see {@linkcode handleUpgrade}).
  *
  * A separate entry from `mod.ts`, which stays free of `node:` imports so that
  * browsers can load it.

@@ -96,6 +96,11 @@ const MIN_DENO = [2, 8] as const;
  * must not be upgraded gets its `400`, `403` or `426` answer written to the
  * socket, which is then ended, and `undefined` is returned.
  *
+ * On `node:https` the pacing stops short of TCP: Deno's `node:tls` (2.9)
+ * reads on from TCP while its socket is paused, and holds what the client
+ * sends outside the JS heap without bound. Where clients may send faster
+ * than handlers read, terminate TLS in front of a `node:http` server.
+ *
  * @example A server with ordinary routes and WebSockets on one port
  * ```ts
  * import { createServer } from "node:http";
