@@ -242,6 +242,7 @@ function closeOnShutdown(core: StreamCore, signal: AbortSignal): void {
  */
 function reportShutdown(transport: Transport, signal: AbortSignal): Transport {
   const reporting: Transport = {
+    pausable: transport.pausable,
     start: (events) =>
       transport.start({
         onOpen: (protocol, extensions) => events.onOpen(protocol, extensions),
@@ -256,8 +257,7 @@ function reportShutdown(transport: Transport, signal: AbortSignal): Transport {
     close: (closeCode, reason) => transport.close(closeCode, reason),
     terminate: () => transport.terminate(),
   };
-  // A transport that can pause must stay one.
-  if (transport.resume !== undefined) {
+  if (transport.pausable) {
     reporting.resume = () => transport.resume?.();
   }
   return reporting;

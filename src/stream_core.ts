@@ -323,7 +323,7 @@ export class StreamCore
    * connections, lets each pull end instead.)
    */
   pull(): Promise<void> | undefined {
-    const pausable = this.#transport.resume !== undefined;
+    const { pausable } = this.#transport;
     // A read waits, so the readable holds nothing: nothing is left to count.
     this.#streamQueueSizes = undefined;
     if (
@@ -456,7 +456,7 @@ export class StreamCore
     }
     if (this.#state !== "open" || this.#is(READABLE_DONE)) return true;
     const controller = this.#readableController!;
-    if (this.#transport.resume === undefined) {
+    if (!this.#transport.pausable) {
       this.#enqueue(controller, message);
       return true;
     }

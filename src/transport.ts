@@ -57,9 +57,13 @@ export interface Transport {
    */
   send(message: Message): true | Promise<boolean>;
   /**
-   * Reading may go on after `onMessage` returned `false`. Transports that
-   * cannot pause (a `WebSocket`) leave it out.
+   * Whether reading stops after `onMessage` returned `false`, until
+   * `resume()`: a slow reader then slows the peer down through TCP. A
+   * `WebSocket` cannot pause, nor can a socket whose `pause()` does not stop
+   * reading from TCP; the core then bounds what waits by its receive limit.
    */
+  readonly pausable: boolean;
+  /** Reading may go on after `onMessage` returned `false`; see `pausable`. */
   resume?(): void;
   /** Starts the closing handshake; without a code, an empty Close frame. */
   close(closeCode: number | undefined, reason: string): void;

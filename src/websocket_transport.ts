@@ -57,6 +57,11 @@ export class WebSocketTransport implements Transport {
     this.#protocol = protocol;
   }
 
+  /** A `WebSocket` cannot stop reading; see {@linkcode Transport.pausable}. */
+  get pausable(): boolean {
+    return false;
+  }
+
   start(events: TransportEvents): void {
     const socket = this.#socket!;
     this.#events = events;

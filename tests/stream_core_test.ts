@@ -16,6 +16,7 @@ import { delay, webSocketError } from "./_assert.ts";
 
 /** A transport that records what the core asks of it. */
 class ScriptedTransport implements Transport {
+  readonly pausable = false;
   events!: TransportEvents;
   closes: (number | undefined)[] = [];
   terminated = false;

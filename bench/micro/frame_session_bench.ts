@@ -95,7 +95,12 @@ class EchoPeer implements ByteConnection {
 async function openSession(role: Role) {
   const connection = new EchoPeer(role);
   const session = new SocketSession(
-    { role, highWaterMark: 64 * 1024, keepaliveIntervalMs: 0 },
+    {
+      role,
+      highWaterMark: 64 * 1024,
+      keepaliveIntervalMs: 0,
+      pausable: true,
+    },
     () =>
       Promise.resolve({
         connection,

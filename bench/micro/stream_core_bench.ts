@@ -17,6 +17,7 @@ import type { Transport } from "../../src/transport.ts";
 
 /** A transport that is always open and always has room. */
 const roomyTransport: Transport = {
+  pausable: false,
   start() {},
   send: () => true,
   close() {},

@@ -51,6 +51,7 @@ export class SocketTransport extends SocketSession {
         role: "client",
         highWaterMark: options.highWaterMark,
         keepaliveIntervalMs: 0,
+        pausable: true,
       },
       (signal) => openClient(options, signal),
     );

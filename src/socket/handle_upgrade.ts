@@ -96,10 +96,13 @@ const MIN_DENO = [2, 8] as const;
  * must not be upgraded gets its `400`, `403` or `426` answer written to the
  * socket, which is then ended, and `undefined` is returned.
  *
- * On `node:https` the pacing stops short of TCP: Deno's `node:tls` (2.9)
- * reads on from TCP while its socket is paused, and holds what the client
- * sends outside the JS heap without bound. Where clients may send faster
- * than handlers read, terminate TLS in front of a `node:http` server.
+ * On `node:https` in Deno the socket is not paused: Deno's `node:tls` (2.9)
+ * reads on from TCP while its socket is paused, and would hold what the
+ * client sends outside the JS heap without bound. There, as on
+ * `Deno.serve`, messages are read as they arrive and `receiveLimit` bounds
+ * what waits for the handler: a client that sends further ahead is closed
+ * with `overflowCloseCode`. Where clients may send faster than handlers
+ * read, terminate TLS in front of a `node:http` server to have them paced.
  *
  * @example A server with ordinary routes and WebSockets on one port
  * ```ts
@@ -192,8 +195,11 @@ export function handleUpgrade(
   );
   (socket as Duplex & { setNoDelay?: (noDelay: boolean) => void })
     .setNoDelay?.(true);
+  const secure =
+    (socket as Duplex & { encrypted?: boolean }).encrypted === true;
+  const pausable = pausesTcp(secure);
   const transport = createServerTransport(
-    new NodeSocketConnection(socket),
+    new NodeSocketConnection(socket, pausable),
     {
       key: headers.get("sec-websocket-key")!.trim(),
       protocol,
@@ -201,6 +207,7 @@ export function handleUpgrade(
       highWaterMark: settings.stream.writeHighWaterMark,
       messageLimit: settings.stream.receiveLimit,
       idleTimeout: settings.idleTimeout,
+      pausable,
       ...(typeof agreement === "object" &&
         {
           compression: {
@@ -211,13 +218,23 @@ export function handleUpgrade(
         }),
     },
   );
-  const secure = (socket as Duplex & { encrypted?: boolean }).encrypted;
   const url = requestUrl(
     request.url ?? "/",
     headers.get("host") ?? "localhost",
-    secure === true,
+    secure,
   );
   return startServerStream(transport, settings, url);
+}
+
+/**
+ * Whether pausing the upgrade socket stops reading from TCP. Deno's
+ * `node:tls` reads on while a TLS socket is paused and holds what arrives
+ * outside the JS heap, without bound: there the session reads on instead,
+ * and the receive limit bounds what waits for the handler, as on
+ * `Deno.serve`.
+ */
+function pausesTcp(secure: boolean): boolean {
+  return !secure || typeof (globalThis as { Deno?: unknown }).Deno !== "object";
 }
 
 function refuseOldDeno(): void {

@@ -1,8 +1,8 @@
 /**
- * The {@linkcode ByteConnection} over a Node `net.Socket` or any `Duplex`
- * that can pause: what the `upgrade` event of `node:http` hands over. Its
- * chunks are pushed at us, so the adapter holds a little of them and pauses
- * the socket while that is full, which stops reading from TCP.
+ * The {@linkcode ByteConnection} over a Node `net.Socket` or any `Duplex`:
+ * what the `upgrade` event of `node:http` hands over. Its chunks are pushed
+ * at us, so the adapter holds a little of them and pauses the socket while
+ * that is full, which stops reading from TCP, where pausing does.
  *
  * @module
  */
@@ -29,13 +29,18 @@ export class NodeSocketConnection implements ByteConnection {
   #waiter: PromiseWithResolvers<number | null> | undefined;
   #waitingInto: Uint8Array | undefined;
 
-  constructor(socket: Duplex) {
+  /**
+   * @param pausable Whether pausing `socket` stops reading from TCP. If not,
+   *   it is never paused (what it would read on would pile up unseen), and
+   *   the reader must keep up.
+   */
+  constructor(socket: Duplex, pausable: boolean) {
     this.#socket = socket;
     socket.on("data", (chunk: Uint8Array | string) => {
       this.#push(
         typeof chunk === "string" ? new TextEncoder().encode(chunk) : chunk,
       );
-      if (this.#bytes >= READ_AHEAD_BYTES) socket.pause();
+      if (pausable && this.#bytes >= READ_AHEAD_BYTES) socket.pause();
     });
     const end = () => {
       this.#ended = true;

@@ -15,6 +15,7 @@ import {
 } from "./permessage_deflate_codec.ts";
 import type { DeflateAgreement } from "./permessage_deflate_negotiation.ts";
 import { type SessionSettings, SocketSession } from "./session.ts";
+import type { Transport } from "../transport.ts";
 
 /** What the server side of a connection runs with. */
 export interface ServerTransportOptions {
@@ -30,6 +31,11 @@ export interface ServerTransportOptions {
   messageLimit: number;
   /** Seconds without a word from the client before it is pinged, twice over. */
   idleTimeout: number;
+  /**
+   * Whether `connection` stops reading from TCP while it is not read; see
+   * {@linkcode Transport.pausable}.
+   */
+  pausable: boolean;
   /** permessage-deflate as agreed with the client's offer, if it was. */
   compression?: DeflateAgreement & DeflateSettings;
 }
@@ -43,7 +49,11 @@ export function createServerTransport(
   options: ServerTransportOptions,
 ): SocketSession {
   return new SocketSession(
-    sessionSettings(options.highWaterMark, options.idleTimeout * 1000 / 2),
+    sessionSettings(
+      options.highWaterMark,
+      options.idleTimeout * 1000 / 2,
+      options.pausable,
+    ),
     async (signal) => {
       const hangUp = () => connection.close();
       signal.addEventListener("abort", hangUp, { once: true });
@@ -91,15 +101,18 @@ let lastSettings: Readonly<SessionSettings> | undefined;
 function sessionSettings(
   highWaterMark: number,
   keepaliveIntervalMs: number,
+  pausable: boolean,
 ): Readonly<SessionSettings> {
   if (
     lastSettings?.highWaterMark !== highWaterMark ||
-    lastSettings.keepaliveIntervalMs !== keepaliveIntervalMs
+    lastSettings.keepaliveIntervalMs !== keepaliveIntervalMs ||
+    lastSettings.pausable !== pausable
   ) {
     lastSettings = Object.freeze({
       role: "server",
       highWaterMark,
       keepaliveIntervalMs,
+      pausable,
     });
   }
   return lastSettings;

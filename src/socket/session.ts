@@ -74,6 +74,11 @@ export interface SessionSettings {
    * `0` turns keepalive off.
    */
   keepaliveIntervalMs: number;
+  /**
+   * Whether the connection stops reading from TCP while the session does
+   * not read; see {@linkcode Transport.pausable}.
+   */
+  pausable: boolean;
 }
 
 /** The sessions that share one keepalive timer, and the timer. */
@@ -106,6 +111,10 @@ export class SocketSession implements Transport {
   constructor(settings: Readonly<SessionSettings>, open: Opener) {
     this.#settings = settings;
     this.#open = open;
+  }
+
+  get pausable(): boolean {
+    return this.#settings.pausable;
   }
 
   start(events: TransportEvents): void {
