@@ -15,7 +15,6 @@ import {
 } from "./permessage_deflate_codec.ts";
 import type { DeflateAgreement } from "./permessage_deflate_negotiation.ts";
 import { type SessionSettings, SocketSession } from "./session.ts";
-import type { Transport } from "../transport.ts";
 
 /** What the server side of a connection runs with. */
 export interface ServerTransportOptions {
@@ -33,7 +32,7 @@ export interface ServerTransportOptions {
   idleTimeout: number;
   /**
    * Whether `connection` stops reading from TCP while it is not read; see
-   * {@linkcode Transport.pausable}.
+   * {@linkcode SessionSettings.pausable}.
    */
   pausable: boolean;
   /** permessage-deflate as agreed with the client's offer, if it was. */
