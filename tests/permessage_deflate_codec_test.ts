@@ -236,6 +236,32 @@ Deno.test("interop: npm ws's PerMessageDeflate reads ours and we read its, every
   }
 });
 
+Deno.test("empty messages: each compresses to a payload npm ws reads, between others and in a row, keeping the context", async () => {
+  const messages = [
+    new Uint8Array(0),
+    chatMessage(0),
+    new Uint8Array(0),
+    new Uint8Array(0),
+    chatMessage(1),
+  ];
+  for (const role of ["client", "server"] as const) {
+    const ours = new DeflateCodec(parameters(), role);
+    const theirs = new WsPerMessageDeflate({ isServer: role === "client" });
+    theirs.accept([{}]);
+    for (const message of messages) {
+      const payload = (await ours.compress(message))!;
+      // RFC 7692, section 7.2.3.6: at least an empty block, 0x00.
+      assert.ok(payload.byteLength > 0, "an empty payload");
+      assert.deepEqual(
+        await viaWs(theirs.decompress.bind(theirs), payload, true),
+        message,
+      );
+    }
+    ours.close();
+    theirs.cleanup();
+  }
+});
+
 /** Compresses `message` as the server would, on a codec of its own. */
 async function compressOnce(
   message: Uint8Array,

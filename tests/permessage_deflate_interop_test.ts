@@ -12,7 +12,7 @@ import type { IncomingMessage } from "node:http";
 import type { Socket } from "node:net";
 import WebSocket, { WebSocketServer } from "ws";
 import { type CompressionOptions, WebSocketStream } from "../mod.ts";
-import { BOUND_MS, rejectionWithin } from "./_assert.ts";
+import { BOUND_MS, fulfilmentWithin, rejectionWithin } from "./_assert.ts";
 import { concat } from "./_bytes.ts";
 import { startNodeStreamServer } from "./_node_stream_server.ts";
 import { findPeer, peerTest } from "./_peers.ts";
@@ -266,6 +266,28 @@ Deno.test("CMP-07 order: long compressed, short and binary messages and then clo
     await wss.closed;
   } finally {
     await new Promise((resolve) => server.close(resolve));
+  }
+});
+
+Deno.test("CMP-02 empty messages: before, between and after compressed ones, they echo through ws intact", async () => {
+  await using server = await startWsServer({});
+  const wss = new WebSocketStream(server.url, SOCKET);
+  try {
+    const { readable, writable, extensions } = await wss.opened;
+    assert.match(extensions, /permessage-deflate/);
+    const writer = writable.getWriter();
+    const reader = readable.getReader();
+    const [first, second] = chatMessages(2);
+    for (const message of ["", first!, "", "", second!, new Uint8Array(0)]) {
+      await fulfilmentWithin(writer.write(message), BOUND_MS, "write");
+      const echoed = await fulfilmentWithin(reader.read(), BOUND_MS, "echo");
+      assert.deepEqual(echoed.value, message);
+    }
+    wss.close();
+    await fulfilmentWithin(wss.closed, BOUND_MS, "closed");
+  } finally {
+    // A failed case must not leave the server waiting for its client.
+    for (const socket of server.sockets) socket.destroy();
   }
 });
 

@@ -130,7 +130,8 @@ export class DeflateCodec {
    * sent uncompressed do not touch the context, so skipping is always safe.
    */
   shouldCompress(length: number): boolean {
-    if (this.#closed || length < this.#threshold) return false;
+    // An empty message gains nothing.
+    if (this.#closed || length === 0 || length < this.#threshold) return false;
     if (this.#skipMessages > 0) {
       this.#skipMessages--;
       return false;
@@ -177,7 +178,13 @@ export class DeflateCodec {
       this.#deflater = undefined;
       deflater.close();
     }
-    const payload = output.subarray(0, output.byteLength - TAIL.byteLength);
+    // zlib writes nothing at all for an empty message right after a flush:
+    // the payload is then an empty block, as RFC 7692, section 7.2.3.6
+    // shows, since an empty payload would leave the peer's inflater halfway
+    // through the tail it appends.
+    const payload = output.byteLength === 0
+      ? new Uint8Array(1)
+      : output.subarray(0, output.byteLength - TAIL.byteLength);
     this.#probing = false;
     this.#compresses = payload.byteLength < message.byteLength * POOR_RATIO;
     if (this.#compresses) {
