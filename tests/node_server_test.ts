@@ -20,7 +20,12 @@ import {
 } from "./_assert.ts";
 import { concat, MiB } from "./_bytes.ts";
 import { startNodeStreamServer } from "./_node_stream_server.ts";
-import { encodeFrame, Opcode, parseClosePayload } from "./_raw_server.ts";
+import {
+  encodeFrame,
+  Opcode,
+  parseClosePayload,
+  writeAll,
+} from "./_raw_server.ts";
 import {
   encodeClientFrame,
   rawHandshake,
@@ -383,6 +388,30 @@ Deno.test("SRV-07 node server: a handler that does not read past idleTimeout kee
   await sending;
   client.close();
   await fulfilmentWithin(client.closed, BOUND_MS, "client closed");
+});
+
+Deno.test("SRV-07 node server: a client sending one long message more slowly than idleTimeout is not dropped as silent", async () => {
+  await using server = await startNodeStreamServer({ idleTimeout: 1 });
+  using handshake = await rawHandshake(server.port);
+  const stream = await server.accept();
+  const { readable } = await stream.opened;
+  const frame = encodeFrame(Opcode.binary, new Uint8Array(40_000), {
+    mask: MASK,
+  });
+  // Steady sending for five keepalive periods, but no frame ends until the
+  // last piece: only the bytes say the client is there.
+  for (let at = 0; at < frame.length; at += 2_000) {
+    await writeAll(handshake.connection.conn, frame.subarray(at, at + 2_000));
+    await new Promise((resolve) => setTimeout(resolve, 125));
+  }
+  const { value } = await fulfilmentWithin(
+    readable.getReader().read(),
+    BOUND_MS,
+    "read",
+  );
+  assert.equal((value as Uint8Array).byteLength, 40_000);
+  handshake.connection.close();
+  await stream.closed.catch(() => {});
 });
 
 Deno.test("node server: below Deno 2.8 handleUpgrade fails with an error that says so, and writes nothing", () => {

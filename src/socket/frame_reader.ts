@@ -104,6 +104,12 @@ export class FrameReader {
    */
   discarding = false;
   /**
+   * Set whenever bytes arrive, and cleared by whoever watches that the peer
+   * is alive (the session's keepalive): a peer in the middle of a long
+   * message is heard from, though no frame has ended.
+   */
+  heard = false;
+  /**
    * Set once permessage-deflate was agreed: messages with RSV1 are inflated
    * with it, and count their inflated bytes against the message limit.
    */
@@ -525,6 +531,7 @@ export class FrameReader {
   /** The rest of {@linkcode #fill}: one function for the reader's life. */
   readonly #filled = (read: number | null): boolean => {
     if (read === null) return false;
+    this.heard = true;
     const buffer = this.#buffer;
     this.#end += read;
     if (this.#end === buffer.length && buffer.length < MAX_READ_BUFFER_BYTES) {
@@ -574,6 +581,7 @@ export class FrameReader {
     while (filled < length) {
       const read = await this.#source.read(payload.subarray(filled));
       if (read === null) return null;
+      this.heard = true;
       filled += read;
     }
     if (maskKey !== 0) applyMask(payload, 0, length, maskKey);

@@ -104,8 +104,6 @@ export class SocketSession implements Transport {
   #paused: PromiseWithResolvers<void> | undefined;
   /** How the session ended when it was not the reader that ended it. */
   #ending: Outcome | undefined;
-  /** A frame arrived since the last keepalive tick. */
-  #heard = false;
   #pinged = false;
 
   constructor(settings: Readonly<SessionSettings>, open: Opener) {
@@ -219,7 +217,6 @@ export class SocketSession implements Transport {
     writer: FrameWriter,
     event: FrameEvent,
   ): Outcome | undefined | Promise<Outcome | undefined> {
-    this.#heard = true;
     switch (event.type) {
       case "message":
         if (!events.onMessage(event.message) && this.#paused === undefined) {
@@ -303,7 +300,7 @@ export class SocketSession implements Transport {
   #startKeepalive(): void {
     const interval = this.#settings.keepaliveIntervalMs;
     if (interval === 0) return;
-    this.#heard = true;
+    this.#reader!.heard = true;
     let group = SocketSession.#keepalives.get(interval);
     if (group === undefined) {
       const sessions = new Set<SocketSession>();
@@ -328,10 +325,12 @@ export class SocketSession implements Transport {
   /** One tick of the keepalive timer; see {@linkcode #startKeepalive}. */
   #keepAlive(): void {
     const writer = this.#writer!;
+    const reader = this.#reader!;
     // While paused we do not read, so a Pong would go unseen behind the
-    // data waiting in TCP: a slow handler is not a silent peer.
-    if (this.#heard || this.#paused !== undefined) {
-      this.#heard = false;
+    // data waiting in TCP: a slow handler is not a silent peer. Bytes heard
+    // count, not frames: a long message may take many ticks to arrive.
+    if (reader.heard || this.#paused !== undefined) {
+      reader.heard = false;
       this.#pinged = false;
     } else if (!this.#pinged) {
       this.#pinged = true;
