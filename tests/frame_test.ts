@@ -30,11 +30,16 @@ const readServerFrameHeader = (
 
 /** The message of the ProtocolError that parsing `bytes` throws. */
 function headerError(bytes: Uint8Array): string {
+  return headerFailure(bytes).message;
+}
+
+/** The ProtocolError a server's frame reader throws for the header `bytes`. */
+function headerFailure(bytes: Uint8Array): ProtocolError {
   try {
     readServerFrameHeader(bytes, 0, bytes.length);
   } catch (error) {
     assert.ok(error instanceof ProtocolError);
-    return error.message;
+    return error;
   }
   throw new Error("no ProtocolError");
 }
@@ -148,6 +153,20 @@ Deno.test("server frame headers: a header split anywhere asks for more, whole it
 Deno.test("server frame headers: lengths past 2^53 and long control frames break the protocol", () => {
   const tooLong = new Uint8Array([0x82, 0x7f, 0, 0x20, 0, 0, 0, 0, 0, 0]);
   assert.match(headerError(tooLong), /longer than 2\^53/);
+  assert.equal(headerFailure(tooLong).closeCode, 1009);
+  // RFC 6455 §5.2: a 64-bit length's most significant bit must be 0.
+  const topBit = new Uint8Array([0x82, 0x7f, 0x80, 0, 0, 0, 0, 0, 0, 1]);
+  assert.deepEqual(
+    {
+      closeCode: headerFailure(topBit).closeCode,
+      message: headerError(topBit),
+    },
+    {
+      closeCode: 1002,
+      message:
+        "the server sent a 64-bit frame length with its most significant bit set",
+    },
+  );
   const longPing = new Uint8Array([0x89, 0x7e, 0x00, 0x7e]);
   assert.match(headerError(longPing), /control frame of 126 bytes/);
   // Extended length for a short control payload is wasteful, not invalid.

@@ -237,6 +237,15 @@ export function parseFrameHeader(
   } else if (length === 127) {
     if (end - start < 10) return undefined;
     const high = readUint32(bytes, start + 2);
+    // RFC 6455 §5.2: the most significant bit of a 64-bit length must be 0.
+    if (high >= 2 ** 31) {
+      throw new ProtocolError(
+        1002,
+        `${
+          peerName(role)
+        } sent a 64-bit frame length with its most significant bit set`,
+      );
+    }
     if (high >= 2 ** 21) {
       throw new ProtocolError(
         1009,
