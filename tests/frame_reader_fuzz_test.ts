@@ -201,10 +201,19 @@ const violation: fc.Arbitrary<Piece> = fc.oneof(
       expected: [{ type: "error", closeCode: 1007 }],
     } satisfies Piece;
   }),
-  fc.bigInt({ min: 2n ** 53n, max: 2n ** 63n - 1n }).map((length) =>
+  // Announced lengths travel as numbers: each bound is the double nearest
+  // below the limit, so that no length rounds across it.
+  fc.bigInt({ min: 2n ** 53n, max: 2n ** 63n - 1024n }).map((length) =>
     fail(
       { opcode: 2, payload: new Uint8Array(0), announced: Number(length) },
       1009,
+    )
+  ),
+  // RFC 6455 §5.2: the most significant bit of a 64-bit length must be 0.
+  fc.bigInt({ min: 2n ** 63n, max: 2n ** 64n - 2048n }).map((length) =>
+    fail(
+      { opcode: 2, payload: new Uint8Array(0), announced: Number(length) },
+      1002,
     )
   ),
   fc.constantFrom(
