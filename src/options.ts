@@ -183,6 +183,28 @@ export function readAmount(
   return value;
 }
 
+/**
+ * Checks an option that must be a positive integer: a `TypeError` for what
+ * is not a number, a `RangeError` for a number that is not one.
+ */
+export function validatePositiveInteger(
+  value: unknown,
+  name: string,
+  what: string,
+): number {
+  if (typeof value !== "number") {
+    throw new TypeError(
+      `${what}: ${name} must be a number, received ${describeValue(value)}`,
+    );
+  }
+  if (!Number.isInteger(value) || value < 1) {
+    throw new RangeError(
+      `${what}: ${name} must be a positive integer, received ${value}`,
+    );
+  }
+  return value;
+}
+
 /** What {@linkcode readOptionsObject} reads when no options are given. */
 const NO_OPTIONS: object = Object.freeze({});
 

@@ -13,7 +13,11 @@ import {
   unpackEnvelope,
 } from "./envelope.ts";
 import { measureMessage } from "./message_size.ts";
-import { describeValue, readOptionsObject } from "../options.ts";
+import {
+  describeValue,
+  readOptionsObject,
+  validatePositiveInteger,
+} from "../options.ts";
 import {
   DEFAULT_MAX_QUEUED_BYTES,
   type HubOptions,
@@ -94,8 +98,9 @@ export class Hub {
   constructor(options: HubOptions = {}) {
     options = readOptionsObject(options, CONSTRUCT);
     const engine = validateEngine(options.engine);
-    this.#maxQueuedBytes = validateMaxQueuedBytes(
+    this.#maxQueuedBytes = validatePositiveInteger(
       options.maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES,
+      "maxQueuedBytes",
       CONSTRUCT,
     );
     this.#whenFull = validatePolicy(
@@ -297,8 +302,9 @@ export class Hub {
     const known = this.#subscribers.get(writable);
     if (known !== undefined) return known;
     const context = "Cannot subscribe";
-    const maxBytes = validateMaxQueuedBytes(
+    const maxBytes = validatePositiveInteger(
       options.maxQueuedBytes ?? this.#maxQueuedBytes,
+      "maxQueuedBytes",
       context,
     );
     const policy = validatePolicy(options.whenFull ?? this.#whenFull, context);
@@ -437,22 +443,6 @@ function validateOptional(
       }`,
     );
   }
-}
-
-function validateMaxQueuedBytes(value: unknown, context: string): number {
-  if (typeof value !== "number") {
-    throw new TypeError(
-      `${context}: maxQueuedBytes must be a number, received ${
-        describeValue(value)
-      }`,
-    );
-  }
-  if (!Number.isInteger(value) || value < 1) {
-    throw new RangeError(
-      `${context}: maxQueuedBytes must be a positive integer, received ${value}`,
-    );
-  }
-  return value;
 }
 
 function validatePolicy(value: unknown, context: string): SlowSubscriberPolicy {

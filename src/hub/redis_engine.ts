@@ -8,7 +8,11 @@
 
 import { Buffer } from "node:buffer";
 import { createClient, RESP_TYPES } from "redis";
-import { describeValue, readOptionsObject } from "../options.ts";
+import {
+  describeValue,
+  readOptionsObject,
+  validatePositiveInteger,
+} from "../options.ts";
 import type {
   HubEngine,
   HubEngineReceiver,
@@ -95,22 +99,6 @@ local offset = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'm', ARG
 redis.call('PUBLISH', KEYS[1], offset .. '\\n' .. ARGV[1])
 return offset`;
 
-/** Reads an option that must be a positive integer, if given. */
-function readPositiveInteger(
-  value: unknown,
-  name: string,
-): number | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value !== "number" || !Number.isInteger(value) || value < 1) {
-    throw new RangeError(
-      `${CONSTRUCT}: ${name} must be a positive integer, received ${
-        describeValue(value)
-      }`,
-    );
-  }
-  return value;
-}
-
 const NEWLINE = 0x0a;
 /** Replies as bytes: messages may be binary. */
 const BUFFERS = { [RESP_TYPES.BLOB_STRING]: Buffer };
@@ -184,19 +172,26 @@ export class RedisEngine implements HubEngine {
    *   string.
    * @throws {DOMException} `SyntaxError` when `url` does not parse or its
    *   scheme is not `redis` or `rediss`.
+   * @throws {TypeError} When `history.maxLength` or `maxPendingBytes` is
+   *   not a number.
    * @throws {RangeError} When `history.maxLength` or `maxPendingBytes` is
    *   not a positive integer.
    */
   constructor(options: RedisEngineOptions) {
     validateRedisUrl(readOptionsObject(options, CONSTRUCT).url);
-    this.#maxLength = readPositiveInteger(
-      options.history?.maxLength,
-      "history.maxLength",
-    );
-    this.#maxPendingBytes = readPositiveInteger(
-      options.maxPendingBytes,
+    const { history, maxPendingBytes } = options;
+    this.#maxLength = history?.maxLength === undefined
+      ? undefined
+      : validatePositiveInteger(
+        history.maxLength,
+        "history.maxLength",
+        CONSTRUCT,
+      );
+    this.#maxPendingBytes = validatePositiveInteger(
+      maxPendingBytes ?? DEFAULT_MAX_PENDING_BYTES,
       "maxPendingBytes",
-    ) ?? DEFAULT_MAX_PENDING_BYTES;
+      CONSTRUCT,
+    );
     this.#prefix = options.prefix ?? "hub:";
     const socket = {
       reconnectStrategy: (retries: number) =>
