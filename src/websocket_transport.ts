@@ -101,11 +101,15 @@ export class WebSocketTransport implements Transport {
     }
     const bit = eventBit(type, this.#side);
     if (bit === 0) return false;
+    // Not listened for: learnt already, so taken here (Node's messages
+    // come this way, one map lookup fewer each).
+    if ((this.#listening & bit) === 0) {
+      this.handleEvent(event);
+      return true;
+    }
     const socketClass = this.#socket!.constructor;
     routedEvents.set(socketClass, (routedEvents.get(socketClass) ?? 0) | bit);
-    if ((this.#listening & bit) !== 0) return false;
-    this.handleEvent(event);
-    return true;
+    return false;
   }
 
   /** Receives the socket's events; see `EventListenerObject`. */
