@@ -216,6 +216,30 @@ Deno.test("HUB-06 hub: a stalled subscriber holds no more than its bound (skip p
   await hub.close();
 });
 
+Deno.test("HUB-06 hub: a stalled writable subscribed and unsubscribed in turn holds no more than its bound", async () => {
+  const hub = new Hub({ maxQueuedBytes: 64 * 1024, whenFull: "skip" });
+  const stalled = recorder();
+  stalled.hold();
+  // As a client switching rooms while it reads nothing: each release left
+  // what it was handed in the writable, and each new queue started at zero.
+  let skipped = 0;
+  for (let i = 0; i < 100; i++) {
+    const subscription = hub.subscribe(`room ${i % 2}`, stalled.writable);
+    hub.publish(`room ${i % 2}`, new Uint8Array(48 * 1024));
+    skipped += subscription.skipped;
+    subscription.unsubscribe();
+  }
+  assert.equal(skipped, 99);
+  stalled.release();
+  await settle();
+  assert.equal(stalled.received.length, 1);
+  // Once written, the bytes no longer count.
+  const subscription = hub.subscribe("room 0", stalled.writable);
+  hub.publish("room 0", new Uint8Array(48 * 1024));
+  assert.equal(subscription.skipped, 0);
+  await hub.close();
+});
+
 Deno.test("HUB-07 hub: unsubscribe stops delivery, releases the writable after its last topic, and unfollows the engine's topic", async () => {
   const follows: string[] = [];
   const engine = loopbackEngine(follows);

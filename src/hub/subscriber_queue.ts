@@ -14,6 +14,14 @@ import {
 
 const ignore = () => {};
 
+/**
+ * Bytes handed to each writable whose writes have not completed, by any
+ * queue: a writable released (on its last unsubscribe) still holds what it
+ * was handed, and a new subscription must count it, or subscribing and
+ * unsubscribing in turn would let a stalled writable hold without bound.
+ */
+const unwrittenBytes = new WeakMap<WritableStream, { bytes: number }>();
+
 /** Whether {@linkcode SubscriberQueue.offer} queued a message. */
 export type OfferResult = "queued" | "skipped" | "closed";
 
@@ -31,7 +39,7 @@ export class SubscriberQueue {
   readonly #maxBytes: number;
   readonly #policy: SlowSubscriberPolicy;
   readonly #onEnd: () => void;
-  #bytes = 0;
+  readonly #unwritten: { bytes: number };
   #ended = false;
 
   /**
@@ -50,12 +58,18 @@ export class SubscriberQueue {
     this.#maxBytes = maxBytes;
     this.#policy = policy;
     this.#onEnd = onEnd;
+    let unwritten = unwrittenBytes.get(writable);
+    if (unwritten === undefined) {
+      unwritten = { bytes: 0 };
+      unwrittenBytes.set(writable, unwritten);
+    }
+    this.#unwritten = unwritten;
     this.#writer.closed.then(() => this.#end(), () => this.#end());
   }
 
   /** Bytes written and not yet taken in by the writable's sink. */
   get queuedBytes(): number {
-    return this.#bytes;
+    return this.#unwritten.bytes;
   }
 
   /** Whether the writable ended or was let go. */
@@ -75,19 +89,20 @@ export class SubscriberQueue {
 
   /** Whether a message of `size` bytes would be queued now. */
   fits(size: number): boolean {
-    return this.#bytes + size <= this.#maxBytes;
+    return this.#unwritten.bytes + size <= this.#maxBytes;
   }
 
   /** Writes `message` (of `size` bytes), or applies the policy when full. */
   offer(message: string | Uint8Array, size: number): OfferResult {
     if (this.#ended) return "closed";
-    if (this.#bytes + size > this.#maxBytes) {
+    if (!this.fits(size)) {
       if (this.#policy === "skip") return "skipped";
       this.overflow();
       return "closed";
     }
-    this.#bytes += size;
-    this.#writer.write(message).then(() => this.#bytes -= size, ignore);
+    const unwritten = this.#unwritten;
+    unwritten.bytes += size;
+    this.#writer.write(message).then(() => unwritten.bytes -= size, ignore);
     return "queued";
   }
 
