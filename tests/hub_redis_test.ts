@@ -394,6 +394,48 @@ Deno.test({
   },
 });
 
+Deno.test({
+  ...peerTestOptions(
+    [redis],
+    "HUB-14 hub on Redis: close() ends whether Redis stalls or is down, and reports what Redis did not take",
+  ),
+  async fn() {
+    await using server = await RedisServer.start(peerPath(redis));
+    for (const outage of ["stalled", "down"] as const) {
+      const losses: HubLossReport[] = [];
+      const engine = new RedisEngine({ url: server.url, closeTimeout: 200 });
+      const hub = new Hub({ engine, onLoss: (report) => losses.push(report) });
+      let closed: Promise<void> | undefined;
+      try {
+        await engine.ready;
+        hub.subscribe("t", new WritableStream());
+        if (outage === "stalled") server.pause();
+        else await server.kill();
+        for (let i = 0; i < 10; i++) hub.publish("t", "x");
+        // Down, a subscription waits in the client for Redis to come back.
+        hub.subscribe("u", new WritableStream());
+        // Used to wait for Redis without end: the timeout ends the test.
+        closed = hub.close();
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const outcome = await Promise.race([
+          closed.then(() => "closed"),
+          new Promise((resolve) => {
+            timer = setTimeout(() => resolve("still waiting"), 10_000);
+          }),
+        ]);
+        clearTimeout(timer);
+        assert.equal(outcome, "closed", outage);
+        const count = losses.reduce((sum, { count }) => sum + (count ?? 0), 0);
+        assert.equal(count, 10, `${outage}: ${JSON.stringify(losses)}`);
+      } finally {
+        server.resume();
+        await closed;
+        await hub.close();
+      }
+    }
+  },
+});
+
 Deno.test("HUB-09 RedisEngine: bad options are refused before any connection, as the client refuses a bad URL", () => {
   const cases: [unknown, string, string][] = [
     [
@@ -412,6 +454,11 @@ Deno.test("HUB-09 RedisEngine: bad options are refused before any connection, as
       { url: "redis://127.0.0.1:6379", maxPendingBytes: 0 },
       "RangeError",
       "maxPendingBytes must be a positive integer, received 0",
+    ],
+    [
+      { url: "redis://127.0.0.1:6379", closeTimeout: 0.5 },
+      "RangeError",
+      "closeTimeout must be a positive integer, received 0.5",
     ],
   ];
   for (const [options, name, why] of cases) {

@@ -57,10 +57,23 @@ export interface RedisEngineOptions {
    * @default {16777216} 16 MiB
    */
   maxPendingBytes?: number;
+  /**
+   * How long `close()` waits, in milliseconds, for Redis to take what was
+   * published before it. A Redis that stalled, or one that is down, would
+   * otherwise hold `close()` (and `hub.close()`) for as long as it lasts:
+   * what is still unanswered then is dropped, and the hub's `onLoss` is told
+   * how many (`"not answered before close"`).
+   *
+   * @default {5000}
+   */
+  closeTimeout?: number;
 }
 
 /** See {@linkcode RedisEngineOptions.maxPendingBytes}. */
 const DEFAULT_MAX_PENDING_BYTES = 16 * 1024 * 1024;
+
+/** See {@linkcode RedisEngineOptions.closeTimeout}. */
+const DEFAULT_CLOSE_TIMEOUT = 5000;
 
 const CONSTRUCT = "Cannot construct RedisEngine";
 
@@ -146,6 +159,13 @@ export class RedisEngine implements HubEngine {
   readonly #maxPendingBytes: number;
   /** Bytes of published messages Redis has not answered yet. */
   #pendingBytes = 0;
+  /** How many published messages Redis has not answered yet. */
+  #pendingCount = 0;
+  /** Resolved when nothing published waits for Redis; set by `close()`. */
+  #allAnswered: PromiseWithResolvers<void> | undefined;
+  readonly #closeTimeout: number;
+  /** Set when `close()` dropped the connections: it counted what was lost. */
+  #destroyed = false;
   #droppedWhileBehind = 0;
   readonly #publisher;
   readonly #subscriber;
@@ -172,14 +192,14 @@ export class RedisEngine implements HubEngine {
    *   string.
    * @throws {DOMException} `SyntaxError` when `url` does not parse or its
    *   scheme is not `redis` or `rediss`.
-   * @throws {TypeError} When `history.maxLength` or `maxPendingBytes` is
-   *   not a number.
-   * @throws {RangeError} When `history.maxLength` or `maxPendingBytes` is
-   *   not a positive integer.
+   * @throws {TypeError} When `history.maxLength`, `maxPendingBytes` or
+   *   `closeTimeout` is not a number.
+   * @throws {RangeError} When `history.maxLength`, `maxPendingBytes` or
+   *   `closeTimeout` is not a positive integer.
    */
   constructor(options: RedisEngineOptions) {
     validateRedisUrl(readOptionsObject(options, CONSTRUCT).url);
-    const { history, maxPendingBytes } = options;
+    const { history, maxPendingBytes, closeTimeout } = options;
     this.#maxLength = history?.maxLength === undefined
       ? undefined
       : validatePositiveInteger(
@@ -190,6 +210,11 @@ export class RedisEngine implements HubEngine {
     this.#maxPendingBytes = validatePositiveInteger(
       maxPendingBytes ?? DEFAULT_MAX_PENDING_BYTES,
       "maxPendingBytes",
+      CONSTRUCT,
+    );
+    this.#closeTimeout = validatePositiveInteger(
+      closeTimeout ?? DEFAULT_CLOSE_TIMEOUT,
+      "closeTimeout",
       CONSTRUCT,
     );
     this.#prefix = options.prefix ?? "hub:";
@@ -238,6 +263,7 @@ export class RedisEngine implements HubEngine {
       return;
     }
     this.#pendingBytes += size;
+    this.#pendingCount++;
     const key = this.#prefix + topic;
     const data = Buffer.from(
       payload.buffer,
@@ -256,7 +282,8 @@ export class RedisEngine implements HubEngine {
       ]);
     sent.then(() => this.#answered(size), () => {
       this.#answered(size);
-      if (this.#connected) {
+      if (this.#destroyed) return;
+      if (this.#connected || this.#closed) {
         this.#lost({ reason: "publish failed", count: 1, topic });
       } else this.#droppedWhileDown++;
     });
@@ -265,6 +292,8 @@ export class RedisEngine implements HubEngine {
   /** Redis answered a publish of `size` bytes. */
   #answered(size: number): void {
     this.#pendingBytes -= size;
+    this.#pendingCount--;
+    if (this.#pendingCount === 0) this.#allAnswered?.resolve();
     if (this.#pendingBytes <= this.#maxPendingBytes / 2) {
       this.#reportDroppedWhileBehind();
     }
@@ -342,19 +371,47 @@ export class RedisEngine implements HubEngine {
     }
   }
 
-  /** Closes both connections. */
+  /**
+   * Closes both connections, once Redis has taken what was published or
+   * `closeTimeout` has passed; reports what it did not take, and what was
+   * dropped while disconnected, to the hub's `onLoss`.
+   */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#reportDroppedWhileBehind();
     this.#closed = true;
     this.#markReady();
-    await Promise.all(
-      [this.#publisher, this.#subscriber].map(async (client) => {
-        // A client never opened (no hub took the engine) has nothing to end.
-        if (!client.isOpen) return;
-        await client.close().catch(() => client.destroy());
-      }),
-    );
+    const droppedWhileDown = this.#droppedWhileDown;
+    this.#droppedWhileDown = 0;
+    if (droppedWhileDown > 0) {
+      // No reconnection will report them now.
+      this.#lost({
+        reason: "published while disconnected",
+        count: droppedWhileDown,
+      });
+    }
+    if (this.#connected && this.#pendingCount > 0) {
+      this.#allAnswered = Promise.withResolvers();
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        this.#allAnswered.promise,
+        new Promise((resolve) => {
+          timer = setTimeout(resolve, this.#closeTimeout);
+        }),
+      ]);
+      clearTimeout(timer);
+    }
+    const unanswered = this.#pendingCount;
+    this.#destroyed = true;
+    // What Redis has not answered by now, it will not: closing gracefully
+    // would wait for it without end.
+    for (const client of [this.#publisher, this.#subscriber]) {
+      // A client never opened (no hub took the engine) has nothing to end.
+      if (client.isOpen) client.destroy();
+    }
+    if (unanswered > 0) {
+      this.#lost({ reason: "not answered before close", count: unanswered });
+    }
   }
 
   #down(): void {
