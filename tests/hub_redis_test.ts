@@ -314,6 +314,58 @@ Deno.test({
 Deno.test({
   ...peerTestOptions(
     [redis],
+    "HUB-06 HUB-12 hub on Redis Streams: a recovery that would overflow the subscriber's queue is not recovered, and the subscriber stays",
+  ),
+  async fn() {
+    await using server = await RedisServer.start(peerPath(redis));
+    const engine = new RedisEngine({
+      url: server.url,
+      history: { maxLength: 1000 },
+    });
+    const hub = new Hub({ engine, maxQueuedBytes: 64 * 1024 });
+    try {
+      await engine.ready;
+      const offsets: string[] = [];
+      hub.subscribe("room", new WritableStream(), {
+        encode: ({ offset }) => {
+          offsets.push(offset!);
+          return "";
+        },
+      });
+      for (let i = 0; i < 100 && offsets.length === 0; i++) {
+        hub.publish("room", "probe");
+        await delay(20);
+      }
+      await delay(50);
+      offsets.length = 0;
+      // 1.6 MiB missed, for a queue of 64 KiB: all of it used to be read
+      // into memory, for any offset a client sent, and then overflowed.
+      for (let i = 0; i < 200; i++) hub.publish("room", new Uint8Array(8192));
+      for (let i = 0; i < 200 && offsets.length < 200; i++) await delay(10);
+      const received: unknown[] = [];
+      const whole = hub.subscribe(
+        "room",
+        new WritableStream({ write: (message) => void received.push(message) }),
+        { since: offsets[0]! },
+      );
+      assert.deepEqual(await whole.recovery, { recovered: false, count: 0 });
+      assert.equal(whole.active, true);
+      const tail = hub.subscribe("room", new WritableStream(), {
+        since: offsets.at(-4)!,
+      });
+      assert.deepEqual(await tail.recovery, { recovered: true, count: 3 });
+      hub.publish("room", "live");
+      for (let i = 0; i < 100 && received.length === 0; i++) await delay(10);
+      assert.deepEqual(received, ["live"]);
+    } finally {
+      await hub.close();
+    }
+  },
+});
+
+Deno.test({
+  ...peerTestOptions(
+    [redis],
     "HUB-01 hub on Redis: text and binary arrive as published, with and without history",
   ),
   async fn() {

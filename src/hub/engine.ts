@@ -61,8 +61,9 @@ export interface HubLossReport {
 
 /**
  * The messages an engine kept after an offset, for recovery: `recovered` is
- * `false` when some of them are no longer kept (the window is gone), and
- * then `messages` is empty.
+ * `false` when some of them are no longer kept (the window is gone), or when
+ * they are more than the subscriber could hold, and then `messages` is
+ * empty.
  *
  * @example A full recovery of nothing
  * ```ts
@@ -119,9 +120,16 @@ export interface HubEngine {
   unfollow(topic: string): void;
   /**
    * What was published on `topic` after `offset`, for engines that keep
-   * history. Never rejects: a failure is `recovered: false`.
+   * history. Never rejects: a failure is `recovered: false`. `maxBytes` is
+   * what the subscriber's queue holds: past it the messages could not all be
+   * delivered, so an engine stops reading there and answers
+   * `recovered: false` rather than hold a history of any length in memory.
    */
-  history?(topic: string, offset: string): Promise<HubHistory>;
+  history?(
+    topic: string,
+    offset: string,
+    maxBytes: number,
+  ): Promise<HubHistory>;
   /** Stops the engine and releases its connections. */
   close(): Promise<void>;
 }

@@ -382,8 +382,12 @@ export class Hub {
     subscription.startRecovery();
     // Engines promise never to reject; one that does must not leave the
     // subscription holding live messages back for ever.
-    const kept = await history.call(this.#engine, subscription.topic, since)
-      .catch((): HubHistory => ({ recovered: false, messages: [] }));
+    const kept = await history.call(
+      this.#engine,
+      subscription.topic,
+      since,
+      subscription.queue.maxBytes,
+    ).catch((): HubHistory => ({ recovered: false, messages: [] }));
     const missed: RecoveredMessage[] = [];
     for (const { offset, payload } of kept.messages) {
       const envelope = unpackEnvelope(payload);

@@ -134,8 +134,10 @@ export interface SubscribeOptions {
    * engine that keeps history, what was published after it is delivered
    * first, and {@linkcode Subscription.recovery} says whether all of it
    * could be. What is recovered is queued at once and counts against
-   * `maxQueuedBytes` like the rest: a bound smaller than the engine's
-   * history can close (or skip) a subscriber that missed a lot.
+   * `maxQueuedBytes` like the rest: when what was missed is more than that,
+   * none of it is read or delivered, and `recovery` says it was not
+   * recovered (a client that asks for an old offset costs no more memory
+   * than its queue).
    */
   since?: string;
 }

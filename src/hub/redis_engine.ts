@@ -112,6 +112,31 @@ local offset = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'm', ARG
 redis.call('PUBLISH', KEYS[1], offset .. '\\n' .. ARGV[1])
 return offset`;
 
+// The entries after ARGV[1], read a page at a time, as long as their
+// payloads add up to at most ARGV[2] bytes: false when ARGV[1] is no longer
+// kept, -1 when they are more than that, else the entries. Only what a
+// subscriber can hold leaves Redis, whatever the offset asked for.
+const READ_HISTORY = `
+local from = ARGV[1]
+local first = redis.call('XRANGE', KEYS[1], from, from, 'COUNT', 1)
+if #first == 0 or first[1][1] ~= from then return false end
+local budget = tonumber(ARGV[2])
+local entries = {}
+while true do
+  local page = redis.call('XRANGE', KEYS[1], from, '+', 'COUNT', 100)
+  local fresh = 0
+  for _, entry in ipairs(page) do
+    if entry[1] ~= from then
+      fresh = fresh + 1
+      budget = budget - #entry[2][2]
+      if budget < 0 then return -1 end
+      entries[#entries + 1] = entry
+    end
+  end
+  if fresh == 0 then return entries end
+  from = page[#page][1]
+end`;
+
 const NEWLINE = 0x0a;
 /** Replies as bytes: messages may be binary. */
 const BUFFERS = { [RESP_TYPES.BLOB_STRING]: Buffer };
@@ -342,32 +367,40 @@ export class RedisEngine implements HubEngine {
 
   /**
    * The messages kept after `offset` (with `history` only): `recovered` is
-   * `false` when `offset` itself is no longer kept, so some may be gone.
+   * `false` when `offset` itself is no longer kept, so some may be gone, or
+   * when the messages add up to more than `maxBytes`.
    */
-  async history(topic: string, offset: string): Promise<HubHistory> {
-    if (this.#maxLength === undefined) {
-      return { recovered: false, messages: [] };
-    }
+  async history(
+    topic: string,
+    offset: string,
+    maxBytes: number,
+  ): Promise<HubHistory> {
+    const notRecovered = { recovered: false, messages: [] };
+    if (this.#maxLength === undefined) return notRecovered;
     try {
       // Followed first, so nothing falls between the history and the live.
       await this.#following.get(topic);
       const entries = await this.#publisher.sendCommand(
-        ["XRANGE", this.#prefix + topic, offset, "+"],
+        [
+          "EVAL",
+          READ_HISTORY,
+          "1",
+          this.#prefix + topic,
+          offset,
+          String(maxBytes),
+        ],
         { typeMapping: BUFFERS },
-      ) as [Buffer, Buffer[]][];
-      const [first, ...rest] = entries;
-      if (first === undefined || latin1.decode(first[0]) !== offset) {
-        return { recovered: false, messages: [] };
-      }
+      ) as [Buffer, Buffer[]][] | number | null;
+      if (!Array.isArray(entries)) return notRecovered;
       return {
         recovered: true,
-        messages: rest.map(([id, fields]) => ({
+        messages: entries.map(([id, fields]) => ({
           offset: latin1.decode(id),
           payload: fields[1]!,
         })),
       };
     } catch {
-      return { recovered: false, messages: [] };
+      return notRecovered;
     }
   }
 

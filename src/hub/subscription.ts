@@ -36,7 +36,8 @@ export interface HubMessage {
 
 /**
  * The outcome of a recovery: `recovered` is `false` when the engine no
- * longer had every message after the given offset (or keeps no history);
+ * longer had every message after the given offset (or keeps no history),
+ * or when they were more than the subscriber's `maxQueuedBytes`;
  * `count` is how many missed messages were delivered.
  *
  * @example Telling a client its history is gone
