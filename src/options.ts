@@ -210,8 +210,8 @@ const NO_OPTIONS: object = Object.freeze({});
 
 /**
  * Reads an options argument as a dictionary does: `undefined` and `null` are
- * no options, anything else that is not an object is a TypeError whose
- * message starts with `what`.
+ * no options, anything else that is not an object (functions are) is a
+ * TypeError whose message starts with `what`.
  */
 export function readOptionsObject<T extends object>(
   options: T | null | undefined,
@@ -220,7 +220,8 @@ export function readOptionsObject<T extends object>(
   if (options === undefined || options === null) {
     return NO_OPTIONS as Partial<T>;
   }
-  if (typeof options !== "object") {
+  // A function is an object too, and WebIDL takes it as a dictionary.
+  if (typeof options !== "object" && typeof options !== "function") {
     throw new TypeError(
       `${what}: options must be an object, received ${describeValue(options)}`,
     );

@@ -146,6 +146,13 @@ Deno.test("CTR-03 options that are not an object are a TypeError", () => {
   );
 });
 
+Deno.test("CTR-03 a function is an object, so it is taken as options", async () => {
+  const options = Object.assign(() => {}, { signal: AbortSignal.abort("x") });
+  const wss = new WebSocketStream("ws://127.0.0.1:9/", options as never);
+  await assert.rejects(wss.opened, (reason) => reason === "x");
+  await assert.rejects(wss.closed, (reason) => reason === "x");
+});
+
 Deno.test("CTR-04 protocols must be a sequence, not a string", () => {
   assert.throws(
     // @ts-expect-error: protocols is a sequence
