@@ -196,7 +196,9 @@ export class WebSocketStream {
     }
     const input = `${url}`.toWellFormed();
     const given = readOptionsObject(options, CONSTRUCT);
+    // WebIDL's order: each member read and converted before the next.
     const headers = readHeaders(given.headers);
+    const protocols = toProtocolList(given.protocols);
     const { signal } = given;
     if (signal !== undefined && !(signal instanceof AbortSignal)) {
       throw new TypeError(
@@ -205,7 +207,6 @@ export class WebSocketStream {
         }`,
       );
     }
-    const protocols = toProtocolList(given.protocols);
     const settings = readStreamOptions(given, "client", CONSTRUCT);
     const useSocket = readTransportChoice(given.transport);
     // Only the socket transport compresses: the default one just validates.

@@ -134,6 +134,25 @@ Deno.test("CTR-21 each option is read once, over either transport", async () => 
   }
 });
 
+Deno.test("CTR-22 protocols is read and converted before signal", () => {
+  const reads: string[] = [];
+  const options = {
+    get signal() {
+      reads.push("signal");
+      return AbortSignal.abort();
+    },
+    get protocols() {
+      reads.push("protocols");
+      return "chat";
+    },
+  };
+  assert.throws(
+    () => new WebSocketStream("ws://127.0.0.1:9/", options as never),
+    TypeError,
+  );
+  assert.deepEqual(reads, ["protocols"]);
+});
+
 Deno.test("CTR-03 options that are not an object are a TypeError", () => {
   assert.throws(
     // @ts-expect-error: options must be a dictionary
