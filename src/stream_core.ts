@@ -685,12 +685,14 @@ export class StreamCore
     if (wasConnecting) {
       this.#settleOpened(undefined, openedError);
     }
+    // The standard's order: the readable ends, then the writable, then
+    // `closed` settles, so their reactions run in that order too.
+    this.#flushReadable();
+    this.#writableController?.error(late.writableError);
     // `in` narrows under users' `strictNullChecks: false` too; `clean` does not.
     const closed = this.#closed ??= new LazyPromise();
     if ("info" in ending) closed.resolve(ending.info);
     else closed.reject(ending.error);
-    this.#writableController?.error(late.writableError);
-    this.#flushReadable();
   }
 
   /** @param pulled Whether a read waits (the stream's pull). */

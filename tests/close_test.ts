@@ -300,6 +300,53 @@ clientTest(
   },
 );
 
+/**
+ * What settles first when the connection ends: a read waiting on the
+ * readable, the writer's `closed` and the stream's `closed`.
+ */
+async function endingOrder(wss: WebSocketStream): Promise<string[]> {
+  const { readable, writable } = await wss.opened;
+  const order: string[] = [];
+  const note = (what: string) => () => void order.push(what);
+  const read = readable.getReader().read().then(note("read"), note("read"));
+  const writer = writable.getWriter().closed.then(
+    note("writer.closed"),
+    note("writer.closed"),
+  );
+  const closed = wss.closed.then(note("closed"), note("closed"));
+  await Promise.all([read, writer, closed]);
+  return order;
+}
+
+clientTest(
+  "CLD-10 a clean close ends the readable, then the writable, then settles closed",
+  async (transport) => {
+    await using server = startWptServer();
+    const wss = transport.connect(`${server.url}/remote-close?code=4000`);
+    assert.deepEqual(await endingOrder(wss), [
+      "read",
+      "writer.closed",
+      "closed",
+    ]);
+  },
+);
+
+clientTest(
+  "CLD-10 an unclean close errors the readable, then the writable, then rejects closed",
+  async (transport) => {
+    await using server = startRawServer(async (connection) => {
+      await connection.writeFrame(Opcode.ping, "");
+      connection.close();
+    });
+    const wss = transport.connect(server.url);
+    assert.deepEqual(await endingOrder(wss), [
+      "read",
+      "writer.closed",
+      "closed",
+    ]);
+  },
+);
+
 clientTest(
   "CLD-05 a peer that drops TCP instead of answering our Close: the transport's documented outcome",
   async (transport) => {
