@@ -107,7 +107,11 @@ export interface SubscribeOptions {
   /**
    * Bytes of messages (UTF-8 length of text, length of binary) handed to
    * this writable whose writes have not completed: for a `WebSocketStream`,
-   * what waits for room in the connection's send buffer. @default {1048576}
+   * what waits for room in the connection's send buffer. That buffer, up to
+   * the stream's `writeHighWaterMark`, comes on top: a client that stops
+   * reading holds both in the server's memory (and then what the operating
+   * system buffers) before its queue fills, so a server with many clients
+   * may want a smaller `writeHighWaterMark` as well. @default {1048576}
    */
   maxQueuedBytes?: number;
   /** What happens when the queue is full. @default {"close"} */
