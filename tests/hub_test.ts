@@ -193,6 +193,34 @@ Deno.test("HUB-05 hub: under the skip policy a full queue skips, counts, and onS
   await hub.close();
 });
 
+Deno.test("HUB-07 hub: a subscription that onSkip or encode ends gets no more of its topic, while the writable keeps its other topics", async () => {
+  const hub = new Hub({ maxQueuedBytes: 16, whenFull: "skip" });
+  const slow = recorder();
+  hub.subscribe("other", slow.writable);
+  const skipping = hub.subscribe("t", slow.writable, {
+    onSkip: (_, subscription) => subscription.unsubscribe(),
+  });
+  const encoding = hub.subscribe("u", slow.writable, {
+    encode: () => {
+      encoding.unsubscribe();
+      return "encoded";
+    },
+  });
+  slow.hold();
+  hub.publish("other", "full".repeat(4));
+  hub.publish("t", "skipped");
+  slow.release();
+  await settle();
+  hub.publish("t", "after");
+  hub.publish("u", "u");
+  hub.publish("other", "kept");
+  await settle();
+  assert.equal(skipping.active, false);
+  assert.equal(encoding.active, false);
+  assert.deepEqual(slow.received, ["full".repeat(4), "kept"]);
+  await hub.close();
+});
+
 Deno.test("HUB-06 hub: a stalled subscriber holds no more than its bound (skip policy, 64 MiB published, 64 KiB bound)", async () => {
   const gc = (globalThis as { gc?: () => void }).gc;
   assert.ok(gc !== undefined, "run with --v8-flags=--expose-gc");

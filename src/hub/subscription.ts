@@ -173,7 +173,8 @@ export class HubSubscription implements Subscription {
     }
     if (this.#encode !== undefined) {
       const encoded = this.#encodeMessage(message, offset);
-      if (encoded === undefined) return;
+      // The callbacks may unsubscribe: the message then is not delivered.
+      if (encoded === undefined || !this.#active) return;
       message = encoded;
       size = measureMessage(message);
     }
@@ -190,6 +191,7 @@ export class HubSubscription implements Subscription {
         this.queue.fail(callbackFailure("onSkip", describeError(error)));
         return;
       }
+      if (!this.#active) return;
     }
     if (this.queue.offer(message, size) === "skipped") this.#skip();
   }
