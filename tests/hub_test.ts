@@ -163,6 +163,28 @@ Deno.test("HUB-04 hub: a full queue under the default policy aborts the writable
   await hub.close();
 });
 
+Deno.test("HUB-04 HUB-05 hub: a message longer than the bound goes to a subscriber with nothing queued, under either policy", async () => {
+  for (const whenFull of ["close", "skip"] as const) {
+    const hub = new Hub({ maxQueuedBytes: 10, whenFull });
+    const idle = recorder();
+    const busy = recorder();
+    const idleSubscription = hub.subscribe("t", idle.writable);
+    const busySubscription = hub.subscribe("t", busy.writable);
+    busy.hold();
+    hub.publish("t", "queued", { except: idle.writable });
+    // One long message (a client's post into a room, say) used to close,
+    // or be skipped by, every subscriber, however fast.
+    const long = "long message".repeat(10);
+    hub.publish("t", long);
+    assert.equal(idleSubscription.active, true, whenFull);
+    assert.equal(busySubscription.active, whenFull === "skip", whenFull);
+    busy.release();
+    await settle();
+    assert.deepEqual(idle.received, [long], whenFull);
+    await hub.close();
+  }
+});
+
 Deno.test("HUB-05 hub: under the skip policy a full queue skips, counts, and onSkip's send() lands before the next message", async () => {
   const hub = new Hub({ maxQueuedBytes: 16, whenFull: "skip" });
   const slow = recorder();

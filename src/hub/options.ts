@@ -111,7 +111,9 @@ export interface SubscribeOptions {
    * the stream's `writeHighWaterMark`, comes on top: a client that stops
    * reading holds both in the server's memory (and then what the operating
    * system buffers) before its queue fills, so a server with many clients
-   * may want a smaller `writeHighWaterMark` as well. @default {1048576}
+   * may want a smaller `writeHighWaterMark` as well. A single message
+   * longer than the bound is written when nothing else waits: it says
+   * nothing of the subscriber's pace. @default {1048576}
    */
   maxQueuedBytes?: number;
   /** What happens when the queue is full. @default {"close"} */

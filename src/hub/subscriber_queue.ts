@@ -87,9 +87,14 @@ export class SubscriberQueue {
     return this.#policy;
   }
 
-  /** Whether a message of `size` bytes would be queued now. */
+  /**
+   * Whether a message of `size` bytes would be queued now: when the bytes
+   * stay within the bound, or when nothing is queued (a message longer than
+   * the bound is no sign of a slow subscriber).
+   */
   fits(size: number): boolean {
-    return this.#unwritten.bytes + size <= this.#maxBytes;
+    const bytes = this.#unwritten.bytes;
+    return bytes === 0 || bytes + size <= this.#maxBytes;
   }
 
   /** Writes `message` (of `size` bytes), or applies the policy when full. */

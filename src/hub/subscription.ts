@@ -258,7 +258,8 @@ export class HubSubscription implements Subscription {
     offset: string | undefined,
   ): void {
     // Held messages count against the same bound as queued ones.
-    if (this.#heldBytes + this.queue.queuedBytes + size > this.queue.maxBytes) {
+    const bytes = this.#heldBytes + this.queue.queuedBytes;
+    if (bytes > 0 && bytes + size > this.queue.maxBytes) {
       if (this.queue.policy === "skip") this.#skip();
       else this.queue.overflow();
       return;
