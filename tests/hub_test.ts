@@ -487,6 +487,37 @@ Deno.test("HUB-13 hub: a subscriber whose encode fails is aborted with 1011; the
   await Promise.all([publisher.close(), receiver.close()]);
 });
 
+Deno.test("HUB-13 hub: an onLoss that throws does not throw out of the engine; the loss and the error go to console.error", async () => {
+  let receiver: HubEngineReceiver | undefined;
+  const engine: HubEngine = {
+    open: (hubReceiver) => void (receiver = hubReceiver),
+    publish() {},
+    follow() {},
+    unfollow() {},
+    close: () => Promise.resolve(),
+  };
+  const hub = new Hub({
+    engine,
+    onLoss: () => {
+      throw new Error("a bug in onLoss");
+    },
+  });
+  const logged: string[] = [];
+  const { error } = console;
+  console.error = (...parts: unknown[]) => void logged.push(parts.join(" "));
+  try {
+    // RedisEngine reports from its promises' handlers: a throw there was
+    // an unhandled rejection, which ends a Deno process.
+    receiver!.lost({ reason: "published while disconnected", count: 3 });
+  } finally {
+    console.error = error;
+  }
+  assert.equal(logged.length, 1);
+  assert.match(logged[0]!, /lost 3 messages \(published while disconnected\)/);
+  assert.match(logged[0]!, /a bug in onLoss/);
+  await hub.close();
+});
+
 Deno.test("HUB-13 hub: a subscriber whose onSkip throws is aborted with 1011; publish() goes on for the others", async () => {
   const hub = new Hub();
   const failing = recorder();

@@ -12,6 +12,7 @@ import {
   sameHubId,
   unpackEnvelope,
 } from "./envelope.ts";
+import { describeError } from "../describe_error.ts";
 import { measureMessage } from "./message_size.ts";
 import {
   describeValue,
@@ -107,12 +108,8 @@ export class Hub {
       options.whenFull ?? "close",
       CONSTRUCT,
     );
-    this.#onLoss = options.onLoss ?? ((report) =>
-      console.error(
-        `Hub: lost ${
-          report.count ?? "an unknown number of"
-        } messages (${report.reason})`,
-      ));
+    this.#onLoss = options.onLoss ??
+      ((report) => console.error(describeLoss(report)));
     if (engine !== undefined) {
       if (enginesInUse.has(engine)) {
         throw new DOMException(
@@ -125,7 +122,7 @@ export class Hub {
     this.#engine?.open({
       receive: (topic, payload, offset) =>
         this.#receive(topic, payload, offset),
-      lost: (report) => this.#onLoss(report),
+      lost: (report) => this.#reportLoss(report),
     });
     if (engine !== undefined) enginesInUse.add(engine);
   }
@@ -286,6 +283,22 @@ export class Hub {
     return this.#closed;
   }
 
+  /**
+   * Tells `onLoss`. Engines report from their event and promise handlers,
+   * where a throw would end the process: an `onLoss` that throws has the
+   * loss and its error written to `console.error` instead, so the loss is
+   * still not silent.
+   */
+  #reportLoss(report: HubLossReport): void {
+    try {
+      this.#onLoss(report);
+    } catch (error) {
+      console.error(
+        `${describeLoss(report)}; onLoss threw: ${describeError(error)}`,
+      );
+    }
+  }
+
   #checkOpen(context: string): void {
     if (this.#closed !== undefined) {
       throw new DOMException(
@@ -401,6 +414,12 @@ export class Hub {
 }
 
 const CONSTRUCT = "Cannot construct Hub";
+
+function describeLoss(report: HubLossReport): string {
+  return `Hub: lost ${
+    report.count ?? "an unknown number of"
+  } messages (${report.reason})`;
+}
 
 /** The engines a hub has opened and not yet closed: one hub each. */
 const enginesInUse = new WeakSet<HubEngine>();

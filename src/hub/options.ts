@@ -81,7 +81,8 @@ export interface HubOptions {
   /**
    * Told when the engine knows messages were lost (for instance published
    * while it was disconnected). Without it, each report is written to
-   * `console.error`, so a loss is never silent.
+   * `console.error`, so a loss is never silent; so is a report whose
+   * `onLoss` throws, with the error.
    */
   onLoss?: (report: HubLossReport) => void;
 }
