@@ -16,7 +16,13 @@
  */
 
 import { parseArgs } from "node:util";
-import { cpuMicros, peakRss, sleep } from "./_process_stats.ts";
+import {
+  cpuMicros,
+  cpuTimes,
+  minorFaults,
+  peakRss,
+  sleep,
+} from "./_process_stats.ts";
 import { machine } from "./machine.ts";
 
 /** The client a measurement runs. */
@@ -241,7 +247,8 @@ async function upload(): Promise<Record<string, number>> {
   const url = `${values.url}/sink?bytes=${bytes}`;
   const messages = Math.ceil(bytes / size);
   let start: number;
-  let cpu: number;
+  let cpu: { user: number; system: number };
+  let faults: number;
   let blockedMs = 0;
   const wakeUps = countWakeUps();
   if (kind === "plain") {
@@ -250,14 +257,16 @@ async function upload(): Promise<Record<string, number>> {
       socket.onmessage = () => resolve()
     );
     wakeUps.start();
-    cpu = cpuMicros();
+    cpu = cpuTimes();
+    faults = minorFaults();
     start = performance.now();
     for (let i = 0; i < messages; i++) socket.send(new Uint8Array(size));
     await done;
   } else {
     const { reader, writer } = await openStream(url);
     wakeUps.start();
-    cpu = cpuMicros();
+    cpu = cpuTimes();
+    faults = minorFaults();
     start = performance.now();
     for (let i = 0; i < messages; i++) {
       const before = performance.now();
@@ -270,8 +279,14 @@ async function upload(): Promise<Record<string, number>> {
     }
   }
   const seconds = (performance.now() - start) / 1000;
-  const clientCpuMs = (cpuMicros() - cpu) / 1000;
-  const client = { peakRss: peakRss(), ...wakeUps.read() };
+  const now = cpuTimes();
+  const client = {
+    cpuMs: (now.user + now.system - cpu.user - cpu.system) / 1000,
+    systemMs: (now.system - cpu.system) / 1000,
+    faults: minorFaults() - faults,
+    peakRss: peakRss(),
+    ...wakeUps.read(),
+  };
   // Also collects the server's garbage: on the server every client case
   // shares, the next measurement starts from a clean heap, whoever ran last.
   const server = await serverStats();
@@ -279,8 +294,9 @@ async function upload(): Promise<Record<string, number>> {
     seconds,
     bytes: messages * size,
     megabytesPerSecond: messages * size / 1e6 / seconds,
-    cpuMs: clientCpuMs,
     serverCpuMs: server.sinkCpuMs,
+    serverSystemMs: server.sinkSystemMs,
+    serverFaults: server.sinkFaults,
     writeWaitMs: blockedMs,
     ...client,
   };
@@ -405,6 +421,8 @@ async function serverStats() {
     open: number;
     sinkCloseCode: number;
     sinkCpuMs: number;
+    sinkSystemMs: number;
+    sinkFaults: number;
   };
 }
 
