@@ -109,8 +109,8 @@ let sinkCloseCode = 0;
 
 /**
  * A handler that reads at most `rate` bytes/s (`Infinity` for as fast as it
- * can) and sends `done` once `bytes` arrived, then reads on until the client
- * closes.
+ * can: then, like the plain sink, it only counts) and sends `done` once
+ * `bytes` arrived, then reads on until the client closes.
  */
 async function slowSink(
   stream: WebSocketStream,
@@ -130,8 +130,10 @@ async function slowSink(
     received += typeof message === "string"
       ? message.length
       : message.byteLength;
-    const ahead = received / rate * 1000 - (performance.now() - start);
-    if (ahead > 0) await sleep(ahead);
+    if (rate !== Infinity) {
+      const ahead = received / rate * 1000 - (performance.now() - start);
+      if (ahead > 0) await sleep(ahead);
+    }
     if (before < bytes && received >= bytes) {
       stopMeter();
       const writer = writable.getWriter();
