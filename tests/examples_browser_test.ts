@@ -46,7 +46,7 @@ for (const [browser, whose] of CASES) {
         [
           `Open http://127.0.0.1:${port}/`,
           `page: hello from ${whose}`,
-          "page: 2 of 2 echoes came back",
+          `page: echoes: hello from ${whose}, 3 bytes`,
           'page closed cleanly: 1000 "page done"',
           "",
         ].join("\n"),

@@ -1,6 +1,8 @@
 // Runs in the page: the browser's own WebSocketStream where there is one
 // (Chrome), the bundled @streams/websocket where there is none (Firefox,
-// Safari). Both have the same API, so the rest of the code does not care.
+// Safari). Both have the same API; only binary messages differ, an
+// ArrayBuffer in Chrome and a Uint8Array in ours, so read them through
+// byteLength or a new Uint8Array(...), which both have.
 const { WebSocketStream } = "WebSocketStream" in globalThis
   ? globalThis
   : await import("/websocket_stream.js");
@@ -16,15 +18,15 @@ log(`connected with ${whose}`);
 
 const writer = writable.getWriter();
 const reader = readable.getReader();
-const sent = [`hello from ${whose}`, new Uint8Array([1, 2, 3])];
-let echoed = 0;
-for (const message of sent) {
+const echoes = [];
+for (const message of [`hello from ${whose}`, new Uint8Array([1, 2, 3])]) {
   await writer.write(message);
   const { value } = await reader.read();
-  log(`echo: ${typeof value === "string" ? value : `${value.length} bytes`}`);
-  echoed++;
+  echoes.push(typeof value === "string" ? value : `${value.byteLength} bytes`);
+  log(`echo: ${echoes.at(-1)}`);
 }
-await writer.write(`${echoed} of ${sent.length} echoes came back`);
+// The server prints the texts it gets: this one says what came back.
+await writer.write(`echoes: ${echoes.join(", ")}`);
 await reader.read();
 
 wss.close({ closeCode: 1000, reason: "page done" });
