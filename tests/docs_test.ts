@@ -7,6 +7,8 @@
  */
 
 import assert from "node:assert/strict";
+import { upgradeWebSocketStream } from "../mod.ts";
+import { runDeno } from "./_subprocess.ts";
 
 const ROOT = new URL("../", import.meta.url);
 /** The canonical repository; links to unpublished files go through it. */
@@ -88,4 +90,93 @@ Deno.test("CHANGELOG's newest version is the version in deno.json", async () => 
     config.version,
     `CHANGELOG.md's newest heading names ${newest}, deno.json has ${config.version}: keep them equal`,
   );
+});
+
+/** The files whose JSDoc jsr.io renders: the entry points and what they use. */
+async function publishedSources(dir = ROOT): Promise<string[]> {
+  const paths: string[] = [];
+  for await (const entry of Deno.readDir(dir)) {
+    const url = new URL(entry.name + (entry.isDirectory ? "/" : ""), dir);
+    const path = url.pathname.slice(ROOT.pathname.length);
+    if (entry.isDirectory && ["src", "cli"].includes(path.split("/")[0]!)) {
+      paths.push(...await publishedSources(url));
+    } else if (entry.isFile && path.endsWith(".ts") && isPublished(path)) {
+      paths.push(path);
+    }
+  }
+  return paths;
+}
+
+/** A `console.log(...); // what it prints` line of an example. */
+const CLAIM = /^(\s*)console\.log\((.*)\);\s*\/\/\s*(.+)$/;
+
+/** The `ts` examples of a file's JSDoc that say what a line prints. */
+function examplesWithClaims(source: string): string[] {
+  return [...source.matchAll(/^\s*\* ```ts\n([\s\S]*?)^\s*\* ```$/gm)]
+    .map(([, body]) =>
+      body!.split("\n").map((line) => line.replace(/^\s*\* ?/, "")).join("\n")
+    )
+    .filter((code) => code.split("\n").some((line) => CLAIM.test(line)));
+}
+
+Deno.test("JSDoc examples print what their comments say they print", async () => {
+  // The examples' server: echoes, and selects the first subprotocol offered.
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    (request) => {
+      const { response, stream } = upgradeWebSocketStream(request, {
+        protocol: (offered) => offered[0],
+      });
+      stream?.opened.then(({ readable, writable }) => readable.pipeTo(writable))
+        .catch(() => {});
+      return response;
+    },
+  );
+  const host = `127.0.0.1:${server.addr.port}`;
+  let claims = 0;
+  try {
+    for (const path of await publishedSources()) {
+      const source = await Deno.readTextFile(new URL(path, ROOT));
+      for (const example of examplesWithClaims(source)) {
+        const lines = example.replaceAll("localhost:8080", host).split("\n")
+          .map((line) => {
+            const [, indent, args, printed] = CLAIM.exec(line) ?? [];
+            return printed === undefined
+              ? line
+              : `${indent}claim(${JSON.stringify(printed)}, ${args});`;
+          });
+        const expected = lines.filter((line) => /^\s*claim\(/.test(line));
+        const result = await runDeno(
+          ["run", "--allow-net=127.0.0.1", "-"],
+          [
+            "const claim = (said: string, ...values: unknown[]) =>",
+            "  console.log('claim', JSON.stringify([said, values.map((value) =>",
+            '    typeof value === "string" ? value : Deno.inspect(value)',
+            '  ).join(" ")]));',
+            ...lines,
+            // Its end: a connection an example leaves open does not hold it.
+            "Deno.exit();",
+          ].join("\n"),
+        );
+        assert.equal(result.code, 0, `${path}:\n${example}\n${result.stderr}`);
+        const outcomes = result.text.split("\n")
+          .filter((line) => line.startsWith("claim "))
+          .map((line) => JSON.parse(line.slice(6)) as [string, string]);
+        assert.equal(outcomes.length, expected.length, `${path}:\n${example}`);
+        // Quotes and spaces aside, as a comment writes a value.
+        const plain = (text: string) => text.replace(/["'\s]/g, "");
+        for (const [said, printed] of outcomes) {
+          assert.equal(
+            plain(printed),
+            plain(said),
+            `${path}: the example says it prints ${said}, it printed ${printed}:\n${example}`,
+          );
+          claims++;
+        }
+      }
+    }
+  } finally {
+    await server.shutdown();
+  }
+  assert.ok(claims >= 10, `only ${claims} claims checked`);
 });

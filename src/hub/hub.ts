@@ -146,6 +146,8 @@ export class Hub {
    * hub.publish("a", "one");
    * hub.publish("b", "two");
    * await hub.close();
+   * // The hub left the writable open; closing it waits for what it holds.
+   * await writable.close();
    * console.log(received); // ["one", "two"]
    * ```
    *
