@@ -176,6 +176,44 @@ for (const role of roles) {
     );
     assert.equal(events[0]!.type, "overflow");
   });
+
+  Deno.test(`frame reader (${role}): a message sent a byte a frame holds about its bytes, not an array a frame`, async () => {
+    const gc = (globalThis as { gc?: () => void }).gc;
+    assert.ok(gc !== undefined, "run with --v8-flags=--expose-gc");
+    const limit = 16 * MiB;
+    // As many frames as the limit lets in; the last never comes, so the
+    // reader still holds them all when the bytes end.
+    const count = limit / 64;
+    const first = frame(role, Opcode.binary, "a", false);
+    const next = frame(role, Opcode.continuation, "b", false);
+    const bytes = new Uint8Array(
+      first.byteLength + (count - 1) * next.byteLength,
+    );
+    bytes.set(first);
+    for (
+      let at = first.byteLength;
+      at < bytes.byteLength;
+      at += next.byteLength
+    ) {
+      bytes.set(next, at);
+    }
+    const reader = new FrameReader(new ChunkSource([bytes]), {
+      role,
+      messageLimit: limit,
+    });
+    gc();
+    const before = Deno.memoryUsage();
+    const event = await reader.next();
+    gc();
+    const after = Deno.memoryUsage();
+    assert.equal(event.type, "end");
+    const held = after.heapUsed + after.external - before.heapUsed -
+      before.external;
+    // An array a fragment held 52 MiB here for a message of 256 KiB.
+    assert.ok(held < 4 * MiB, `${held} bytes held`);
+    // Keeps the reader, and what it holds, alive past the measure.
+    assert.equal(reader.discarding, false);
+  });
 }
 
 Deno.test("frame reader: a server refuses an unmasked frame, a client a masked one, with 1002", async () => {

@@ -15,13 +15,13 @@ import type { ByteConnection } from "./byte_connection.ts";
 import {
   applyMask,
   type FrameHeader,
-  joinChunks,
   MAX_CONTROL_PAYLOAD,
   MAX_HEADER_BYTES,
   Opcode,
   parseFrameHeader,
   peerName,
 } from "./frame.ts";
+import { FragmentBuffer } from "./fragment_buffer.ts";
 import { type DeflateCodec, InflateError } from "./permessage_deflate_codec.ts";
 import { ProtocolError } from "./protocol_error.ts";
 
@@ -87,7 +87,7 @@ export class FrameReader {
    * `#textParts` are made by the first frame of a message in several, not
    * kept between messages: an idle connection holds neither.
    */
-  #fragments: Uint8Array[] | undefined;
+  #fragments: FragmentBuffer | undefined;
   /** The text decoded so far of a fragmented text message. */
   #textParts: string[] | undefined;
   /** Decodes a fragmented text message frame by frame, so bad UTF-8 fails at once. */
@@ -400,7 +400,7 @@ export class FrameReader {
   /** Keeps a data frame's payload; text is checked as each frame arrives. */
   #takeFragment(payload: Uint8Array, fin: boolean): void {
     if (this.#messageOpcode !== Opcode.Text) {
-      if (payload.byteLength > 0) (this.#fragments ??= []).push(payload);
+      (this.#fragments ??= new FragmentBuffer()).push(payload);
       return;
     }
     this.#textDecoder ??= new TextDecoder("utf-8", {
@@ -418,7 +418,7 @@ export class FrameReader {
 
   #assemble(): Message {
     if (this.#messageOpcode !== Opcode.Text) {
-      return joinChunks(this.#fragments ?? []);
+      return this.#fragments?.join() ?? new Uint8Array(0);
     }
     return this.#textParts?.join("") ?? "";
   }
