@@ -19,8 +19,8 @@ export function chunkToMessage(chunk: unknown): Message {
   if (typeof chunk === "string") return chunk.toWellFormed();
   // The common chunk goes out as it is: no view per message. Not a subclass
   // such as node:buffer's Buffer, whose slice() shares its bytes where a
-  // transport counts on a copy; and not an empty one, which takes the path
-  // below that refuses a detached buffer.
+  // transport counts on a copy; and not an empty one, which may be a view
+  // on a detached buffer (see below).
   if (
     chunk instanceof Uint8Array &&
     Object.getPrototypeOf(chunk) === Uint8Array.prototype &&
@@ -29,13 +29,18 @@ export function chunkToMessage(chunk: unknown): Message {
     refuseUnsendableBuffer(chunk.buffer);
     return chunk;
   }
+  // A detached buffer holds no bytes (WebIDL's copy of them is empty): its
+  // length reads 0, where a view made on it, or a DataView's offset, throws.
   if (chunk instanceof ArrayBuffer) {
     refuseUnsendableBuffer(chunk);
-    return new Uint8Array(chunk);
+    return chunk.byteLength === 0 ? new Uint8Array(0) : new Uint8Array(chunk);
   }
   if (ArrayBuffer.isView(chunk)) {
-    refuseUnsendableBuffer(chunk.buffer);
-    return new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    const { buffer } = chunk;
+    refuseUnsendableBuffer(buffer);
+    return buffer.byteLength === 0
+      ? new Uint8Array(0)
+      : new Uint8Array(buffer, chunk.byteOffset, chunk.byteLength);
   }
   if (
     typeof SharedArrayBuffer === "function" &&

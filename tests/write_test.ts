@@ -48,6 +48,29 @@ clientTest(
 );
 
 clientTest(
+  "WR-01 a detached buffer, or a view on one, is an empty binary message",
+  async (transport) => {
+    await using server = startWptServer();
+    const { wss, reader, writer } = await openEcho(transport, server);
+    const detach = (buffer: ArrayBuffer) => buffer.transfer();
+    const buffer = new ArrayBuffer(4);
+    detach(buffer);
+    const view = new Uint8Array([1, 2, 3]);
+    detach(view.buffer);
+    const dataView = new DataView(new ArrayBuffer(2));
+    detach(dataView.buffer as ArrayBuffer);
+    for (const chunk of [buffer, view, dataView]) {
+      await writer.write(chunk);
+      const { value } = await reader.read();
+      assert.ok(value instanceof Uint8Array);
+      assert.equal(value.byteLength, 0);
+    }
+    wss.close();
+    await wss.closed;
+  },
+);
+
+clientTest(
   "WR-02 anything else is sent as text, lone surrogates replaced",
   async (transport) => {
     await using server = startWptServer();
