@@ -10,8 +10,8 @@ export type Message = string | Uint8Array;
 /**
  * Turns a chunk written to the writable into a message, as the standard's
  * write steps do: a BufferSource is sent as binary, anything else as text
- * (ToString, lone surrogates replaced). Resizable and shared buffers are a
- * TypeError, as in the web-platform-tests. The returned view is not copied:
+ * (ToString, lone surrogates replaced). A resizable buffer and a view on
+ * shared memory are a TypeError, as in the web-platform-tests. The returned view is not copied:
  * the socket copies it when the message is handed over, which happens in the
  * same turn.
  */
@@ -42,12 +42,8 @@ export function chunkToMessage(chunk: unknown): Message {
       ? new Uint8Array(0)
       : new Uint8Array(buffer, chunk.byteOffset, chunk.byteLength);
   }
-  if (
-    typeof SharedArrayBuffer === "function" &&
-    chunk instanceof SharedArrayBuffer
-  ) {
-    refuseUnsendableBuffer(chunk);
-  }
+  // A SharedArrayBuffer itself is no BufferSource: it is text, as in
+  // Chromium (views on shared memory are refused above).
   try {
     return `${chunk}`.toWellFormed();
   } catch (cause) {

@@ -49,9 +49,9 @@ export interface WebSocketOpenInfo {
   /**
    * Outgoing messages: strings as text, any `BufferSource` (`ArrayBuffer`,
    * typed arrays, `DataView`) as binary, copied at write time; other values
-   * are converted to strings, and resizable or shared buffers are a
-   * `TypeError`. A rejected write errors the writable but leaves the
-   * connection open for reading. `close()` closes without a code and
+   * are converted to strings, and resizable buffers or views on shared
+   * memory are a `TypeError`. A rejected write errors the writable but
+   * leaves the connection open for reading. `close()` closes without a code and
    * resolves after the closing handshake (it rejects if the close is
    * unclean). After a clean close writes reject with `InvalidStateError`,
    * after an unclean one with the error that rejects `closed`; a write still

@@ -247,7 +247,6 @@ const chunk = fc.oneof(
 
 /** What the echo of `value` should be, or `"TypeError"`. */
 function expectedEcho(value: unknown): string | Uint8Array | "TypeError" {
-  if (value instanceof SharedArrayBuffer) return "TypeError";
   if (value instanceof ArrayBuffer) {
     return value.resizable ? "TypeError" : new Uint8Array(value.slice(0));
   }
