@@ -340,7 +340,9 @@ export class WebSocketStream {
    * await wss.closed;
    * ```
    */
-  close(closeInfo?: WebSocketCloseInfo): void {
+  // `= undefined`, not `?`: Web IDL does not count an optional argument in
+  // `close.length`.
+  close(closeInfo: WebSocketCloseInfo | undefined = undefined): void {
     const what = "Cannot close WebSocketStream";
     const read = readCloseInfo(closeInfo, what);
     const valid = validateCloseInfo(

@@ -59,6 +59,29 @@ Deno.test("SRF-08 the constructor's length is 1: only the URL is required", () =
   assert.equal(WebSocketStream.length, 1);
 });
 
+Deno.test("SRF-10 the members of both interfaces are enumerable and configurable", () => {
+  const members: [object, string[]][] = [
+    [WebSocketStream.prototype, ["url", "opened", "closed", "close"]],
+    [WebSocketError.prototype, ["closeCode", "reason"]],
+  ];
+  for (const [proto, names] of members) {
+    for (const name of names) {
+      const descriptor = Object.getOwnPropertyDescriptor(proto, name);
+      assert.equal(descriptor?.enumerable, true, name);
+      assert.equal(descriptor?.configurable, true, name);
+    }
+  }
+  assert.equal(
+    Object.getOwnPropertyDescriptor(WebSocketStream.prototype, "constructor")
+      ?.enumerable,
+    false,
+  );
+});
+
+Deno.test("SRF-11 close.length is 0: its argument is optional", () => {
+  assert.equal(WebSocketStream.prototype.close.length, 0);
+});
+
 Deno.test("SRF-09 Object.prototype.toString gives [object WebSocketStream], as in browsers", async () => {
   const toString = Object.prototype.toString;
   assert.equal(
