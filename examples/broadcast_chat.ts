@@ -112,24 +112,40 @@ export function startChatServer(options: ChatServerOptions): ChatServer {
   };
 }
 
-/** The terminal member: stdin lines are said, what is said is printed. */
-async function chatInTerminal(url: string, name: string): Promise<void> {
+/**
+ * The terminal member: stdin lines are said, what is said is printed. Ends
+ * at the end of its input, or when the server ends the connection; resolves
+ * with the exit status.
+ */
+async function chatInTerminal(url: string, name: string): Promise<number> {
   const target = new URL(url);
   target.searchParams.set("name", name);
   const wss = new WebSocketStream(target.href);
-  const { readable, writable } = await wss.opened;
-  console.log(`joined ${url} as ${name}`);
-  const printing = readable.pipeTo(
-    new WritableStream({ write: (message) => console.log(message) }),
-  ).catch(() => {});
-  await Deno.stdin.readable
-    .pipeThrough(new TextDecoderStream())
-    .pipeThrough(splitLines())
-    .pipeTo(writable, { preventClose: true });
-  wss.close({ closeCode: 1000, reason: `${name} left` });
-  const { closeCode, reason } = await wss.closed;
-  await printing;
-  console.log(`closed: ${closeCode} ${reason}`);
+  try {
+    const { readable, writable } = await wss.opened;
+    console.log(`joined ${url} as ${name}`);
+    const printing = readable.pipeTo(
+      new WritableStream({ write: (message) => console.log(message) }),
+    ).catch(() => {});
+    await Deno.stdin.readable
+      .pipeThrough(new TextDecoderStream())
+      .pipeThrough(splitLines())
+      .pipeTo(writable, { preventClose: true })
+      // The server ended the connection: `closed` says how.
+      .catch(() => {});
+    wss.close({ closeCode: 1000, reason: `${name} left` });
+    const { closeCode, reason } = await wss.closed;
+    await printing;
+    console.log(`closed: ${closeCode} ${reason}`);
+    return 0;
+  } catch (error) {
+    console.error(
+      `Cannot chat in ${url}: ${
+        error instanceof Error ? error.message : error
+      }`,
+    );
+    return 1;
+  }
 }
 
 function splitLines(): TransformStream<string, string> {
@@ -154,7 +170,7 @@ function option(name: string): string | undefined {
 if (import.meta.main) {
   const connect = option("connect");
   if (connect !== undefined) {
-    await chatInTerminal(connect, option("name") ?? "terminal");
+    Deno.exitCode = await chatInTerminal(connect, option("name") ?? "terminal");
   } else {
     const redis = option("redis");
     // Loaded only when asked for: the in-process hub has no dependencies.

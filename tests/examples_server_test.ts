@@ -9,6 +9,7 @@ import { delay } from "./_assert.ts";
 import { Opcode, parseClosePayload } from "./_raw_server.ts";
 import { rawHandshake, readUntil } from "./_raw_client.ts";
 import { readCount } from "./_stream_server.ts";
+import { DenoProcess } from "./_subprocess.ts";
 
 Deno.test("examples/echo_server.ts echoes text and binary and stops on its signal", async () => {
   const controller = new AbortController();
@@ -82,4 +83,29 @@ Deno.test("examples/broadcast_chat.ts fans out to every other member and drops o
     controller.abort();
     await chat.server.finished;
   }
+});
+
+Deno.test("examples/broadcast_chat.ts: a terminal member whose server goes away says so on one line and exits 1", async () => {
+  const controller = new AbortController();
+  const chat = startChatServer({ port: 0, signal: controller.signal });
+  await using member = new DenoProcess([
+    "run",
+    "--allow-net=127.0.0.1",
+    "examples/broadcast_chat.ts",
+    "--connect",
+    `ws://127.0.0.1:${chat.server.addr.port}/`,
+    "--name",
+    "ada",
+  ]);
+  await member.waitForStdout(/^joined .* as ada$/m);
+  // Its input stays open: only the server's end can end it.
+  controller.abort();
+  await chat.server.finished;
+  const status = await member.status;
+  const { stderr } = await member.finished();
+  assert.equal(status.code, 1, stderr);
+  assert.match(
+    stderr,
+    /^Cannot chat in ws:\/\/127\.0\.0\.1:\d+\/: WebSocket connection closed .*1006.*\n$/,
+  );
 });
