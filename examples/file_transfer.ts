@@ -87,7 +87,11 @@ export async function upload(url: string, path: string): Promise<void> {
 export async function download(url: string, path: string): Promise<void> {
   const wss = new WebSocketStream(url);
   const { readable } = await wss.opened;
-  const file = await Deno.open(path, { write: true, create: true });
+  const file = await Deno.open(path, {
+    write: true,
+    create: true,
+    truncate: true,
+  });
   await readable.pipeThrough(binaryOnly()).pipeTo(file.writable);
 }
 

@@ -5,6 +5,11 @@ import {
   startChatServer,
 } from "../examples/broadcast_chat.ts";
 import { startEchoServer } from "../examples/echo_server.ts";
+import {
+  download,
+  startFileServer,
+  upload,
+} from "../examples/file_transfer.ts";
 import { delay } from "./_assert.ts";
 import { Opcode, parseClosePayload } from "./_raw_server.ts";
 import { rawHandshake, readUntil } from "./_raw_client.ts";
@@ -108,4 +113,25 @@ Deno.test("examples/broadcast_chat.ts: a terminal member whose server goes away 
     stderr,
     /^Cannot chat in ws:\/\/127\.0\.0\.1:\d+\/: WebSocket connection closed .*1006.*\n$/,
   );
+});
+
+Deno.test("examples/file_transfer.ts: a download replaces a longer file that was there", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const server = startFileServer(`${dir}/stored.bin`);
+    try {
+      await Deno.writeFile(`${dir}/small.bin`, new Uint8Array([1, 2, 3]));
+      await Deno.writeFile(`${dir}/copy.bin`, new Uint8Array(1024));
+      await upload(`${server.url}/upload`, `${dir}/small.bin`);
+      await download(`${server.url}/download`, `${dir}/copy.bin`);
+    } finally {
+      await server.close();
+    }
+    assert.deepEqual(
+      await Deno.readFile(`${dir}/copy.bin`),
+      new Uint8Array([1, 2, 3]),
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
