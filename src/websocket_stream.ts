@@ -294,6 +294,7 @@ export class WebSocketStream {
    * ```
    */
   get opened(): Promise<WebSocketOpenInfo> {
+    if (!WebSocketStream.#isStream(this)) return notAStream("opened");
     return this.#core.opened;
   }
 
@@ -316,7 +317,13 @@ export class WebSocketStream {
    * ```
    */
   get closed(): Promise<WebSocketClosedInfo> {
+    if (!WebSocketStream.#isStream(this)) return notAStream("closed");
     return this.#core.closed;
+  }
+
+  /** Web IDL's brand check, which a promise attribute answers with a rejection. */
+  static #isStream(value: unknown): boolean {
+    return typeof value === "object" && value !== null && #core in value;
   }
 
   /**
@@ -353,6 +360,15 @@ export class WebSocketStream {
     );
     this.#core.startClosing(valid.closeCode, valid.reason);
   }
+}
+
+/** What `opened` or `closed` read on another object gives, as in Web IDL. */
+function notAStream(getter: string): Promise<never> {
+  return Promise.reject(
+    new TypeError(
+      `Cannot read WebSocketStream.${getter}: the object is not a WebSocketStream`,
+    ),
+  );
 }
 
 /**

@@ -82,6 +82,20 @@ Deno.test("SRF-11 close.length is 0: its argument is optional", () => {
   assert.equal(WebSocketStream.prototype.close.length, 0);
 });
 
+Deno.test("SRF-12 opened and closed on another object reject instead of throwing", async () => {
+  for (const name of ["opened", "closed"]) {
+    const getter = Object.getOwnPropertyDescriptor(
+      WebSocketStream.prototype,
+      name,
+    )!.get!;
+    for (const self of [{}, 1, undefined]) {
+      const promise = getter.call(self);
+      assert.ok(promise instanceof Promise, `${name} on ${self}`);
+      await assert.rejects(promise, TypeError);
+    }
+  }
+});
+
 Deno.test("SRF-09 Object.prototype.toString gives [object WebSocketStream], as in browsers", async () => {
   const toString = Object.prototype.toString;
   assert.equal(
