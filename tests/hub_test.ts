@@ -266,6 +266,37 @@ Deno.test("HUB-06 hub: a stalled subscriber holds no more than its bound (skip p
   await hub.close();
 });
 
+Deno.test("HUB-06 hub: a stalled subscriber holds a bounded number of empty or tiny messages too", async () => {
+  for (const message of ["", "x"]) {
+    const hub = new Hub({ maxQueuedBytes: 64 * 1024, whenFull: "skip" });
+    const stalled = recorder();
+    stalled.hold();
+    const subscription = hub.subscribe("t", stalled.writable);
+    // Each costs hundreds of bytes queued, whatever its length: empty ones
+    // used to be queued without end, tiny ones a million to the MiB.
+    for (let i = 0; i < 100_000; i++) hub.publish("t", message);
+    // 64 KiB / 128 bytes a message.
+    assert.equal(subscription.skipped, 100_000 - 512, JSON.stringify(message));
+    stalled.release();
+    await settle();
+    assert.equal(stalled.received.length, 512);
+    await hub.close();
+  }
+  const hub = new Hub({ maxQueuedBytes: 64 * 1024 });
+  const stalled = recorder();
+  stalled.hold();
+  const subscription = hub.subscribe("t", stalled.writable);
+  for (let i = 0; i < 1000; i++) hub.publish("t", "");
+  assert.equal(subscription.active, false);
+  const reason = await stalled.aborted;
+  assert.equal(
+    (reason as { closeCode?: number }).closeCode,
+    SLOW_SUBSCRIBER_CLOSE_CODE,
+  );
+  stalled.release();
+  await hub.close();
+});
+
 Deno.test("HUB-06 hub: a stalled writable subscribed and unsubscribed in turn holds no more than its bound", async () => {
   const hub = new Hub({ maxQueuedBytes: 64 * 1024, whenFull: "skip" });
   const stalled = recorder();

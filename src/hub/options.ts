@@ -114,7 +114,9 @@ export interface SubscribeOptions {
    * system buffers) before its queue fills, so a server with many clients
    * may want a smaller `writeHighWaterMark` as well. A single message
    * longer than the bound is written when nothing else waits: it says
-   * nothing of the subscriber's pace. @default {1048576}
+   * nothing of the subscriber's pace. Each waiting message costs memory
+   * whatever its length, so at most one per 128 bytes of the bound may
+   * wait (and at least 64): 8192 by default. @default {1048576}
    */
   maxQueuedBytes?: number;
   /** What happens when the queue is full. @default {"close"} */

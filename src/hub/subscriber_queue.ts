@@ -15,12 +15,29 @@ import {
 const ignore = () => {};
 
 /**
- * Bytes handed to each writable whose writes have not completed, by any
- * queue: a writable released (on its last unsubscribe) still holds what it
- * was handed, and a new subscription must count it, or subscribing and
+ * What a message waiting in a queue costs beyond its bytes (its write's
+ * promises and its place in the writable's queue), about: a queue holds at
+ * most its bound divided by this many messages, so that empty or tiny
+ * messages are bounded too.
+ */
+export const MESSAGE_OVERHEAD_BYTES = 128;
+
+/** The fewest messages a queue holds, however small its bound. */
+export const MIN_QUEUED_MESSAGES = 64;
+
+/** Messages handed to a writable whose writes have not completed. */
+interface Unwritten {
+  bytes: number;
+  messages: number;
+}
+
+/**
+ * What each writable was handed and has not yet written, by any queue: a
+ * writable released (on its last unsubscribe) still holds what it was
+ * handed, and a new subscription must count it, or subscribing and
  * unsubscribing in turn would let a stalled writable hold without bound.
  */
-const unwrittenBytes = new WeakMap<WritableStream, { bytes: number }>();
+const unwrittenOf = new WeakMap<WritableStream, Unwritten>();
 
 /** Whether {@linkcode SubscriberQueue.offer} queued a message. */
 export type OfferResult = "queued" | "skipped" | "closed";
@@ -28,18 +45,19 @@ export type OfferResult = "queued" | "skipped" | "closed";
 /**
  * Holds the writer of one writable for as long as it has subscriptions.
  * Messages go straight into the writable's own queue, in order, without a
- * wait per message; the bytes whose writes have not completed are counted,
- * and a message that would take them past the bound closes the writable or
- * is skipped.
+ * wait per message; the messages whose writes have not completed and their
+ * bytes are counted, and a message that would take them past the bound
+ * closes the writable or is skipped.
  */
 export class SubscriberQueue {
   /** The hub's id for this writable, carried in envelopes to leave it out. */
   readonly id: number;
   readonly #writer: WritableStreamDefaultWriter<string | Uint8Array>;
   readonly #maxBytes: number;
+  readonly #maxMessages: number;
   readonly #policy: SlowSubscriberPolicy;
   readonly #onEnd: () => void;
-  readonly #unwritten: { bytes: number };
+  readonly #unwritten: Unwritten;
   #ended = false;
 
   /**
@@ -56,20 +74,19 @@ export class SubscriberQueue {
     this.id = id;
     this.#writer = writable.getWriter();
     this.#maxBytes = maxBytes;
+    this.#maxMessages = Math.max(
+      MIN_QUEUED_MESSAGES,
+      Math.floor(maxBytes / MESSAGE_OVERHEAD_BYTES),
+    );
     this.#policy = policy;
     this.#onEnd = onEnd;
-    let unwritten = unwrittenBytes.get(writable);
+    let unwritten = unwrittenOf.get(writable);
     if (unwritten === undefined) {
-      unwritten = { bytes: 0 };
-      unwrittenBytes.set(writable, unwritten);
+      unwritten = { bytes: 0, messages: 0 };
+      unwrittenOf.set(writable, unwritten);
     }
     this.#unwritten = unwritten;
     this.#writer.closed.then(() => this.#end(), () => this.#end());
-  }
-
-  /** Bytes written and not yet taken in by the writable's sink. */
-  get queuedBytes(): number {
-    return this.#unwritten.bytes;
   }
 
   /** Whether the writable ended or was let go. */
@@ -88,13 +105,16 @@ export class SubscriberQueue {
   }
 
   /**
-   * Whether a message of `size` bytes would be queued now: when the bytes
-   * stay within the bound, or when nothing is queued (a message longer than
-   * the bound is no sign of a slow subscriber).
+   * Whether a message of `size` bytes would be queued now, after `held`
+   * messages of `heldBytes` held back elsewhere: when the bytes stay within
+   * the bound and the messages within their cap, or when nothing waits (a
+   * message longer than the bound is no sign of a slow subscriber).
    */
-  fits(size: number): boolean {
-    const bytes = this.#unwritten.bytes;
-    return bytes === 0 || bytes + size <= this.#maxBytes;
+  fits(size: number, heldBytes = 0, held = 0): boolean {
+    const messages = this.#unwritten.messages + held;
+    return messages === 0 ||
+      (this.#unwritten.bytes + heldBytes + size <= this.#maxBytes &&
+        messages < this.#maxMessages);
   }
 
   /** Writes `message` (of `size` bytes), or applies the policy when full. */
@@ -107,7 +127,11 @@ export class SubscriberQueue {
     }
     const unwritten = this.#unwritten;
     unwritten.bytes += size;
-    this.#writer.write(message).then(() => unwritten.bytes -= size, ignore);
+    unwritten.messages++;
+    this.#writer.write(message).then(() => {
+      unwritten.bytes -= size;
+      unwritten.messages--;
+    }, ignore);
     return "queued";
   }
 

@@ -258,8 +258,7 @@ export class HubSubscription implements Subscription {
     offset: string | undefined,
   ): void {
     // Held messages count against the same bound as queued ones.
-    const bytes = this.#heldBytes + this.queue.queuedBytes;
-    if (bytes > 0 && bytes + size > this.queue.maxBytes) {
+    if (!this.queue.fits(size, this.#heldBytes, this.#held!.length)) {
       if (this.queue.policy === "skip") this.#skip();
       else this.queue.overflow();
       return;
