@@ -15,7 +15,22 @@ import {
   validateCloseInfo,
 } from "../src/internal.ts";
 
-/** How a run of the tool ended, as its exit status. */
+/**
+ * How a run of the tool ended, as its exit status.
+ *
+ * @example Telling bad arguments from a failed connection
+ * ```ts
+ * import { ExitStatus, main } from "@streams/websocket/cli";
+ *
+ * const status = await main(["--no-such-option"], {
+ *   stdin: ReadableStream.from([]),
+ *   stdout: new WritableStream(),
+ *   stderr: () => {},
+ *   stderrIsTerminal: false,
+ * });
+ * console.log(status === ExitStatus.usage); // true
+ * ```
+ */
 export const ExitStatus = {
   /** The connection closed cleanly, or the server was stopped. */
   ok: 0,

@@ -5,7 +5,22 @@
  * @module
  */
 
-/** The standard streams and the stop signal the tool runs with. */
+/**
+ * The standard streams and the stop signal the tool runs with.
+ *
+ * @example The process's own streams, stopped after a minute
+ * ```ts
+ * import type { CliIo } from "@streams/websocket/cli";
+ *
+ * const io: CliIo = {
+ *   stdin: Deno.stdin.readable,
+ *   stdout: Deno.stdout.writable,
+ *   stderr: (text) => console.error(text.trimEnd()),
+ *   stderrIsTerminal: Deno.stderr.isTerminal(),
+ *   signal: AbortSignal.timeout(60_000),
+ * };
+ * ```
+ */
 export interface CliIo {
   /** Read for messages to send. */
   stdin: ReadableStream<Uint8Array>;

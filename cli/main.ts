@@ -26,6 +26,25 @@ export { ExitStatus } from "./args.ts";
  * Runs the tool with `args` (the arguments after the program name) on `io`
  * and resolves with the exit status; see the `--help` text for both. It never
  * throws: every failure becomes a line on stderr and a status.
+ *
+ * @example Running the tool in-process, as a client of an echo server
+ * ```ts
+ * import { main } from "@streams/websocket/cli";
+ *
+ * const decoder = new TextDecoder();
+ * let received = "";
+ * const status = await main(["ws://localhost:8080/"], {
+ *   stdin: ReadableStream.from([new TextEncoder().encode("hello\n")]),
+ *   stdout: new WritableStream({
+ *     write(bytes) {
+ *       received += decoder.decode(bytes);
+ *     },
+ *   }),
+ *   stderr: (text) => console.error(text.trimEnd()),
+ *   stderrIsTerminal: false,
+ * });
+ * console.log(status, received.trim()); // 0 "hello"
+ * ```
  */
 export async function main(
   args: readonly string[],
