@@ -19,6 +19,7 @@ import { parseArgs } from "node:util";
 import {
   cpuMicros,
   cpuTimes,
+  type CpuUsage,
   minorFaults,
   peakRss,
   sleep,
@@ -184,15 +185,23 @@ async function echo(): Promise<Record<string, number>> {
     };
   }
   await run(Number(values.warmup));
+  const server = await serverUsage();
   const cpu = cpuMicros();
   const start = performance.now();
   await run(count);
   const seconds = (performance.now() - start) / 1000;
+  const cpuMicrosPerMessage = (cpuMicros() - cpu) / count;
+  const serverAfter = await serverUsage();
   return {
     seconds,
     messages: count,
     messagesPerSecond: count / seconds,
-    cpuMicrosPerMessage: (cpuMicros() - cpu) / count,
+    cpuMicrosPerMessage,
+    serverCpuMicrosPerMessage: (serverAfter.user + serverAfter.system -
+      server.user - server.system) / count,
+    serverSystemMicrosPerMessage: (serverAfter.system - server.system) /
+      count,
+    serverFaultsPerMessage: (serverAfter.faults - server.faults) / count,
   };
 }
 
@@ -411,6 +420,15 @@ async function receive(): Promise<Record<string, number | string | boolean>> {
     complete: ending === "complete",
     ending,
   };
+}
+
+/**
+ * The server process's CPU time (µs) and minor page faults so far: the whole
+ * process's, so a client case's shared server counts its idle work too.
+ */
+async function serverUsage(): Promise<CpuUsage & { faults: number }> {
+  const response = await fetch(`${values.url.replace(/^ws/, "http")}/usage`);
+  return await response.json();
 }
 
 /** The server's memory figures, after it collected garbage. */

@@ -71,6 +71,12 @@ const METRICS: Record<string, Metric[]> = {
       scale: 1,
       digits: 2,
     },
+    {
+      key: "serverCpuMicrosPerMessage",
+      label: "server CPU µs/message",
+      scale: 1,
+      digits: 2,
+    },
   ],
   upload: [
     { key: "megabytesPerSecond", label: "MB/s", scale: 1, digits: 0 },

@@ -18,6 +18,8 @@
  * - `/source?bytes=N&size=S` (plain): sends N bytes in S-byte binary messages.
  * - `/slow-sink?bytes=N&rate=R` (ours, node): reads at most R bytes/s and
  *   sends `done` once N arrived.
+ * - `/usage`: answers with the CPU time (user and system, in µs) and minor
+ *   page faults the process has used so far, as JSON, touching nothing.
  * - `/stats`: collects garbage, then answers with its memory use, peak RSS,
  *   the close code the last `/slow-sink` connection ended with (0 while
  *   none has) and the CPU time, kernel CPU time and page faults the last
@@ -165,10 +167,18 @@ async function stats(): Promise<Record<string, number>> {
   };
 }
 
+/** What `/usage` answers; see the module doc. */
+const usage = () => ({ ...cpuTimes(), faults: minorFaults() });
+
 const announce = (port: number) => console.log(JSON.stringify({ port }));
 
 if (mode === "node") {
   const server = createServer((request, response) => {
+    if (request.url === "/usage") {
+      response.writeHead(200, { "Content-Type": "application/json" })
+        .end(JSON.stringify(usage()));
+      return;
+    }
     if (request.url !== "/stats") {
       response.writeHead(404).end("Not found\n");
       return;
@@ -196,6 +206,8 @@ if (mode === "node") {
     const url = new URL(request.url);
     const number = (name: string) => Number(url.searchParams.get(name));
     switch (url.pathname) {
+      case "/usage":
+        return Response.json(usage());
       case "/stats":
         return Response.json(await stats());
       case "/source":
