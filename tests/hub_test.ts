@@ -655,6 +655,27 @@ Deno.test("HUB-03 hub: BroadcastChannelEngine shares topics between hubs on one 
   await Promise.all([first.close(), second.close()]);
 });
 
+Deno.test("HUB-03 hub: BroadcastChannelEngine ignores what others post on its channel, and goes on", async () => {
+  const name = `hub-test-${crypto.randomUUID()}`;
+  const hub = new Hub({ engine: new BroadcastChannelEngine({ name }) });
+  const sink = recorder();
+  hub.subscribe("t", sink.writable);
+  const stranger = new BroadcastChannel(name);
+  // A null used to throw out of the channel's message event, which ends a
+  // Deno process: every worker with a hub on the channel.
+  for (
+    const data of [null, 1, "t", { topic: 1 }, { topic: "t", payload: "x" }]
+  ) {
+    stranger.postMessage(data);
+  }
+  stranger.close();
+  const publisher = new Hub({ engine: new BroadcastChannelEngine({ name }) });
+  publisher.publish("t", "after");
+  for (let i = 0; i < 200 && sink.received.length === 0; i++) await delay(5);
+  assert.deepEqual(sink.received, ["after"]);
+  await Promise.all([hub.close(), publisher.close()]);
+});
+
 Deno.test("HUB-03 HUB-04 hub over WebSocketStreams: 20 clients all publishing get every message in order; a client that stops reading is closed with 4008", async () => {
   const hub = new Hub({ maxQueuedBytes: 256 * 1024 });
   const server = serveChatRoom(hub, { closeTimeout: 1000 });

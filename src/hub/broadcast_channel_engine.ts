@@ -92,8 +92,12 @@ export class BroadcastChannelEngine implements HubEngine {
     this.#channel?.close();
     this.#receiver = receiver;
     this.#channel = new BroadcastChannel(this.#name);
-    this.#channel.onmessage = ({ data }: MessageEvent<ChannelMessage>) => {
-      if (this.#topics.has(data.topic)) {
+    this.#channel.onmessage = ({ data }: MessageEvent<unknown>) => {
+      // Anyone may post on the channel's name: what a hub did not post is
+      // ignored, as an error thrown here would end the process.
+      if (
+        isChannelMessage(data) && this.#topics.has(data.topic)
+      ) {
         receiver.receive(data.topic, data.payload);
       }
     };
@@ -123,4 +127,10 @@ export class BroadcastChannelEngine implements HubEngine {
     this.#receiver = undefined;
     return Promise.resolve();
   }
+}
+
+function isChannelMessage(data: unknown): data is ChannelMessage {
+  return typeof data === "object" && data !== null &&
+    typeof (data as ChannelMessage).topic === "string" &&
+    (data as ChannelMessage).payload instanceof Uint8Array;
 }
