@@ -172,6 +172,11 @@ const READ_PENDING = 2;
 const TRANSPORT_PAUSED = 4;
 /** A write waits for room, or was not sent because the connection ended. */
 const WRITE_IN_PROGRESS = 8;
+/** `close()` came while connecting: the handshake is abandoned. */
+const CLOSED_WHILE_CONNECTING = 16;
+
+const CLOSED_WHILE_CONNECTING_MESSAGE =
+  "WebSocketStream was closed before the connection was established";
 
 /**
  * What only a connection that closes, overflows or ends needs, kept apart so
@@ -387,13 +392,13 @@ export class StreamCore
           this.#end().pendingClose = { closeCode, reason };
           return;
         }
+        if (this.#is(CLOSED_WHILE_CONNECTING)) return;
+        this.#set(CLOSED_WHILE_CONNECTING, true);
         this.#transport.terminate();
-        this.#failHandshake(
-          createWebSocketError(
-            "WebSocketStream was closed before the connection was established",
-            null,
-          ),
-        );
+        // The standard rejects the promises once the connection is closed,
+        // in a task of its own, not during close(): an abort before then
+        // still rejects them with its reason.
+        setTimeout(() => this.#failHandshake(), 0);
         return;
       case "open":
         this.#state = "closing";
@@ -422,13 +427,13 @@ export class StreamCore
 
   /** See {@linkcode TransportEvents.onOpen}. */
   onOpen(protocol: string, extensions: string): void {
-    if (this.#state !== "connecting") return;
+    if (
+      this.#state !== "connecting" || this.#is(CLOSED_WHILE_CONNECTING)
+    ) return;
     const mismatch = this.#settings.checkHandshake?.(protocol, extensions);
     if (mismatch !== undefined) {
       this.#transport.terminate();
-      this.#failHandshake(
-        createWebSocketError(`WebSocket handshake failed: ${mismatch}`, null),
-      );
+      this.#failHandshake(`WebSocket handshake failed: ${mismatch}`);
       return;
     }
     this.#state = "open";
@@ -586,10 +591,7 @@ export class StreamCore
     if (this.#state === "closed") return;
     if (this.#state === "connecting") {
       this.#failHandshake(
-        createWebSocketError(
-          failure === "" ? "WebSocket connection failed" : failure,
-          null,
-        ),
+        failure === "" ? "WebSocket connection failed" : failure,
       );
       return;
     }
@@ -662,11 +664,19 @@ export class StreamCore
     return undefined;
   }
 
-  /** The handshake failed: `opened` gets `error`, `closed` the same with 1006. */
-  #failHandshake(error: WebSocketError): void {
+  /**
+   * The handshake failed, unless it ended already: `opened` rejects with a
+   * WebSocketError saying `why`, `closed` with one carrying 1006. After
+   * `close()` the reason is the close, whatever the transport said.
+   */
+  #failHandshake(why = CLOSED_WHILE_CONNECTING_MESSAGE): void {
+    if (this.#state !== "connecting") return;
+    const message = this.#is(CLOSED_WHILE_CONNECTING)
+      ? CLOSED_WHILE_CONNECTING_MESSAGE
+      : why;
     this.#finish(
-      { clean: false, error: createWebSocketError(error.message, 1006) },
-      error,
+      { clean: false, error: createWebSocketError(message, 1006) },
+      createWebSocketError(message, null),
     );
   }
 

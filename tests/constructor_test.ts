@@ -489,6 +489,29 @@ clientTest(
   },
 );
 
+clientTest(
+  "CLS-14 close() while connecting rejects in a later task, and an abort before then wins",
+  async (transport) => {
+    await using server = startWptServer();
+    const url = `${server.url}/handshake_sleep?ms=300`;
+    const order: string[] = [];
+    const wss = transport.connect(url);
+    wss.opened.catch(() => order.push("opened"));
+    wss.close();
+    for (let i = 0; i < 10; i++) await Promise.resolve();
+    order.push("microtasks");
+    await assert.rejects(wss.opened, webSocketError(null));
+    await assert.rejects(wss.closed, webSocketError(1006));
+    assert.deepEqual(order, ["microtasks", "opened"]);
+    const controller = new AbortController();
+    const aborted = transport.connect(url, { signal: controller.signal });
+    aborted.close();
+    controller.abort("why");
+    await assert.rejects(aborted.opened, (reason) => reason === "why");
+    await assert.rejects(aborted.closed, (reason) => reason === "why");
+  },
+);
+
 Deno.test("OPT-02 options: buffer limits and timeouts are checked", () => {
   const url = "ws://127.0.0.1:1/";
   assert.throws(
