@@ -488,6 +488,16 @@ Deno.test({
   },
 });
 
+Deno.test("HUB-09 RedisEngine: a closed engine refuses a new hub instead of losing its messages in silence", async () => {
+  // Nothing listens there: the engine never connects, and need not.
+  const engine = new RedisEngine({ url: "redis://127.0.0.1:1" });
+  await new Hub({ engine }).close();
+  assert.throws(() => new Hub({ engine }), {
+    name: "InvalidStateError",
+    message: "Cannot open RedisEngine: it is closed; make a new one",
+  });
+});
+
 Deno.test("HUB-09 RedisEngine: bad options are refused before any connection, as the client refuses a bad URL", () => {
   const cases: [unknown, string, string][] = [
     [

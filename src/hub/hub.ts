@@ -94,7 +94,8 @@ export class Hub {
    * @throws {TypeError} When an option has the wrong type.
    * @throws {RangeError} When `maxQueuedBytes` is not a positive integer.
    * @throws {DOMException} `InvalidStateError` when `options.engine` is in
-   *   use by another hub that is not closed.
+   *   use by another hub that is not closed, or cannot open again (a closed
+   *   `RedisEngine`).
    */
   constructor(options: HubOptions = {}) {
     options = readOptionsObject(options, CONSTRUCT);

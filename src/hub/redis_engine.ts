@@ -260,8 +260,19 @@ export class RedisEngine implements HubEngine {
     this.#markReady = resolve;
   }
 
-  /** Connects and delivers to `receiver`. */
+  /**
+   * Connects and delivers to `receiver`.
+   *
+   * @throws {DOMException} `InvalidStateError` when the engine was closed:
+   *   its connections are gone, and a hub on it would lose every message.
+   */
   open(receiver: HubEngineReceiver): void {
+    if (this.#closed) {
+      throw new DOMException(
+        "Cannot open RedisEngine: it is closed; make a new one",
+        "InvalidStateError",
+      );
+    }
     this.#receiver = receiver;
     for (const client of [this.#publisher, this.#subscriber]) {
       client.on("error", () => this.#down());
