@@ -83,6 +83,12 @@ const METRICS: Record<string, Metric[]> = {
     { key: "peakRss", label: "client peak RSS MiB", scale: MIB, digits: 0 },
     { key: "cpuMs", label: "client CPU ms", scale: 1, digits: 0 },
     { key: "serverCpuMs", label: "server CPU ms", scale: 1, digits: 0 },
+    {
+      key: "serverSystemMs",
+      label: "server kernel CPU ms",
+      scale: 1,
+      digits: 0,
+    },
   ],
   download: [
     { key: "peakRss", label: "client peak RSS MiB", scale: MIB, digits: 0 },
