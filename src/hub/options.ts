@@ -112,9 +112,9 @@ export interface SubscribeOptions {
    * the stream's `writeHighWaterMark`, comes on top: a client that stops
    * reading holds both in the server's memory (and then what the operating
    * system buffers) before its queue fills, so a server with many clients
-   * may want a smaller `writeHighWaterMark` as well. A single message
-   * longer than the bound is written when nothing else waits: it says
-   * nothing of the subscriber's pace. Each waiting message costs memory
+   * may want a smaller `writeHighWaterMark` as well. A message longer than
+   * the bound is never queued: the policy applies to it. Each waiting
+   * message costs memory
    * whatever its length, so at most one per 128 bytes of the bound may
    * wait (and at least 64): 8192 by default. @default {1048576}
    */

@@ -107,14 +107,14 @@ export class SubscriberQueue {
   /**
    * Whether a message of `size` bytes would be queued now, after `held`
    * messages of `heldBytes` held back elsewhere: when the bytes stay within
-   * the bound and the messages within their cap, or when nothing waits (a
-   * message longer than the bound is no sign of a slow subscriber).
+   * the bound and the messages within their cap. A message longer than the
+   * bound never fits: each writable may copy what it is handed (a socket
+   * frames it), so handing it to every subscriber would cost the hub that
+   * many copies, past every bound.
    */
   fits(size: number, heldBytes = 0, held = 0): boolean {
-    const messages = this.#unwritten.messages + held;
-    return messages === 0 ||
-      (this.#unwritten.bytes + heldBytes + size <= this.#maxBytes &&
-        messages < this.#maxMessages);
+    return this.#unwritten.bytes + heldBytes + size <= this.#maxBytes &&
+      this.#unwritten.messages + held < this.#maxMessages;
   }
 
   /** Writes `message` (of `size` bytes), or applies the policy when full. */
