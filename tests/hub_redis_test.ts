@@ -357,6 +357,16 @@ Deno.test({
       hub.publish("room", "live");
       for (let i = 0; i < 100 && received.length === 0; i++) await delay(10);
       assert.deepEqual(received, ["live"]);
+      // 600 tiny messages: few bytes, but more than the 512 a queue of 64
+      // KiB holds, which used to be read and then close the subscriber.
+      offsets.length = 0;
+      for (let i = 0; i < 601; i++) hub.publish("room", "t");
+      for (let i = 0; i < 200 && offsets.length < 601; i++) await delay(10);
+      const tiny = hub.subscribe("room", new WritableStream(), {
+        since: offsets[0]!,
+      });
+      assert.deepEqual(await tiny.recovery, { recovered: false, count: 0 });
+      assert.equal(tiny.active, true);
     } finally {
       await hub.close();
     }

@@ -121,7 +121,8 @@ export interface HubEngine {
   /**
    * What was published on `topic` after `offset`, for engines that keep
    * history. Never rejects: a failure is `recovered: false`. `maxBytes` is
-   * what the subscriber's queue holds: past it the messages could not all be
+   * what the subscriber's queue holds (where each message counts 128 bytes
+   * more than its length): past it the messages could not all be
    * delivered, so an engine stops reading there and answers
    * `recovered: false` rather than hold a history of any length in memory.
    */
