@@ -441,7 +441,8 @@ export class StreamCore
     // No strategy: the default's high-water mark of one write is ours, and
     // a strategy given costs Deno a dictionary conversion per stream.
     const writable = new WritableStream<unknown>(this);
-    this.#settleOpened({ readable, writable, extensions, protocol });
+    // WebIDL's dictionary order, which Object.keys() shows.
+    this.#settleOpened({ extensions, protocol, readable, writable });
     const pendingClose = this.#ending?.pendingClose;
     if (pendingClose !== undefined) {
       this.startClosing(pendingClose.closeCode, pendingClose.reason);

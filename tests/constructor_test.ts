@@ -412,6 +412,22 @@ clientTest(
 );
 
 clientTest(
+  "OPN-08 opened's members come in WebIDL's dictionary order",
+  async (transport) => {
+    await using server = startWptServer();
+    const wss = transport.connect(`${server.url}/echo`);
+    assert.deepEqual(Object.keys(await wss.opened), [
+      "extensions",
+      "protocol",
+      "readable",
+      "writable",
+    ]);
+    wss.close();
+    await wss.closed;
+  },
+);
+
+clientTest(
   "OPN-01 OPN-02 opened gives a readable, a writable and string protocol and extensions",
   async (transport) => {
     await using server = startWptServer();
