@@ -110,7 +110,8 @@ Options:
                            failure.
   -v, --verbose            Print the headers added to the handshake, the
                            subprotocol, and each close code and reason on
-                           stderr.
+                           stderr (without it, a client shows only a close
+                           the server starts with a code other than 1000).
   -h, --help               Print this help.
   -V, --version            Print the version.
 

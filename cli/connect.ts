@@ -100,6 +100,11 @@ export async function runConnect(
     reporter.error(describeEnd(end));
     return ExitStatus.unclean;
   }
-  reporter.detail(describeEnd(end));
+  // A server that ends the connection with a code of its own is news:
+  // perhaps it refused what it was sent.
+  const news = end.peerClosed && end.closeCode !== 1000 &&
+    end.closeCode !== 1005;
+  if (news) reporter.info(describeEnd(end));
+  else reporter.detail(describeEnd(end));
   return end.localError === undefined ? ExitStatus.ok : ExitStatus.unclean;
 }

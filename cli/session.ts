@@ -33,6 +33,8 @@ export interface ConnectionEnd {
 export interface SessionEnd extends ConnectionEnd {
   /** Whether the input reached its end during this connection. */
   inputEnded: boolean;
+  /** Whether the peer, not the tool, started the close. */
+  peerClosed: boolean;
   /** A failure of stdin or stdout, which ended the connection. */
   localError: string | undefined;
 }
@@ -84,7 +86,11 @@ export async function runSession(
   output: WritableStream<Uint8Array>,
   options: SessionOptions,
 ): Promise<SessionEnd> {
-  const close = () => closeAsChosen(stream, options);
+  let closing = false;
+  const close = () => {
+    closing = true;
+    closeAsChosen(stream, options);
+  };
   let inputEnded = false;
   let localError: string | undefined;
   let lingerTimer: ReturnType<typeof setTimeout> | undefined;
@@ -139,7 +145,9 @@ export async function runSession(
   clearTimeout(lingerTimer);
   stopInput.abort();
   await Promise.all([upload, download]);
-  return { ...end, inputEnded, localError };
+  // `stop` closes through connectionEnd.
+  const peerClosed = !closing && !options.stop?.aborted;
+  return { ...end, inputEnded, peerClosed, localError };
 }
 
 /**

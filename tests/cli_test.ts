@@ -207,6 +207,24 @@ Deno.test("CLI exits 0 when the server closes cleanly, with stdin still open, an
   assert.match(result.stderr, /^closed: 4002 "go away"$/m);
 });
 
+Deno.test("CLI says how the server closed when it closes with a code other than 1000, even without --verbose, and exits 0", async () => {
+  const { server } = recordingServer((socket) => {
+    // As a server whose limit a message went past.
+    socket.onmessage = () => socket.close(4009, "Receive queue limit exceeded");
+  });
+  await using _ = server;
+  for (
+    const [flags, expected] of [
+      [[], 'closed: 4009 "Receive queue limit exceeded"\n'],
+      [["--quiet"], ""],
+    ] as const
+  ) {
+    const result = await runDeno([...CLI, server.url, ...flags], "too long\n");
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.stderr, expected);
+  }
+});
+
 Deno.test("CLI exits 1 with 'closed uncleanly: 1006' when the connection drops without a Close frame", async () => {
   await using server = startRawServer(async () => {});
   await using child = new DenoProcess([...CLI, server.url]);
