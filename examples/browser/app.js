@@ -1,8 +1,8 @@
 // Runs in the page: the browser's own WebSocketStream where there is one
 // (Chrome), the bundled @streams/websocket where there is none (Firefox,
 // Safari). Both have the same API; only binary messages differ, an
-// ArrayBuffer in Chrome and a Uint8Array in ours, so read them through
-// byteLength or a new Uint8Array(...), which both have.
+// ArrayBuffer in Chrome and a Uint8Array in ours: new Uint8Array(...) reads
+// both.
 const { WebSocketStream } = "WebSocketStream" in globalThis
   ? globalThis
   : await import("/websocket_stream.js");
@@ -22,7 +22,9 @@ const echoes = [];
 for (const message of [`hello from ${whose}`, new Uint8Array([1, 2, 3])]) {
   await writer.write(message);
   const { value } = await reader.read();
-  echoes.push(typeof value === "string" ? value : `${value.byteLength} bytes`);
+  echoes.push(
+    typeof value === "string" ? value : `${new Uint8Array(value).length} bytes`,
+  );
   log(`echo: ${echoes.at(-1)}`);
 }
 // The server prints the texts it gets: this one says what came back.
