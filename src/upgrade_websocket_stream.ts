@@ -13,7 +13,7 @@ import {
   startServerStream,
 } from "./server_handshake.ts";
 import type { WebSocketStream } from "./websocket_stream.ts";
-import { WebSocketTransport } from "./websocket_transport.ts";
+import { denoSlot, WebSocketTransport } from "./websocket_transport.ts";
 
 /**
  * Picks the subprotocol from what the client offered: one name, a preference
@@ -139,6 +139,7 @@ const UPGRADE = "Cannot upgrade to WebSocketStream";
  * Request`, a WebSocket version
  * other than 13 a `426` naming 13, one from a refused origin a `403
  * Forbidden`; none of them gets a stream.
+
  *
  * @example An echo server
  * ```ts
@@ -161,9 +162,10 @@ const UPGRADE = "Cannot upgrade to WebSocketStream";
  * @param options Subprotocol selection, allowed origins, keepalive and
  *   buffer limits.
  * @returns The response to return from the handler, and the stream.
- * @throws {TypeError} When `request` is not a `Request`, an option is
- *   invalid, or a protocol selector returns a subprotocol the client did not
- *   offer.
+ * @throws {TypeError} When `request` is not a `Request`, not the one
+ *   `Deno.serve` passed to the handler (a copy made by `clone()` or
+ *   `new Request()`) or already upgraded, an option is invalid, or a
+ *   protocol selector returns a subprotocol the client did not offer.
  * @throws {RangeError} When a size or timeout option is negative or too
  *   large.
  * @throws {DOMException} `InvalidAccessError` for an `overflowCloseCode` a
@@ -181,6 +183,10 @@ export function upgradeWebSocketStream(
       }`,
     );
   }
+  const served = readServedRequest(request);
+  if (served === "upgraded") {
+    throw new TypeError(`${UPGRADE}: request was already upgraded`);
+  }
   const refusal = refuseUpgrade(request, settings.origins);
   if (refusal !== undefined) {
     return {
@@ -190,6 +196,11 @@ export function upgradeWebSocketStream(
       }),
       stream: undefined,
     };
+  }
+  if (served === "copy") {
+    throw new TypeError(
+      `${UPGRADE}: request must be the one Deno.serve passed to its handler, received a copy (made by clone() or new Request())`,
+    );
   }
   const offer = request.headers.get("sec-websocket-protocol");
   const protocol = selectProtocol(offer, settings.protocol, UPGRADE);
@@ -208,6 +219,32 @@ export function upgradeWebSocketStream(
     response,
     stream: startServerStream(transport, settings, request.url),
   };
+}
+
+/**
+ * What Deno can upgrade: only the request `Deno.serve` passed to the handler,
+ * once. Given a copy, `Deno.upgradeWebSocket` returns a 101 all the same (the
+ * client opens) and a socket that never opens; given a request it upgraded,
+ * reading its headers fails with "Request closed". Its internal request
+ * tells them apart; where that differs, the request is taken as served.
+ */
+function readServedRequest(
+  request: Request,
+): "served" | "copy" | "upgraded" {
+  const inner = denoSlot(request, "request");
+  if (typeof inner !== "object" || inner === null) return "served";
+  const { _wantsUpgrade, _throwIfUpgraded } = inner as {
+    _wantsUpgrade?: unknown;
+    _throwIfUpgraded?: unknown;
+  };
+  if (typeof _wantsUpgrade !== "function") return "copy";
+  if (typeof _throwIfUpgraded !== "function") return "served";
+  try {
+    _throwIfUpgraded.call(inner);
+  } catch {
+    return "upgraded";
+  }
+  return "served";
 }
 
 /**

@@ -275,21 +275,24 @@ function denoCore(): DenoCore | undefined {
 
 /**
  * The keys of Deno's internal slots, by description: the same symbols on
- * every `WebSocket`, so they are looked up once, not at every close.
+ * every object of a class, so they are looked up once, not at every close.
  */
 const slotKeys = new Map<string, symbol>();
 
-/** One of the internal slots Deno keeps on its `WebSocket` objects. */
-function denoSlot(socket: WebSocket, name: string): unknown {
+/**
+ * One of the internal slots Deno keeps on its objects (`WebSocket`,
+ * `Request`), found by the description of its symbol.
+ */
+export function denoSlot(object: object, name: string): unknown {
   let key = slotKeys.get(name);
-  if (key === undefined || !Object.hasOwn(socket, key)) {
-    key = Object.getOwnPropertySymbols(socket).find((symbol) =>
+  if (key === undefined || !Object.hasOwn(object, key)) {
+    key = Object.getOwnPropertySymbols(object).find((symbol) =>
       symbol.description === name
     );
     if (key === undefined) return undefined;
     slotKeys.set(name, key);
   }
-  return (socket as unknown as Record<symbol, unknown>)[key];
+  return (object as Record<symbol, unknown>)[key];
 }
 
 /**

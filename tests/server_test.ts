@@ -755,3 +755,54 @@ Deno.test("SRV-10 options are checked before anything is upgraded: bad ones thro
     },
   );
 });
+
+Deno.test("SRV-14 Deno.serve: a copy of the request, or one already upgraded, is a TypeError, never a 101 whose stream never opens", async () => {
+  const errors: unknown[] = [];
+  const upgradeOrFail = (request: Request) => {
+    try {
+      return upgradeWebSocketStream(request).response;
+    } catch (error) {
+      errors.push(error);
+      return new Response("Upgrade failed\n", { status: 500 });
+    }
+  };
+  await using server = serve((request) => {
+    if (new URL(request.url).pathname === "/copy") {
+      // As middleware makes them; `request.clone()` makes one too.
+      return upgradeOrFail(
+        new Request(request.url, { headers: request.headers }),
+      );
+    }
+    const { response } = upgradeWebSocketStream(request);
+    upgradeOrFail(request);
+    return response;
+  });
+  {
+    using copied = await rawHandshake(server.port, { path: "/copy" });
+    assert.equal(copied.status, 500);
+  }
+  {
+    // A copy that needs no upgrade is answered as any other request.
+    using plain = await rawHandshake(server.port, {
+      path: "/copy",
+      upgrade: false,
+    });
+    assert.equal(plain.status, 426);
+  }
+  using upgraded = await rawHandshake(server.port);
+  assert.equal(upgraded.status, 101);
+  await upgraded.writeFrame(Opcode.close);
+  await readUntil(upgraded.connection, Opcode.close);
+  assert.deepEqual(errors.map((error) => (error as Error).name), [
+    "TypeError",
+    "TypeError",
+  ]);
+  assert.match(
+    (errors[0] as Error).message,
+    /^Cannot upgrade to WebSocketStream: request must be the one Deno\.serve passed to its handler, received a copy/,
+  );
+  assert.equal(
+    (errors[1] as Error).message,
+    "Cannot upgrade to WebSocketStream: request was already upgraded",
+  );
+});
