@@ -139,7 +139,11 @@ const UPGRADE = "Cannot upgrade to WebSocketStream";
  * Request`, a WebSocket version
  * other than 13 a `426` naming 13, one from a refused origin a `403
  * Forbidden`; none of them gets a stream.
-
+ *
+ * Return `response` from the handler: Deno sends the 101 only then. A
+ * handler that returns another response or throws after the upgrade leaves
+ * the stream pending for good (neither `opened` nor `closed` settles), and
+ * Deno 2.9 then stops the whole server.
  *
  * @example An echo server
  * ```ts
