@@ -459,6 +459,53 @@ Deno.test({
 Deno.test({
   ...peerTestOptions(
     [redis],
+    "HUB-06 HUB-11 hub on Redis: a stalled Redis holds a bounded number of empty messages too; what was dropped is reported",
+  ),
+  async fn() {
+    await using server = await RedisServer.start(peerPath(redis));
+    const losses: HubLossReport[] = [];
+    const engine = new RedisEngine({
+      url: server.url,
+      maxPendingBytes: 1024 * 1024,
+    });
+    const hub = new Hub({ engine, onLoss: (report) => losses.push(report) });
+    const received: unknown[] = [];
+    try {
+      await engine.ready;
+      hub.subscribe(
+        "t",
+        new WritableStream({ write: (message) => void received.push(message) }),
+      );
+      for (let i = 0; i < 100 && received.length === 0; i++) {
+        hub.publish("t", "probe");
+        await delay(20);
+      }
+      await delay(50);
+      received.length = 0;
+      server.pause();
+      // 650 KB of envelopes, which used to fit the 1 MiB while holding
+      // about 45 MB of commands in the client.
+      const published = 50_000;
+      for (let i = 0; i < published; i++) hub.publish("t", "");
+      server.resume();
+      const lost = () =>
+        losses.filter(({ reason }) =>
+          reason === "published while Redis was behind"
+        ).reduce((sum, { count }) => sum + (count ?? 0), 0);
+      for (let i = 0; i < 300 && received.length + lost() < published; i++) {
+        await delay(10);
+      }
+      assert.ok(lost() > published / 2, `${lost()} dropped`);
+      assert.equal(received.length + lost(), published, "none silently");
+    } finally {
+      await hub.close();
+    }
+  },
+});
+
+Deno.test({
+  ...peerTestOptions(
+    [redis],
     "HUB-14 hub on Redis: close() ends whether Redis stalls or is down, and reports what Redis did not take",
   ),
   async fn() {

@@ -53,7 +53,9 @@ export interface RedisEngineOptions {
    * past the bound, messages are dropped instead, and the hub's `onLoss` is
    * told how many (`"published while Redis was behind"`) once half of the
    * backlog has gone. A single message longer than the bound is sent when
-   * nothing else waits.
+   * nothing else waits. Each message counts 1 KiB more than its length,
+   * about what a command waiting in the client costs, so that a flood of
+   * empty or tiny messages is bounded too.
    *
    * @default {16777216} 16 MiB
    */
@@ -72,6 +74,13 @@ export interface RedisEngineOptions {
 
 /** See {@linkcode RedisEngineOptions.maxPendingBytes}. */
 const DEFAULT_MAX_PENDING_BYTES = 16 * 1024 * 1024;
+
+/**
+ * What a published message waiting for Redis costs beyond its bytes (the
+ * command, its promise, the client's queue entry), about; see
+ * {@linkcode RedisEngineOptions.maxPendingBytes}.
+ */
+const PENDING_OVERHEAD_BYTES = 1024;
 
 /** See {@linkcode RedisEngineOptions.closeTimeout}. */
 const DEFAULT_CLOSE_TIMEOUT = 5000;
@@ -293,7 +302,7 @@ export class RedisEngine implements HubEngine {
       this.#droppedWhileDown++;
       return;
     }
-    const size = payload.byteLength;
+    const size = payload.byteLength + PENDING_OVERHEAD_BYTES;
     if (
       this.#pendingBytes > 0 &&
       this.#pendingBytes + size > this.#maxPendingBytes
