@@ -21,8 +21,8 @@ import {
 import type { Transport, TransportEvents } from "./transport.ts";
 import {
   createWebSocketError,
-  isWebSocketError,
   type WebSocketError,
+  webSocketErrorCloseInfo,
 } from "./websocket_error.ts";
 
 /**
@@ -780,11 +780,12 @@ export class StreamCore
 
   /** The standard's "close using reason", for `cancel()` and `abort()`. */
   #closeUsingReason(reason: unknown): void {
-    if (isWebSocketError(reason)) {
+    const info = webSocketErrorCloseInfo(reason);
+    if (info !== undefined) {
       try {
         const valid = validateCloseInfo(
-          reason.closeCode ?? undefined,
-          reason.reason,
+          info.closeCode ?? undefined,
+          info.reason,
           this.#settings.role,
           "Cannot close WebSocketStream",
         );

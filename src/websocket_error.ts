@@ -34,7 +34,9 @@ let createUnvalidated: (
   closeCode: number | null,
   reason: string,
 ) => WebSocketError;
-let hasBrand: (value: unknown) => boolean;
+let readInternals: (
+  value: unknown,
+) => { closeCode: number | null; reason: string } | undefined;
 
 /**
  * The error a {@linkcode WebSocketStream} rejects `opened` and `closed` with
@@ -96,8 +98,10 @@ export class WebSocketError extends DOMException {
       error.#reason = reason;
       return error;
     };
-    hasBrand = (value) =>
-      typeof value === "object" && value !== null && #closeCode in value;
+    readInternals = (value) =>
+      typeof value === "object" && value !== null && #closeCode in value
+        ? { closeCode: value.#closeCode, reason: value.#reason }
+        : undefined;
   }
 
   /**
@@ -144,9 +148,13 @@ export function createWebSocketError(
 }
 
 /**
- * Whether `value` was made by the {@linkcode WebSocketError} constructor: a
- * brand check, so neither look-alike objects nor other DOMExceptions pass.
+ * The close code and reason `value` holds if the {@linkcode WebSocketError}
+ * constructor made it, else `undefined`: a brand check, so neither look-alike
+ * objects nor other DOMExceptions pass, and the values are its own, not
+ * properties that may shadow the getters.
  */
-export function isWebSocketError(value: unknown): value is WebSocketError {
-  return hasBrand(value);
+export function webSocketErrorCloseInfo(
+  value: unknown,
+): { closeCode: number | null; reason: string } | undefined {
+  return readInternals(value);
 }

@@ -114,6 +114,16 @@ const closeUsingReasonCases: [string, () => unknown, number, string][] = [
     1005,
     "",
   ],
+  [
+    "a WebSocketError whose closeCode and reason are shadowed",
+    () =>
+      Object.defineProperties(
+        new WebSocketError("", { closeCode: 3333, reason: "own" }),
+        { closeCode: { value: 4444 }, reason: { value: "shadow" } },
+      ),
+    3333,
+    "own",
+  ],
 ];
 
 for (const [how, makeReason, closeCode, reason] of closeUsingReasonCases) {
