@@ -17,7 +17,8 @@ const encoder = new TextEncoder();
 
 /**
  * Splits UTF-8 text into lines without their `\n` (or `\r\n`), one message
- * each. A last line without a newline is sent too.
+ * each. A last line without a newline is sent too; bytes that are not UTF-8
+ * are an error.
  */
 export function linesToMessages(): ReadableWritablePair<string, Uint8Array> {
   let pending = "";
@@ -49,11 +50,40 @@ export function linesToMessages(): ReadableWritablePair<string, Uint8Array> {
       if (pending !== "") controller.enqueue(stripCarriageReturn(pending));
     },
   });
-  const decoder = new TextDecoderStream();
+  const decoder = utf8Decoder();
   return {
     writable: decoder.writable,
     readable: decoder.readable.pipeThrough(splitter),
   };
+}
+
+/**
+ * Decodes UTF-8 and fails on anything else: a text message cannot carry
+ * other bytes, and replacing them would change the data without a word.
+ */
+function utf8Decoder(): TransformStream<Uint8Array, string> {
+  const decoder = new TextDecoder("utf-8", { fatal: true });
+  const decode = (bytes?: Uint8Array) => {
+    try {
+      return bytes === undefined
+        ? decoder.decode()
+        : decoder.decode(bytes, { stream: true });
+    } catch {
+      throw new TypeError(
+        "not UTF-8 text; use --binary for data that is not lines",
+      );
+    }
+  };
+  return new TransformStream({
+    transform(bytes, controller) {
+      const text = decode(bytes);
+      if (text !== "") controller.enqueue(text);
+    },
+    flush(controller) {
+      const text = decode();
+      if (text !== "") controller.enqueue(text);
+    },
+  });
 }
 
 function stripCarriageReturn(line: string): string {

@@ -53,3 +53,17 @@ Deno.test("CLI line mode holds up to 16 MiB characters of a line while waiting f
       "stdin has a line longer than 16777216 characters; use --binary for data that is not lines",
   });
 });
+
+Deno.test("CLI line mode refuses stdin that is not UTF-8, rather than sending U+FFFD in its place", async () => {
+  const error = {
+    name: "TypeError",
+    message: "not UTF-8 text; use --binary for data that is not lines",
+  };
+  await assert.rejects(
+    lines(["ok\n", new Uint8Array([0xff, 0xfe, 0x0a])]),
+    error,
+  );
+  // A character cut short by the end of the input.
+  const snowman = encoder.encode("☃");
+  await assert.rejects(lines(["ok\n", snowman.subarray(0, 2)]), error);
+});
