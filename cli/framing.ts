@@ -42,7 +42,7 @@ export function linesToMessages(): ReadableWritablePair<string, Uint8Array> {
       }
       if (pending.length > MAX_LINE_LENGTH) {
         throw new RangeError(
-          `stdin has a line longer than ${MAX_LINE_LENGTH} characters; use --binary for data that is not lines`,
+          `a line is longer than ${MAX_LINE_LENGTH} characters; use --binary for data that is not lines`,
         );
       }
     },

@@ -50,7 +50,7 @@ Deno.test("CLI line mode holds up to 16 MiB characters of a line while waiting f
   await assert.rejects(lines([...whole, "y", "\n"]), {
     name: "RangeError",
     message:
-      "stdin has a line longer than 16777216 characters; use --binary for data that is not lines",
+      "a line is longer than 16777216 characters; use --binary for data that is not lines",
   });
 });
 
