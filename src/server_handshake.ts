@@ -185,8 +185,20 @@ export function selectProtocol(
   if (selection === undefined) return undefined;
   const offered = parseProtocolHeader(header);
   if (typeof selection === "function") {
-    const chosen = selection(offered);
-    if (chosen !== undefined && !offered.includes(chosen)) {
+    const chosen: unknown = selection(offered);
+    if (chosen === undefined) return undefined;
+    if (typeof chosen !== "string") {
+      // The answer must go out with the 101, which cannot wait.
+      const hint = chosen instanceof Promise
+        ? " (a selector cannot be async)"
+        : "";
+      throw new TypeError(
+        `${what}: the protocol selector must return a string or undefined, received ${
+          describeValue(chosen)
+        }${hint}`,
+      );
+    }
+    if (!offered.includes(chosen)) {
       throw new TypeError(
         `${what}: the protocol selector returned "${chosen}", which the client did not offer`,
       );

@@ -61,7 +61,8 @@ export interface UpgradeWebSocketStreamOptions extends StreamOptions {
    * says; a client that offered some (every browser, and `WebSocketStream`)
    * then fails it. The offer is parsed here, so both `a, b` and the `a,b`
    * the npm `ws` client sends work (answering `a,b` needs Deno 2.5 or
-   * later); a selector returning a name the client did not offer is a
+   * later); a selector returning a name the client did not offer, or
+   * anything but a string or `undefined` (it cannot be async), is a
    * `TypeError`.
    *
    * @default {undefined} no subprotocol

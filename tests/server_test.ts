@@ -399,6 +399,34 @@ serverTest(
 );
 
 serverTest(
+  "SRV-04 a protocol selector returning no string (async, null, a number) is a TypeError that says so, and nothing is upgraded",
+  async (path) => {
+    const returned: unknown[] = [Promise.resolve("offered"), null, 42];
+    await using server = await path.start({
+      protocol: (() => returned[server.errors.length]) as ProtocolSelection,
+    });
+    for (const value of returned) {
+      const client = new WebSocketStream(server.url, {
+        protocols: ["offered"],
+      });
+      await assert.rejects(client.opened, webSocketError(null));
+      await assert.rejects(client.closed, webSocketError(1006));
+      assert.ok(server.errors.at(-1) instanceof TypeError, String(value));
+    }
+    assert.deepEqual(server.statuses, [500, 500, 500]);
+    assert.deepEqual(
+      server.errors.map((error) =>
+        (error as Error).message.replace(/^Cannot [^:]+: /, "")
+      ),
+      ["[object Promise] (a selector cannot be async)", "null", "42"].map(
+        (received) =>
+          `the protocol selector must return a string or undefined, received ${received}`,
+      ),
+    );
+  },
+);
+
+serverTest(
   "SRV-05 origins: a listed Origin and no Origin are upgraded, any other gets 403 without an upgrade",
   async (path) => {
     await using server = await path.start({
