@@ -82,6 +82,7 @@ export function readServerOptions(
       }`,
     );
   }
+  if (Array.isArray(origins)) origins.forEach(validateOrigin, what);
   if (
     protocol !== undefined && typeof protocol !== "string" &&
     typeof protocol !== "function" && !Array.isArray(protocol)
@@ -100,6 +101,31 @@ export function readServerOptions(
     MAX_IDLE_TIMEOUT,
   );
   return { stream, idleTimeout, signal, origins, protocol };
+}
+
+/**
+ * Refuses an `origins` entry that no browser sends, which would refuse its
+ * site without a word: browsers send an origin serialised (lower case, no
+ * default port, no path), or `null` from an opaque origin. Called with the
+ * error's start as `this`.
+ */
+function validateOrigin(this: string, entry: unknown, index: number): void {
+  if (entry === "null") return;
+  let origin: string | undefined;
+  try {
+    origin = typeof entry === "string" ? new URL(entry).origin : undefined;
+  } catch {
+    origin = undefined;
+  }
+  if (origin === entry) return;
+  const hint = origin === undefined || origin === "null"
+    ? ""
+    : ` (its origin is ${JSON.stringify(origin)})`;
+  throw new TypeError(
+    `${this}: options.origins[${index}] must be an origin such as "https://example.com", received ${
+      describeValue(entry)
+    }${hint}`,
+  );
 }
 
 /**

@@ -73,7 +73,10 @@ export interface UpgradeWebSocketStreamOptions extends StreamOptions {
    * function of the request's `Origin` header. A request whose `Origin` is
    * refused gets a 403 response and no upgrade: the defence against
    * cross-site WebSocket hijacking. Requests without an `Origin` header come
-   * from non-browser clients and are let through by the list form.
+   * from non-browser clients and are let through by the list form. List
+   * origins as browsers send them (`new URL(url).origin`: lower case, no
+   * default port, no trailing slash) or `"null"`; any other entry is a
+   * `TypeError`, as it would refuse its site.
    *
    * @default {undefined} every origin is allowed
    */

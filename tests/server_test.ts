@@ -766,6 +766,30 @@ Deno.test("SRV-10 options are checked before anything is upgraded: bad ones thro
       }`,
     });
   }
+  // Browsers send an origin serialised (lower case, no default port, no
+  // path): any other entry would refuse every browser without a word.
+  const notOrigins: [unknown, string][] = [
+    ["https://app.example/", ' (its origin is "https://app.example")'],
+    ["https://App.example", ' (its origin is "https://app.example")'],
+    ["https://app.example:443", ' (its origin is "https://app.example")'],
+    ["app.example", ""],
+    [7, ""],
+  ];
+  for (const [entry, hint] of notOrigins) {
+    assert.throws(
+      () =>
+        upgradeWebSocketStream(request, {
+          origins: ["http://localhost:8000", entry as string],
+        }),
+      {
+        name: "TypeError",
+        message:
+          `Cannot upgrade to WebSocketStream: options.origins[1] must be an origin such as "https://example.com", received ${
+            typeof entry === "string" ? JSON.stringify(entry) : entry
+          }${hint}`,
+      },
+    );
+  }
   assert.throws(
     () => upgradeWebSocketStream(request, 5 as UpgradeWebSocketStreamOptions),
     {
