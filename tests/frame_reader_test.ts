@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import type { Role } from "../src/close_code.ts";
 import { type FrameEvent, FrameReader } from "../src/socket/frame_reader.ts";
+import { DeflateCodec } from "../src/socket/permessage_deflate_codec.ts";
 import { ProtocolError } from "../src/socket/protocol_error.ts";
 import { concat, MiB } from "./_bytes.ts";
 import {
@@ -215,6 +216,42 @@ for (const role of roles) {
     assert.equal(reader.discarding, false);
   });
 }
+
+Deno.test("frame reader: empty fragments of a compressed message are not inflated one by one", async () => {
+  const parameters = {
+    serverNoContextTakeover: false,
+    clientNoContextTakeover: false,
+    serverMaxWindowBits: 15,
+    clientMaxWindowBits: 15,
+  };
+  const sender = new DeflateCodec(parameters, "client");
+  const compressed = (await sender.compress(new TextEncoder().encode("hi")))!;
+  sender.close();
+  const first = frame("server", Opcode.text | 0x40, compressed, false);
+  const empty = frame("server", Opcode.continuation, new Uint8Array(0), false);
+  const last = frame("server", Opcode.continuation, new Uint8Array(0));
+  const reader = new FrameReader(
+    new ChunkSource([
+      first,
+      ...Array.from({ length: 1000 }, () => empty),
+      last,
+    ]),
+    { role: "server", messageLimit: 16 * MiB },
+  );
+  const codec = new DeflateCodec(parameters, "server");
+  let inflates = 0;
+  const inflate = codec.inflate.bind(codec);
+  codec.inflate = (...args) => {
+    inflates++;
+    return inflate(...args);
+  };
+  reader.compression = codec;
+  const event = await reader.next();
+  codec.close();
+  assert.deepEqual(event, { type: "message", message: "hi" });
+  // A zlib flush each made empty frames cost far more than they take to send.
+  assert.equal(inflates, 2);
+});
 
 Deno.test("frame reader: a server refuses an unmasked frame, a client a masked one, with 1002", async () => {
   const unmasked = await readAll([frame("client", Opcode.text, "x")], "server");

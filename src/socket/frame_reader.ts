@@ -376,6 +376,9 @@ export class FrameReader {
     payload: Uint8Array,
     fin: boolean,
   ): Promise<Uint8Array | undefined> {
+    // Nothing to inflate, and no tail to add: zlib is not asked, as a flood
+    // of empty fragments would otherwise cost a zlib flush each.
+    if (payload.byteLength === 0 && !fin) return payload;
     let inflated;
     try {
       inflated = await this.compression!.inflate(
