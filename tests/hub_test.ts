@@ -163,11 +163,14 @@ Deno.test("HUB-04 hub: a full queue under the default policy aborts the writable
   await hub.close();
 });
 
-Deno.test("HUB-04 HUB-05 hub: a message longer than the bound is handed to no writable, even one with nothing queued", async () => {
+Deno.test("HUB-04 HUB-05 hub: a message longer than a subscriber's bound is handed to no writable, even one with nothing queued", async () => {
   for (const whenFull of ["close", "skip"] as const) {
-    const hub = new Hub({ maxQueuedBytes: 10, whenFull });
+    const hub = new Hub();
     const idle = recorder();
-    const subscription = hub.subscribe("t", idle.writable);
+    const subscription = hub.subscribe("t", idle.writable, {
+      maxQueuedBytes: 10,
+      whenFull,
+    });
     // A writable may copy what it is handed (a socket frames it): one long
     // message to every subscriber would cost as many copies, past every
     // bound. The policy applies to it instead.
@@ -178,6 +181,25 @@ Deno.test("HUB-04 HUB-05 hub: a message longer than the bound is handed to no wr
     assert.deepEqual(idle.received, [], whenFull);
     await hub.close();
   }
+});
+
+Deno.test("HUB-15 hub: publish() refuses a message longer than the hub's bound, and every subscriber stays", async () => {
+  const hub = new Hub({ maxQueuedBytes: 8 });
+  const idle = recorder();
+  const subscription = hub.subscribe("t", idle.writable);
+  assert.throws(() => hub.publish("t", "ninebytes"), {
+    name: "RangeError",
+    message:
+      "Cannot publish: the message is 9 bytes, more than maxQueuedBytes (8)",
+  });
+  // Counted in UTF-8, as it is sent: four characters, twelve bytes.
+  assert.throws(() => hub.publish("t", "\u20ac".repeat(4)), RangeError);
+  assert.throws(() => hub.publish("t", new Uint8Array(9)), RangeError);
+  hub.publish("t", "eight by");
+  await settle();
+  assert.equal(subscription.active, true);
+  assert.deepEqual(idle.received, ["eight by"]);
+  await hub.close();
 });
 
 Deno.test("HUB-05 hub: under the skip policy a full queue skips, counts, and onSkip's send() lands before the next message", async () => {

@@ -222,6 +222,9 @@ export class Hub {
    *
    * @throws {TypeError} When `topic` is not a string, `message` neither a
    *   string nor a `Uint8Array`, or `options.except` not a `WritableStream`.
+   * @throws {RangeError} When `message` is longer than the hub's
+   *   `maxQueuedBytes` (UTF-8 length of text): no queue of that bound could
+   *   take it, so it is refused before any subscriber or engine sees it.
    * @throws {DOMException} `InvalidStateError` when the hub is closed.
    */
   publish(
@@ -249,11 +252,19 @@ export class Hub {
         }`,
       );
     }
+    const size = measureMessage(message);
+    // Delivered, it would fill every queue of the default bound at once and
+    // close (or skip) them all for one publisher's message.
+    if (size > this.#maxQueuedBytes) {
+      throw new RangeError(
+        `${context}: the message is ${size} bytes, more than maxQueuedBytes (${this.#maxQueuedBytes})`,
+      );
+    }
     const except = sender === undefined
       ? 0
       : this.#subscribers.get(sender)?.queue.id ?? 0;
     if (this.#engine === undefined) {
-      this.#deliver(topic, message, except, undefined);
+      this.#deliver(topic, message, size, except, undefined);
     } else {
       this.#engine.publish(topic, packEnvelope(message, this.#id, except));
     }
@@ -370,18 +381,19 @@ export class Hub {
     const envelope = unpackEnvelope(payload);
     if (envelope === undefined) return;
     const except = sameHubId(envelope.origin, this.#id) ? envelope.except : 0;
-    this.#deliver(topic, envelope.message, except, offset);
+    const { message } = envelope;
+    this.#deliver(topic, message, measureMessage(message), except, offset);
   }
 
   #deliver(
     topic: string,
     message: string | Uint8Array,
+    size: number,
     except: number,
     offset: string | undefined,
   ): void {
     const followers = this.#topics.get(topic);
     if (followers === undefined) return;
-    const size = measureMessage(message);
     for (const subscription of followers) {
       if (subscription.queue.id !== except) {
         subscription.deliver(message, size, offset);

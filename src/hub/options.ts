@@ -74,7 +74,12 @@ export interface HubOptions {
    * hub at a time: each hub takes its own.
    */
   engine?: HubEngine;
-  /** The default of {@linkcode SubscribeOptions.maxQueuedBytes}. @default {1048576} */
+  /**
+   * The default of {@linkcode SubscribeOptions.maxQueuedBytes}, and the
+   * longest message `publish()` takes: a longer one is a `RangeError`, as
+   * delivering it would fill every queue of this bound at once.
+   * @default {1048576}
+   */
   maxQueuedBytes?: number;
   /** The default of {@linkcode SubscribeOptions.whenFull}. @default {"close"} */
   whenFull?: SlowSubscriberPolicy;
@@ -113,7 +118,9 @@ export interface SubscribeOptions {
    * reading holds both in the server's memory (and then what the operating
    * system buffers) before its queue fills, so a server with many clients
    * may want a smaller `writeHighWaterMark` as well. A message longer than
-   * the bound is never queued: the policy applies to it. Each waiting
+   * the bound (one published by a hub whose bound is larger, or a bound
+   * given here below the hub's) is never queued: the policy applies to it.
+   * Each waiting
    * message costs memory
    * whatever its length, so at most one per 128 bytes of the bound may
    * wait (and at least 64): 8192 by default. @default {1048576}
