@@ -12,7 +12,9 @@ const whose = WebSocketStream === globalThis.WebSocketStream
 
 const log = (line) => document.getElementById("log").append(`${line}\n`);
 
-const wss = new WebSocketStream(`ws://${location.host}/ws`);
+// wss: when the page came over https:, as browsers refuse ws: there.
+const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+const wss = new WebSocketStream(`${scheme}//${location.host}/ws`);
 const { readable, writable } = await wss.opened;
 log(`connected with ${whose}`);
 
