@@ -94,9 +94,10 @@ Options:
                            SEC seconds pass without a message, then close;
                            0 closes at once (default 1). Messages that arrive
                            after our Close are dropped, as the standard says.
-      --ping-interval SEC  Server only: ping every SEC seconds and drop a client
-                           silent for twice that; 0 turns pings off
-                           (default 15).
+      --ping-interval SEC  Server only: every SEC seconds, ping a client that
+                           has been silent since the last check and drop one
+                           that did not answer the ping before (so after two
+                           to three times SEC); 0 turns pings off (default 15).
       --receive-limit N    The longest message accepted, at least 1K, e.g.
                            16777216 or 16M (default 16M); a longer one closes
                            with 4009.
