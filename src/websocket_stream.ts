@@ -416,6 +416,12 @@ function openWebSocket(
   protocols: readonly string[],
   headers: Headers | undefined,
 ): WebSocket {
+  // Node before 22 has none: say so rather than throw a ReferenceError.
+  if (typeof globalThis.WebSocket !== "function") {
+    throw new TypeError(
+      `${CONSTRUCT}: this runtime has no global WebSocket to build on (on Deno, transport: "socket" needs none)`,
+    );
+  }
   if (headers !== undefined) {
     // Deno 2.5+ takes an options bag; the DOM typings do not know it.
     return new (WebSocket as unknown as DenoWebSocketConstructor)(url, {

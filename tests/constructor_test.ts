@@ -607,3 +607,17 @@ clientTest(
     await assert.rejects(wss.closed, webSocketError(1006));
   },
 );
+
+Deno.test("A runtime without a global WebSocket gets a TypeError that says so from the default transport", () => {
+  const saved = Object.getOwnPropertyDescriptor(globalThis, "WebSocket")!;
+  delete (globalThis as { WebSocket?: unknown }).WebSocket;
+  try {
+    assert.throws(() => new WebSocketStream("ws://127.0.0.1:1/"), {
+      name: "TypeError",
+      message:
+        'Cannot construct WebSocketStream: this runtime has no global WebSocket to build on (on Deno, transport: "socket" needs none)',
+    });
+  } finally {
+    Object.defineProperty(globalThis, "WebSocket", saved);
+  }
+});
