@@ -17,7 +17,9 @@ import {
   type StreamSettings,
 } from "./options.ts";
 import { StreamCore } from "./stream_core.ts";
-import type { Transport } from "./transport.ts";
+import type { Message } from "./message.ts";
+import { type Deadline, startDeadline } from "./shared_deadlines.ts";
+import type { Transport, TransportEvents } from "./transport.ts";
 import type {
   ProtocolSelection,
   UpgradeWebSocketStreamOptions,
@@ -254,17 +256,31 @@ export function startServerStream(
   url: string,
 ): WebSocketStream {
   const { signal } = settings;
-  const core = new StreamCore(
-    signal === undefined ? transport : reportShutdown(transport, signal),
-    settings.stream,
+  if (signal === undefined) {
+    const core = new StreamCore(transport, settings.stream);
+    core.startTransport();
+    return adopt(url, core);
+  }
+  const shutdown = new ShutdownTransport(
+    transport,
+    signal,
+    settings.stream.closeTimeout,
   );
+  const core = new StreamCore(shutdown, settings.stream);
   core.startTransport();
-  if (signal !== undefined) closeOnShutdown(core, signal);
+  closeOnShutdown(core, signal, shutdown);
   return adopt(url, core);
 }
 
-function closeOnShutdown(core: StreamCore, signal: AbortSignal): void {
-  const shutDown = () => core.startClosing(1001, SHUTDOWN_REASON);
+function closeOnShutdown(
+  core: StreamCore,
+  signal: AbortSignal,
+  shutdown: ShutdownTransport,
+): void {
+  const shutDown = () => {
+    core.startClosing(1001, SHUTDOWN_REASON);
+    shutdown.boundHandshake();
+  };
   if (signal.aborted) {
     shutDown();
     return;
@@ -275,28 +291,100 @@ function closeOnShutdown(core: StreamCore, signal: AbortSignal): void {
 }
 
 /**
- * Deno reports 1005 for every socket its shutdown tears down, even after our
- * 1001 went out and was answered; report the 1001 the peer was sent.
+ * A server transport whose shutdown is reported as such. Deno reports 1005
+ * for every socket its shutdown tears down, even after our 1001 went out and
+ * was answered: the 1001 the peer was sent is reported instead. And a
+ * handshake that an abort of `Deno.serve` caught midway never completes nor
+ * fails (Deno drops it without a word, and its client waits too): it is
+ * given `closeTimeout`, then failed.
  */
-function reportShutdown(transport: Transport, signal: AbortSignal): Transport {
-  const reporting: Transport = {
-    pausable: transport.pausable,
-    start: (events) =>
-      transport.start({
-        onOpen: (protocol, extensions) => events.onOpen(protocol, extensions),
-        onMessage: (message) => events.onMessage(message),
-        onOverflow: () => events.onOverflow(),
-        onClose: (closeCode, reason, failure, wasClean) =>
-          signal.aborted && closeCode === 1005
-            ? events.onClose(1001, SHUTDOWN_REASON, failure, wasClean)
-            : events.onClose(closeCode, reason, failure, wasClean),
-      }),
-    send: (message) => transport.send(message),
-    close: (closeCode, reason) => transport.close(closeCode, reason),
-    terminate: () => transport.terminate(),
-  };
-  if (transport.pausable) {
-    reporting.resume = () => transport.resume?.();
+class ShutdownTransport implements Transport {
+  readonly #transport: Transport;
+  readonly #signal: AbortSignal;
+  readonly #closeTimeout: number;
+  #events: TransportEvents | undefined;
+  /** The state of the handshake, as far as the core was told. */
+  #handshake: "pending" | "done" | "given up" = "pending";
+  #deadline: Deadline | undefined;
+
+  constructor(transport: Transport, signal: AbortSignal, closeTimeout: number) {
+    this.#transport = transport;
+    this.#signal = signal;
+    this.#closeTimeout = closeTimeout;
+    if (transport.pausable) this.resume = () => transport.resume?.();
   }
-  return reporting;
+
+  get pausable(): boolean {
+    return this.#transport.pausable;
+  }
+
+  resume?: () => void;
+
+  start(events: TransportEvents): void {
+    this.#events = events;
+    this.#transport.start(this);
+  }
+
+  /** Fails the handshake after `closeTimeout` unless it completes first. */
+  boundHandshake(): void {
+    if (this.#handshake !== "pending" || this.#deadline !== undefined) return;
+    this.#deadline = startDeadline(this.#closeTimeout, () => {
+      if (this.#handshake !== "pending") return;
+      this.#handshake = "given up";
+      this.#transport.terminate();
+      this.#events!.onClose(
+        null,
+        "",
+        `the server shut down before the connection opened (within ${this.#closeTimeout} ms)`,
+        false,
+      );
+    });
+  }
+
+  onOpen(protocol: string, extensions: string): void {
+    if (this.#handshake === "given up") {
+      this.#transport.terminate();
+      return;
+    }
+    this.#end();
+    this.#events!.onOpen(protocol, extensions);
+  }
+
+  onMessage(message: Message): boolean {
+    return this.#events!.onMessage(message);
+  }
+
+  onOverflow(): void {
+    this.#events!.onOverflow();
+  }
+
+  onClose(
+    closeCode: number | null,
+    reason: string,
+    failure: string,
+    wasClean: boolean,
+  ): void {
+    if (this.#handshake === "given up") return;
+    this.#end();
+    if (this.#signal.aborted && closeCode === 1005) {
+      this.#events!.onClose(1001, SHUTDOWN_REASON, failure, wasClean);
+    } else this.#events!.onClose(closeCode, reason, failure, wasClean);
+  }
+
+  send(message: Message): true | Promise<boolean> {
+    return this.#transport.send(message);
+  }
+
+  close(closeCode: number | undefined, reason: string): void {
+    this.#transport.close(closeCode, reason);
+  }
+
+  terminate(): void {
+    this.#transport.terminate();
+  }
+
+  #end(): void {
+    this.#handshake = "done";
+    this.#deadline?.cancel();
+  }
 }

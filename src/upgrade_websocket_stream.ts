@@ -87,7 +87,9 @@ export interface UpgradeWebSocketStreamOptions extends StreamOptions {
    * ends see a clean 1001. Without it, aborting `Deno.serve` drops the
    * connection: clients report an abnormal 1006, and the stream a clean 1005.
    * (`server.shutdown()` needs no signal for the clients: Deno 2.9 sends them
-   * 1001 itself, though the stream then reports 1005.)
+   * 1001 itself, though the stream then reports 1005.) A handshake the abort
+   * catches before its 101 went out never completes (Deno drops it without a
+   * word); its stream fails after `closeTimeout`.
    *
    * @default {undefined}
    */

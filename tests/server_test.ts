@@ -10,6 +10,7 @@ import {
   BOUND_MS,
   delay,
   domException,
+  rejectionWithin,
   settleWithin,
   webSocketError,
 } from "./_assert.ts";
@@ -856,5 +857,42 @@ Deno.test("SRV-14 Deno.serve: a copy of the request, or one already upgraded, is
   assert.equal(
     (errors[1] as Error).message,
     "Cannot upgrade to WebSocketStream: request was already upgraded",
+  );
+});
+
+Deno.test("SRV-09 Deno.serve: aborting its signal during a handshake ends that server stream after closeTimeout, never leaves it pending", async () => {
+  // Deno drops a handshake its abort caught midway without a word: no
+  // response, no close, even for its own WebSocket client.
+  const controller = new AbortController();
+  const accepted = Promise.withResolvers<WebSocketStream>();
+  await using server = serve(async (request) => {
+    const { response, stream } = upgradeWebSocketStream(request, {
+      signal: controller.signal,
+      closeTimeout: 50,
+    });
+    accepted.resolve(stream!);
+    controller.abort();
+    await delay(10);
+    return response;
+  }, controller);
+  using conn = await Deno.connect({
+    hostname: "127.0.0.1",
+    port: server.port,
+  });
+  await conn.write(
+    new TextEncoder().encode(
+      "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+    ),
+  );
+  const stream = await accepted.promise;
+  const [openedError, closedError] = await Promise.all([
+    rejectionWithin(stream.opened, BOUND_MS, "opened"),
+    rejectionWithin(stream.closed, BOUND_MS, "closed"),
+  ]);
+  assert.ok(webSocketError(null)(openedError), String(openedError));
+  assert.ok(webSocketError(1006)(closedError), String(closedError));
+  assert.match(
+    (openedError as Error).message,
+    /the server shut down before the connection opened/,
   );
 });
