@@ -138,7 +138,8 @@ export class WebSocketTransport implements Transport {
         this.#events!.onClose(
           closeCode,
           reason,
-          this.#failure,
+          // Deno's idle timeout gives its reason as the error's message too.
+          this.#failure === reason ? "" : this.#failure,
           wasClean && !unsent,
         );
         return;
