@@ -138,6 +138,7 @@ function validateOrigin(this: string, entry: unknown, index: number): void {
 export function refuseUpgrade(
   { method, headers }: UpgradeRequest,
   origins: UpgradeWebSocketStreamOptions["origins"],
+  what: string,
 ): Refusal | undefined {
   if (!hasToken(headers.get("upgrade"), "websocket")) {
     return {
@@ -168,7 +169,7 @@ export function refuseUpgrade(
       headers: { "sec-websocket-version": "13" },
     };
   }
-  if (!isOriginAllowed(headers.get("origin"), origins)) {
+  if (!isOriginAllowed(headers.get("origin"), origins, what)) {
     return {
       status: 403,
       statusText: "Forbidden",
@@ -191,13 +192,26 @@ function hasToken(header: string | null, token: string): boolean {
   );
 }
 
+/**
+ * Whether `origin` may connect. A function's answer must be a boolean: a
+ * Promise from an async check would be truthy, and let every origin in.
+ */
 function isOriginAllowed(
   origin: string | null,
   allowed: UpgradeWebSocketStreamOptions["origins"],
+  what: string,
 ): boolean {
   if (allowed === undefined) return true;
-  if (typeof allowed === "function") return allowed(origin);
-  return origin === null || allowed.includes(origin);
+  if (typeof allowed !== "function") {
+    return origin === null || allowed.includes(origin);
+  }
+  const answer: unknown = allowed(origin);
+  if (typeof answer === "boolean") return answer;
+  throw new TypeError(
+    `${what}: the origins function must return a boolean, received ${
+      describeValue(answer)
+    }${answer instanceof Promise ? " (it cannot be async)" : ""}`,
+  );
 }
 
 /**

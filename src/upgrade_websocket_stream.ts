@@ -76,7 +76,8 @@ export interface UpgradeWebSocketStreamOptions extends StreamOptions {
    * from non-browser clients and are let through by the list form. List
    * origins as browsers send them (`new URL(url).origin`: lower case, no
    * default port, no trailing slash) or `"null"`; any other entry is a
-   * `TypeError`, as it would refuse its site.
+   * `TypeError`, as it would refuse its site. The function must answer
+   * with a boolean, at once: anything else (a Promise) is a `TypeError`.
    *
    * @default {undefined} every origin is allowed
    */
@@ -197,7 +198,7 @@ export function upgradeWebSocketStream(
   if (served === "upgraded") {
     throw new TypeError(`${UPGRADE}: request was already upgraded`);
   }
-  const refusal = refuseUpgrade(request, settings.origins);
+  const refusal = refuseUpgrade(request, settings.origins, UPGRADE);
   if (refusal !== undefined) {
     return {
       response: new Response(refusal.body, {

@@ -476,6 +476,32 @@ serverTest(
 );
 
 serverTest(
+  "SRV-05 an origins function returning no boolean (async, a string) is a TypeError, never an upgrade",
+  async (path) => {
+    const returned: unknown[] = [Promise.resolve(false), "no"];
+    await using server = await path.start({
+      origins: (() => returned[server.errors.length]) as () => boolean,
+    });
+    for (const value of returned) {
+      using handshake = await rawHandshake(server.port, {
+        headers: { Origin: "https://evil.example" },
+      });
+      assert.equal(handshake.status, 500, String(value));
+    }
+    assert.deepEqual(
+      server.errors.map((error) =>
+        `${(error as Error).name}: ${
+          (error as Error).message.replace(/^Cannot [^:]+: /, "")
+        }`
+      ),
+      ["[object Promise] (it cannot be async)", '"no"'].map((received) =>
+        `TypeError: the origins function must return a boolean, received ${received}`
+      ),
+    );
+  },
+);
+
+serverTest(
   "SRV-06 a request that is not a WebSocket upgrade gets 426 Upgrade Required and no stream",
   async (path) => {
     await using server = await path.start();

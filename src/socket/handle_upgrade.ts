@@ -163,6 +163,7 @@ export function handleUpgrade(
   const refusal = refuseUpgrade(
     { method: request.method ?? "", headers },
     settings.origins,
+    HANDLE,
   );
   if (refusal !== undefined) {
     const body = new TextEncoder().encode(refusal.body);
