@@ -147,10 +147,13 @@ const UPGRADE = "Cannot upgrade to WebSocketStream";
  * other than 13 a `426` naming 13, one from a refused origin a `403
  * Forbidden`; none of them gets a stream.
  *
- * Return `response` from the handler: Deno sends the 101 only then. A
- * handler that returns another response or throws after the upgrade leaves
- * the stream pending for good (neither `opened` nor `closed` settles), and
- * Deno 2.9 then stops the whole server.
+ * Return `response` from the handler, without delay: Deno sends the 101
+ * only then. A handler that returns another response or throws after the
+ * upgrade leaves the stream pending for good (neither `opened` nor `closed`
+ * settles), and Deno 2.9 then stops the whole server. A client that leaves
+ * before the response is returned leaves it pending too: Deno 2.9 never
+ * tells the socket, and `server.shutdown()` then never finishes (an abort of
+ * the `signal` option ends such a stream).
  *
  * @example An echo server
  * ```ts
