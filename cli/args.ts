@@ -61,10 +61,11 @@ Modes:
                            end of stdin closes the connection (see --linger).
   --listen PORT            Serve on PORT (0 picks a free one; the address is
                            printed on stderr). One client at a time is piped
-                           to stdout and fed from stdin; once all of stdin
-                           is sent, its end closes that client and stops the
-                           server (at once when stdin is empty). Input that
-                           no client has taken waits for the next client.
+                           to stdout and fed from stdin, others meanwhile
+                           refused with 503; once all of stdin is sent, its
+                           end closes that client and stops the server (at
+                           once when stdin is empty). Input that no client
+                           has taken waits for the next client.
   --listen PORT --echo     Serve as an echo server for any number of clients,
                            until interrupted (Ctrl-C closes them cleanly).
 

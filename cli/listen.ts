@@ -112,16 +112,17 @@ export async function runListen(
     socket: Duplex,
     head: Uint8Array,
   ) => {
-    if (stopServer.signal.aborted) {
-      return refuse(socket, "Shutting down");
-    }
+    const peer = `${request.socket.remoteAddress}:${request.socket.remotePort}`;
+    const refuse = (reason: string) => {
+      reporter.info(`${peer}: refused with 503: ${reason}`);
+      answer503(socket, reason);
+    };
+    if (stopServer.signal.aborted) return refuse("Shutting down");
     if (busy) {
       return refuse(
-        socket,
         "Busy: this server pipes one client at a time to stdin and stdout",
       );
     }
-    const peer = `${request.socket.remoteAddress}:${request.socket.remotePort}`;
     let stream;
     try {
       stream = handleUpgrade(request, socket, head, upgradeOptions);
@@ -222,7 +223,7 @@ function hostAndPort(hostname: string, port: number): string {
 }
 
 /** Answers an upgrade this server will not take with 503 and ends it. */
-function refuse(socket: Duplex, reason: string): void {
+function answer503(socket: Duplex, reason: string): void {
   // The client may be gone already; there is nobody to tell.
   socket.on("error", () => {});
   socket.end(

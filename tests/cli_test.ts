@@ -517,6 +517,10 @@ Deno.test("CLI --listen pipes one client to stdout and stdin to it, refuses a se
   const second = new Probe(url);
   await assert.rejects(second.opened);
   await second.closed;
+  // The one serving is told, not only the client turned away.
+  await child.waitForStderr(
+    /^127\.0\.0\.1:\d+: refused with 503: Busy: this server pipes one client at a time to stdin and stdout$/m,
+  );
 
   await child.closeStdin();
   assert.deepEqual(await client.closed, { code: 4001, reason: "bye" });
