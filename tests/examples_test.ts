@@ -8,6 +8,7 @@
 
 import assert from "node:assert/strict";
 import deployHandler from "../examples/deploy_handler.ts";
+import { WebSocketStream } from "../mod.ts";
 import { DenoProcess, runDeno } from "./_subprocess.ts";
 
 const NET = "--allow-net=127.0.0.1";
@@ -133,4 +134,23 @@ Deno.test("example node_server: a page and a WebSocket on one node:http port, th
     result.text,
     'GET / -> 200 Hello over plain HTTP\nsent "hello", heard "HELLO"\nsent "one port for both", heard "ONE PORT FOR BOTH"\nclosed cleanly: 1000 "done"\n',
   );
+});
+
+Deno.test("example echo_server: run as the README says, it takes its port from PORT and echoes", async () => {
+  await using child = new DenoProcess(
+    ["run", "--allow-net", "--allow-env", "examples/echo_server.ts"],
+    { env: { PORT: "0" } },
+  );
+  const [, port] = await child.waitForStdout(
+    /^Echo server on ws:\/\/127\.0\.0\.1:(\d+)\/$/m,
+  );
+  const wss = new WebSocketStream(`ws://127.0.0.1:${port}/`);
+  const { readable, writable } = await wss.opened;
+  await writable.getWriter().write("echo?");
+  const { value } = await readable.getReader().read();
+  assert.equal(value, "echo?");
+  wss.close({ closeCode: 1000, reason: "thanks" });
+  assert.deepEqual(await wss.closed, { closeCode: 1000, reason: "thanks" });
+  child.kill("SIGTERM");
+  await child.finished();
 });
