@@ -325,14 +325,15 @@ class ShutdownTransport implements Transport {
     this.#transport = transport;
     this.#signal = signal;
     this.#closeTimeout = closeTimeout;
-    if (transport.pausable) this.resume = () => transport.resume?.();
   }
 
   get pausable(): boolean {
     return this.#transport.pausable;
   }
 
-  resume?: () => void;
+  resume(): void {
+    this.#transport.resume?.();
+  }
 
   start(events: TransportEvents): void {
     this.#events = events;
