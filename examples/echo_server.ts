@@ -40,7 +40,14 @@ export function startEchoServer(
 }
 
 if (import.meta.main) {
-  const port = Number(Deno.args[0] ?? Deno.env.get("PORT") ?? 8080);
+  const given = Deno.args[0] ?? Deno.env.get("PORT") ?? "8080";
+  const port = Number(given);
+  if (!/^\d+$/.test(given) || port > 65535) {
+    console.error(
+      `Cannot start the echo server: the port must be a number from 0 to 65535, received "${given}"`,
+    );
+    Deno.exit(2);
+  }
   const server = startEchoServer({ port });
   console.log(`Echo server on ws://127.0.0.1:${server.addr.port}/`);
 }

@@ -127,6 +127,21 @@ Deno.test("example deploy_handler: a cross-origin upgrade gets 403, a plain requ
   await plain.body?.cancel();
 });
 
+Deno.test("example echo_server: a port that is not one is refused on one line, exit 2", async () => {
+  const result = await runDeno([
+    "run",
+    "--allow-net",
+    "--allow-env",
+    "examples/echo_server.ts",
+    "--port",
+  ]);
+  assert.equal(result.code, 2);
+  assert.equal(
+    result.stderr,
+    'Cannot start the echo server: the port must be a number from 0 to 65535, received "--port"\n',
+  );
+});
+
 Deno.test("example node_server: a page and a WebSocket on one node:http port, then a clean close and the end", async () => {
   const result = await runDeno(["run", NET, "examples/node_server.ts"]);
   assert.equal(result.code, 0, result.stderr);
