@@ -286,22 +286,45 @@ export function startServerStream(
   return adopt(url, core);
 }
 
+/**
+ * The streams each signal closes, by their transports. One listener per
+ * signal, not per stream: Deno's `AbortSignal` looks through its listeners
+ * at every add and remove, so a server's thousands of connections each
+ * listening made every upgrade and every close slower the more were open.
+ */
+const shutdowns = new WeakMap<
+  AbortSignal,
+  Map<StreamCore, ShutdownTransport>
+>();
+
 function closeOnShutdown(
   core: StreamCore,
   signal: AbortSignal,
   shutdown: ShutdownTransport,
 ): void {
-  const shutDown = () => {
-    core.startClosing(1001, SHUTDOWN_REASON);
-    shutdown.boundHandshake();
-  };
   if (signal.aborted) {
-    shutDown();
+    shutDown(shutdown, core);
     return;
   }
-  signal.addEventListener("abort", shutDown, { once: true });
-  const forget = () => signal.removeEventListener("abort", shutDown);
+  let streams = shutdowns.get(signal);
+  if (streams === undefined) {
+    const open = streams = new Map<StreamCore, ShutdownTransport>();
+    shutdowns.set(signal, open);
+    signal.addEventListener("abort", () => {
+      shutdowns.delete(signal);
+      open.forEach(shutDown);
+      open.clear();
+    }, { once: true });
+  }
+  streams.set(core, shutdown);
+  const forget = () => streams.delete(core);
   core.closed.then(forget, forget);
+}
+
+/** Closes a stream as its server shuts down; takes a map's value and key. */
+function shutDown(shutdown: ShutdownTransport, core: StreamCore): void {
+  core.startClosing(1001, SHUTDOWN_REASON);
+  shutdown.boundHandshake();
 }
 
 /**
