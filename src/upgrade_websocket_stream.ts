@@ -178,8 +178,9 @@ const UPGRADE = "Cannot upgrade to WebSocketStream";
  * @returns The response to return from the handler, and the stream.
  * @throws {TypeError} When `request` is not a `Request`, not the one
  *   `Deno.serve` passed to the handler (a copy made by `clone()` or
- *   `new Request()`) or already upgraded, an option is invalid, or a
- *   protocol selector returns a subprotocol the client did not offer.
+ *   `new Request()`) or already upgraded, an option is invalid, a
+ *   protocol selector returns a subprotocol the client did not offer, or
+ *   the runtime has no `Deno.upgradeWebSocket` (use `handleUpgrade` there).
  * @throws {RangeError} When a size or timeout option is negative or too
  *   large.
  * @throws {DOMException} `InvalidAccessError` for an `overflowCloseCode` a
@@ -210,6 +211,11 @@ export function upgradeWebSocketStream(
       }),
       stream: undefined,
     };
+  }
+  if (typeof denoUpgrade() !== "function") {
+    throw new TypeError(
+      `${UPGRADE}: this runtime has no Deno.upgradeWebSocket; with node:http, use handleUpgrade from "@streams/websocket/node"`,
+    );
   }
   if (served === "copy") {
     throw new TypeError(
@@ -259,6 +265,12 @@ function readServedRequest(
     return "upgraded";
   }
   return "served";
+}
+
+/** `Deno.upgradeWebSocket`, where the runtime has it (not Node, nor Bun). */
+function denoUpgrade(): unknown {
+  return (globalThis as { Deno?: { upgradeWebSocket?: unknown } }).Deno
+    ?.upgradeWebSocket;
 }
 
 /**

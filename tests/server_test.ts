@@ -932,3 +932,30 @@ Deno.test("SRV-09 Deno.serve: aborting its signal during a handshake ends that s
     /the server shut down before the connection opened/,
   );
 });
+
+Deno.test("SRV-10 without Deno.upgradeWebSocket (Node, Bun), an upgrade is a TypeError that names handleUpgrade; other requests still get 426", () => {
+  const upgrade = new Request("http://127.0.0.1/", {
+    headers: {
+      upgrade: "websocket",
+      connection: "Upgrade",
+      "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==",
+      "sec-websocket-version": "13",
+    },
+  });
+  const own = Object.getOwnPropertyDescriptor(Deno, "upgradeWebSocket")!;
+  Object.defineProperty(Deno, "upgradeWebSocket", {
+    value: undefined,
+    configurable: true,
+  });
+  try {
+    assert.throws(() => upgradeWebSocketStream(upgrade), {
+      name: "TypeError",
+      message:
+        'Cannot upgrade to WebSocketStream: this runtime has no Deno.upgradeWebSocket; with node:http, use handleUpgrade from "@streams/websocket/node"',
+    });
+    const plain = upgradeWebSocketStream(new Request("http://127.0.0.1/"));
+    assert.equal(plain.response.status, 426);
+  } finally {
+    Object.defineProperty(Deno, "upgradeWebSocket", own);
+  }
+});
