@@ -95,6 +95,12 @@ export function readServerOptions(
       }`,
     );
   }
+  if (typeof protocol === "string") validateProtocolName(what, protocol, "");
+  else if (Array.isArray(protocol)) {
+    protocol.forEach((name, index) =>
+      validateProtocolName(what, name, `[${index}]`)
+    );
+  }
   const idleTimeout = readAmount(
     given.idleTimeout,
     DEFAULT_IDLE_TIMEOUT,
@@ -103,6 +109,19 @@ export function readServerOptions(
     MAX_IDLE_TIMEOUT,
   );
   return { stream, idleTimeout, signal, origins, protocol };
+}
+
+/**
+ * Refuses a subprotocol candidate no client can offer (such as "a, b" for
+ * two), which would never be selected.
+ */
+function validateProtocolName(what: string, name: unknown, at: string): void {
+  if (typeof name === "string" && isProtocolToken(name)) return;
+  throw new TypeError(
+    `${what}: options.protocol${at} must be a subprotocol name (a token, several go in an array), received ${
+      describeValue(name)
+    }`,
+  );
 }
 
 /**

@@ -63,7 +63,8 @@ export interface UpgradeWebSocketStreamOptions extends StreamOptions {
    * the npm `ws` client sends work (answering `a,b` needs Deno 2.5 or
    * later); a selector returning a name the client did not offer, or
    * anything but a string or `undefined` (it cannot be async), is a
-   * `TypeError`.
+   * `TypeError`, and so is a name no client can offer (`"a, b"`: give
+   * several as an array).
    *
    * @default {undefined} no subprotocol
    */

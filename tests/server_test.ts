@@ -803,6 +803,30 @@ Deno.test("SRV-10 options are checked before anything is upgraded: bad ones thro
       }`,
     });
   }
+  // No client can offer such a name: it would never be selected.
+  for (
+    const [protocol, at] of [
+      ["chat.v2, chat.v1", ""],
+      [["chat.v2", "chat v1"], "[1]"],
+      [["chat.v2", 2], "[1]"],
+      ["", ""],
+    ] as const
+  ) {
+    const received = (Array.isArray(protocol) ? protocol[1] : protocol)!;
+    assert.throws(
+      () =>
+        upgradeWebSocketStream(request, {
+          protocol: protocol as unknown as string[],
+        }),
+      {
+        name: "TypeError",
+        message:
+          `Cannot upgrade to WebSocketStream: options.protocol${at} must be a subprotocol name (a token, several go in an array), received ${
+            typeof received === "string" ? JSON.stringify(received) : received
+          }`,
+      },
+    );
+  }
   // Browsers send an origin serialised (lower case, no default port, no
   // path): any other entry would refuse every browser without a word.
   const notOrigins: [unknown, string][] = [
