@@ -61,10 +61,10 @@ export interface UpgradeWebSocketStreamOptions extends StreamOptions {
    * says; a client that offered some (every browser, and `WebSocketStream`)
    * then fails it. The offer is parsed here, so both `a, b` and the `a,b`
    * the npm `ws` client sends work (answering `a,b` needs Deno 2.5 or
-   * later); a selector returning a name the client did not offer, or
-   * anything but a string or `undefined` (it cannot be async), is a
-   * `TypeError`, and so is a name no client can offer (`"a, b"`: give
-   * several as an array).
+   * later: before, such a client is answered without a subprotocol); a
+   * selector returning a name the client did not offer, or anything but a
+   * string or `undefined` (it cannot be async), is a `TypeError`, and so is
+   * a name no client can offer (`"a, b"`: give several as an array).
    *
    * @default {undefined} no subprotocol
    */
@@ -225,7 +225,7 @@ export function upgradeWebSocketStream(
   }
   const offer = request.headers.get("sec-websocket-protocol");
   const protocol = selectProtocol(offer, settings.protocol, UPGRADE);
-  const { socket, response } = upgrade(
+  const { socket, response, answered } = upgrade(
     request,
     offer,
     protocol,
@@ -234,7 +234,7 @@ export function upgradeWebSocketStream(
   const transport = new WebSocketTransport(
     socket,
     settings.stream.writeHighWaterMark,
-    protocol ?? "",
+    answered,
   );
   return {
     response,
@@ -277,22 +277,31 @@ function denoUpgrade(): unknown {
 /**
  * Deno.upgradeWebSocket finds the protocol only in an offer separated by
  * ", ", and throws on "a,b" as npm's ws sends it; the header is then set on
- * the response instead, which Deno allows from 2.5 on.
+ * the response instead, which Deno allows from 2.5 on. Before, the 101 goes
+ * without a subprotocol (the client then fails it, as for no match): a
+ * throw once upgraded would make Deno stop the whole server.
+ *
+ * @returns The socket, the response and the subprotocol it answers ("" for
+ *   none).
  */
 function upgrade(
   request: Request,
   offer: string | null,
   protocol: string | undefined,
   idleTimeout: number,
-): { socket: WebSocket; response: Response } {
+): { socket: WebSocket; response: Response; answered: string } {
   const denoFindsIt = protocol !== undefined &&
     (offer ?? "").split(", ").includes(protocol);
-  const upgraded = Deno.upgradeWebSocket(
+  const { socket, response } = Deno.upgradeWebSocket(
     request,
     denoFindsIt ? { protocol, idleTimeout } : { idleTimeout },
   );
-  if (protocol !== undefined && !denoFindsIt) {
-    upgraded.response.headers.set("sec-websocket-protocol", protocol);
+  if (protocol === undefined) return { socket, response, answered: "" };
+  if (denoFindsIt) return { socket, response, answered: protocol };
+  try {
+    response.headers.set("sec-websocket-protocol", protocol);
+  } catch {
+    return { socket, response, answered: "" };
   }
-  return upgraded;
+  return { socket, response, answered: protocol };
 }

@@ -983,3 +983,51 @@ Deno.test("SRV-10 without Deno.upgradeWebSocket (Node, Bun), an upgrade is a Typ
     Object.defineProperty(Deno, "upgradeWebSocket", own);
   }
 });
+
+Deno.test("SRV-04 Deno.serve: where the 101's headers cannot be changed (Deno before 2.5), an 'a,b' offer gets no subprotocol and the server lives on", async () => {
+  // Deno 2.0 to 2.4 make the response of Deno.upgradeWebSocket immutable:
+  // Headers.prototype.set is made to throw as theirs does, around the call.
+  const { set } = Headers.prototype;
+  const immutable = () => {
+    throw new TypeError("Cannot change headers: headers are immutable");
+  };
+  const { handler, accept, errors } = streamHandler({ protocol: ["b"] });
+  await using server = serve((request) => {
+    Headers.prototype.set = immutable;
+    try {
+      return handler(request);
+    } finally {
+      Headers.prototype.set = set;
+    }
+  });
+  for (let i = 0; i < 2; i++) {
+    // A throw after the upgrade makes Deno stop the server without an
+    // answer: the wait for one is bounded.
+    const conn = await Deno.connect({
+      hostname: "127.0.0.1",
+      port: server.port,
+    });
+    try {
+      await conn.write(
+        new TextEncoder().encode(
+          "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: a,b\r\n\r\n",
+        ),
+      );
+      const buffer = new Uint8Array(1024);
+      const read = await settleWithin(conn.read(buffer), BOUND_MS, "the 101");
+      assert.deepEqual(errors, []);
+      assert.equal(read.status, "fulfilled");
+      const head = new TextDecoder().decode(
+        buffer.subarray(0, (read as { value: number | null }).value ?? 0),
+      );
+      assert.match(head, /^HTTP\/1\.1 101 /);
+      assert.doesNotMatch(head, /sec-websocket-protocol/i);
+      const stream = await accept();
+      assert.equal((await stream.opened).protocol, "");
+      await conn.write(encodeClientFrame(Opcode.close));
+      await stream.closed;
+    } finally {
+      conn.close();
+    }
+  }
+});
