@@ -30,6 +30,7 @@ import {
   runTlsClient,
 } from "./_tls_client.ts";
 import { readUntilClose } from "./_raw_client.ts";
+import { runDeno } from "./_subprocess.ts";
 import { echoResponse, serve, startWptServer } from "./_wpt_server.ts";
 
 const SOCKET = { transport: "socket" } as const;
@@ -64,6 +65,17 @@ Deno.test("socket transport: text, binary and messages longer than its read buff
   }
   wss.close({ closeCode: 4000, reason: "done" });
   assert.deepEqual(await wss.closed, { closeCode: 4000, reason: "done" });
+});
+
+Deno.test("socket transport: a client whose server declines compression never reaches Node's process, which holds zlib", async () => {
+  const { code, text, stderr } = await runDeno([
+    "run",
+    "--allow-net=127.0.0.1",
+    new URL("./fixtures/echo_counting_process.ts", import.meta.url).pathname,
+    "socket",
+  ]);
+  assert.equal(code, 0, stderr);
+  assert.equal(text, "process reached 0 times\n");
 });
 
 Deno.test("HSK-01 CTR-12 CTR-20 socket transport: the handshake carries the path, query, host, offered protocols and extra headers", async () => {

@@ -75,7 +75,7 @@ Deno.test("SRF-07 default transport: a client and an upgradeWebSocketStream serv
     args: [
       "run",
       "--allow-net=127.0.0.1",
-      new URL("./fixtures/default_transport_echo.ts", import.meta.url)
+      new URL("./fixtures/echo_counting_process.ts", import.meta.url)
         .pathname,
     ],
     stdin: "null",

@@ -14,7 +14,6 @@ import {
 import { DenoConnection } from "./deno_conn.ts";
 import { FrameReader } from "./frame_reader.ts";
 import { DeflateCodec } from "./permessage_deflate_codec.ts";
-import { findZlib } from "./runtime.ts";
 import {
   acceptDeflateResponse,
   type CompressionOptions,
@@ -82,7 +81,7 @@ async function openClient(
     SocketTransportOptions,
   signal: AbortSignal,
 ): Promise<OpenedConnection | { failure: string }> {
-  const compression = wanted === undefined || findZlib() === undefined
+  const compression = wanted === undefined || !zlibWithinReach()
     ? undefined
     : wanted;
   const connection = new DenoConnection(await connect(url, signal));
@@ -136,6 +135,18 @@ async function openClient(
   } finally {
     signal.removeEventListener("abort", hangUp);
   }
+}
+
+/**
+ * Whether the runtime's zlib can be had, answered without taking it: the
+ * codec takes it only once a server agrees to compress. In Deno, reaching
+ * `process` (which holds zlib) sets up Node compatibility, megabytes of
+ * memory that a client whose server declines compression would carry for
+ * nothing. `process.getBuiltinModule` came with Deno 2.1.
+ */
+function zlibWithinReach(): boolean {
+  const [major = 0, minor = 0] = Deno.version.deno.split(".").map(Number);
+  return major > 2 || (major === 2 && minor >= 1);
 }
 
 async function connect(url: URL, signal: AbortSignal): Promise<Deno.Conn> {
