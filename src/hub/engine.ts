@@ -120,9 +120,9 @@ export interface HubEngine {
   unfollow(topic: string): void;
   /**
    * What was published on `topic` after `offset`, for engines that keep
-   * history. Never rejects: a failure is `recovered: false`. `maxBytes` is
-   * what the subscriber's queue holds (where each message counts 128 bytes
-   * more than its length): past it the messages could not all be
+   * history. Never rejects: a failure is `recovered: false`. The
+   * subscriber's queue holds messages of at most `maxBytes` in all, and at
+   * most `maxMessages` of them: past either the messages could not all be
    * delivered, so an engine stops reading there and answers
    * `recovered: false` rather than hold a history of any length in memory.
    */
@@ -130,6 +130,7 @@ export interface HubEngine {
     topic: string,
     offset: string,
     maxBytes: number,
+    maxMessages: number,
   ): Promise<HubHistory>;
   /** Stops the engine and releases its connections. */
   close(): Promise<void>;

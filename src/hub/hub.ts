@@ -415,6 +415,7 @@ export class Hub {
       subscription.topic,
       since,
       subscription.queue.maxBytes,
+      subscription.queue.maxMessages,
     ).catch((): HubHistory => ({ recovered: false, messages: [] }));
     const missed: RecoveredMessage[] = [];
     for (const { offset, payload } of kept.messages) {

@@ -19,7 +19,6 @@ import type {
   HubHistory,
   HubLossReport,
 } from "./engine.ts";
-import { MESSAGE_OVERHEAD_BYTES } from "./subscriber_queue.ts";
 
 /**
  * Options of {@linkcode RedisEngine}.
@@ -123,16 +122,16 @@ redis.call('PUBLISH', KEYS[1], offset .. '\\n' .. ARGV[1])
 return offset`;
 
 // The entries after ARGV[1], read a page at a time, as long as their
-// payloads, each counted ARGV[3] bytes more, add up to at most ARGV[2]
-// bytes: false when ARGV[1] is no longer kept, -1 when they are more than
-// that, else the entries. Only what a subscriber can hold leaves Redis,
-// whatever the offset asked for.
+// payloads add up to at most ARGV[2] bytes and they number at most ARGV[3],
+// a hub queue's two bounds: false when ARGV[1] is no longer kept, -1 when
+// they are more than that, else the entries. Only what a subscriber can
+// hold leaves Redis, whatever the offset asked for.
 const READ_HISTORY = `
 local from = ARGV[1]
 local first = redis.call('XRANGE', KEYS[1], from, from, 'COUNT', 1)
 if #first == 0 or first[1][1] ~= from then return false end
 local budget = tonumber(ARGV[2])
-local overhead = tonumber(ARGV[3])
+local room = tonumber(ARGV[3])
 local entries = {}
 while true do
   local page = redis.call('XRANGE', KEYS[1], from, '+', 'COUNT', 100)
@@ -140,8 +139,9 @@ while true do
   for _, entry in ipairs(page) do
     if entry[1] ~= from then
       fresh = fresh + 1
-      budget = budget - #entry[2][2] - overhead
-      if budget < 0 then return -1 end
+      budget = budget - #entry[2][2]
+      room = room - 1
+      if budget < 0 or room < 0 then return -1 end
       entries[#entries + 1] = entry
     end
   end
@@ -391,13 +391,13 @@ export class RedisEngine implements HubEngine {
   /**
    * The messages kept after `offset` (with `history` only): `recovered` is
    * `false` when `offset` itself is no longer kept, so some may be gone, or
-   * when the messages add up to more than `maxBytes`, each counted as a
-   * hub's queue counts it.
+   * when they are more than `maxBytes` in all or more than `maxMessages`.
    */
   async history(
     topic: string,
     offset: string,
     maxBytes: number,
+    maxMessages: number,
   ): Promise<HubHistory> {
     const notRecovered = { recovered: false, messages: [] };
     if (this.#maxLength === undefined) return notRecovered;
@@ -412,7 +412,7 @@ export class RedisEngine implements HubEngine {
           this.#prefix + topic,
           offset,
           String(maxBytes),
-          String(MESSAGE_OVERHEAD_BYTES),
+          String(maxMessages),
         ],
         { typeMapping: BUFFERS },
       ) as [Buffer, Buffer[]][] | number | null;

@@ -20,10 +20,10 @@ const ignore = () => {};
  * most its bound divided by this many messages, so that empty or tiny
  * messages are bounded too.
  */
-export const MESSAGE_OVERHEAD_BYTES = 128;
+const MESSAGE_OVERHEAD_BYTES = 128;
 
 /** The fewest messages a queue holds, however small its bound. */
-export const MIN_QUEUED_MESSAGES = 64;
+const MIN_QUEUED_MESSAGES = 64;
 
 /** Messages handed to a writable whose writes have not completed. */
 interface Unwritten {
@@ -97,6 +97,11 @@ export class SubscriberQueue {
   /** The bound, in bytes. */
   get maxBytes(): number {
     return this.#maxBytes;
+  }
+
+  /** The most messages it holds, whatever their bytes. */
+  get maxMessages(): number {
+    return this.#maxMessages;
   }
 
   /** The policy when full. */
