@@ -957,7 +957,7 @@ Deno.test("SRV-09 Deno.serve: aborting its signal during a handshake ends that s
   );
 });
 
-Deno.test("SRV-10 without Deno.upgradeWebSocket (Node, Bun), an upgrade is a TypeError that names handleUpgrade; other requests still get 426", () => {
+Deno.test("SRV-15 without Deno.upgradeWebSocket (Node, Bun), an upgrade is a TypeError that names handleUpgrade; other requests still get 426", () => {
   const upgrade = new Request("http://127.0.0.1/", {
     headers: {
       upgrade: "websocket",
