@@ -471,6 +471,8 @@ Deno.test("HUB-09 hub: subscribe() and publish() check their options; subscribe(
     [{ onSkip: "x" }, 'options.onSkip must be a function, received "x"'],
     [{ since: 5 }, "options.since must be a string, received 5"],
     [5, "options must be an object, received 5"],
+    // An encode passed in the options' place.
+    [() => "", "options must be an object, received a function"],
   ];
   for (const [options, why] of cases) {
     assert.throws(

@@ -243,6 +243,10 @@ Deno.test("SRV-10 node server: handleUpgrade names the argument the upgrade even
       "head must be a Uint8Array, received [object Object]",
     ],
     [[request, socket, head, 5], "options must be an object, received 5"],
+    [
+      [request, socket, head, () => true],
+      "options must be an object, received a function",
+    ],
   ];
   const call = handleUpgrade as (...args: unknown[]) => unknown;
   for (const [args, why] of cases) {

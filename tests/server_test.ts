@@ -859,6 +859,21 @@ Deno.test("SRV-10 options are checked before anything is upgraded: bad ones thro
         "Cannot upgrade to WebSocketStream: options must be an object, received 5",
     },
   );
+  // Not a Web IDL operation: a function here is a selector or an origins
+  // check passed in the options' place, never options without a member.
+  const selector = (offered: string[]) => offered[0];
+  assert.throws(
+    () =>
+      upgradeWebSocketStream(
+        request,
+        selector as unknown as UpgradeWebSocketStreamOptions,
+      ),
+    {
+      name: "TypeError",
+      message:
+        "Cannot upgrade to WebSocketStream: options must be an object, received a function",
+    },
+  );
   assert.throws(
     () => upgradeWebSocketStream({} as Request),
     {
