@@ -209,9 +209,10 @@ export function validatePositiveInteger(
 const NO_OPTIONS: object = Object.freeze({});
 
 /**
- * Reads an options argument as a dictionary does: `undefined` and `null` are
- * no options, anything else that is not an object (functions are) is a
- * TypeError whose message starts with `what`.
+ * Reads an options argument: `undefined` and `null` are no options, anything
+ * else that is not an object (a function included: passed here it is a
+ * callback in the wrong place) is a TypeError whose message starts with
+ * `what`.
  */
 export function readOptionsObject<T extends object>(
   options: T | null | undefined,
@@ -220,11 +221,24 @@ export function readOptionsObject<T extends object>(
   if (options === undefined || options === null) {
     return NO_OPTIONS as Partial<T>;
   }
-  // A function is an object too, and WebIDL takes it as a dictionary.
-  if (typeof options !== "object" && typeof options !== "function") {
+  if (typeof options !== "object") {
     throw new TypeError(
       `${what}: options must be an object, received ${describeValue(options)}`,
     );
   }
   return options;
+}
+
+/**
+ * Reads a Web IDL dictionary argument as {@linkcode readOptionsObject}
+ * does, except that a function is taken as one: Web IDL converts any
+ * object, functions too, as browsers do.
+ */
+export function readDictionary<T extends object>(
+  options: T | null | undefined,
+  what: string,
+): Readonly<Partial<T>> {
+  return typeof options === "function"
+    ? options
+    : readOptionsObject(options, what);
 }

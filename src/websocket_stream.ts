@@ -14,7 +14,7 @@ import {
 } from "./handshake_options.ts";
 import { describeError, describeValue } from "./describe_error.ts";
 import {
-  readOptionsObject,
+  readDictionary,
   readStreamOptions,
   type StreamOptions,
   type StreamSettings,
@@ -195,7 +195,7 @@ export class WebSocketStream {
       throw new TypeError(`${CONSTRUCT}: a URL is required`);
     }
     const input = `${url}`.toWellFormed();
-    const given = readOptionsObject(options, CONSTRUCT);
+    const given = readDictionary(options, CONSTRUCT);
     // WebIDL's order: each member read and converted before the next.
     const headers = readHeaders(given.headers);
     const protocols = toProtocolList(given.protocols);
