@@ -120,10 +120,9 @@ export interface SubscribeOptions {
    * may want a smaller `writeHighWaterMark` as well. A message longer than
    * the bound (one published by a hub whose bound is larger, or a bound
    * given here below the hub's) is never queued: the policy applies to it.
-   * Each waiting
-   * message costs memory
-   * whatever its length, so at most one per 128 bytes of the bound may
-   * wait (and at least 64): 8192 by default. @default {1048576}
+   * Each waiting message costs memory whatever its length, so at most one
+   * per 128 bytes of the bound may wait (and at least 64): 8192 by default.
+   * @default {1048576}
    */
   maxQueuedBytes?: number;
   /** What happens when the queue is full. @default {"close"} */
