@@ -294,7 +294,7 @@ export class WebSocketStream {
    * ```
    */
   get opened(): Promise<WebSocketOpenInfo> {
-    if (!WebSocketStream.#isStream(this)) return notAStream("opened");
+    if (!WebSocketStream.#isStream(this)) return notAStream("opened", this);
     return this.#core.opened;
   }
 
@@ -317,7 +317,7 @@ export class WebSocketStream {
    * ```
    */
   get closed(): Promise<WebSocketClosedInfo> {
-    if (!WebSocketStream.#isStream(this)) return notAStream("closed");
+    if (!WebSocketStream.#isStream(this)) return notAStream("closed", this);
     return this.#core.closed;
   }
 
@@ -363,10 +363,12 @@ export class WebSocketStream {
 }
 
 /** What `opened` or `closed` read on another object gives, as in Web IDL. */
-function notAStream(getter: string): Promise<never> {
+function notAStream(getter: string, self: unknown): Promise<never> {
   return Promise.reject(
     new TypeError(
-      `Cannot read WebSocketStream.${getter}: the object is not a WebSocketStream`,
+      `Cannot read WebSocketStream.${getter}: the object is not a WebSocketStream, received ${
+        describeValue(self)
+      }`,
     ),
   );
 }

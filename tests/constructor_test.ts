@@ -88,10 +88,20 @@ Deno.test("SRF-12 opened and closed on another object reject instead of throwing
       WebSocketStream.prototype,
       name,
     )!.get!;
-    for (const self of [{}, 1, undefined]) {
+    for (
+      const [self, received] of [
+        [{}, "[object Object]"],
+        [1, "1"],
+        [undefined, "undefined"],
+      ] as const
+    ) {
       const promise = getter.call(self);
       assert.ok(promise instanceof Promise, `${name} on ${self}`);
-      await assert.rejects(promise, TypeError);
+      await assert.rejects(promise, {
+        name: "TypeError",
+        message:
+          `Cannot read WebSocketStream.${name}: the object is not a WebSocketStream, received ${received}`,
+      });
     }
   }
 });
