@@ -184,22 +184,29 @@ Deno.test("HUB-04 HUB-05 hub: a message longer than a subscriber's bound is hand
 });
 
 Deno.test("HUB-15 hub: publish() refuses a message longer than the hub's bound, and every subscriber stays", async () => {
-  const hub = new Hub({ maxQueuedBytes: 8 });
-  const idle = recorder();
-  const subscription = hub.subscribe("t", idle.writable);
-  assert.throws(() => hub.publish("t", "ninebytes"), {
-    name: "RangeError",
-    message:
-      "Cannot publish: the message is 9 bytes, more than maxQueuedBytes (8)",
-  });
-  // Counted in UTF-8, as it is sent: four characters, twelve bytes.
-  assert.throws(() => hub.publish("t", "\u20ac".repeat(4)), RangeError);
-  assert.throws(() => hub.publish("t", new Uint8Array(9)), RangeError);
-  hub.publish("t", "eight by");
-  await settle();
-  assert.equal(subscription.active, true);
-  assert.deepEqual(idle.received, ["eight by"]);
-  await hub.close();
+  for (const engine of [undefined, loopbackEngine([])]) {
+    const where = engine === undefined ? "in process" : "with an engine";
+    const hub = new Hub({ maxQueuedBytes: 8, ...(engine && { engine }) });
+    const idle = recorder();
+    const subscription = hub.subscribe("t", idle.writable);
+    assert.throws(() => hub.publish("t", "ninebytes"), {
+      name: "RangeError",
+      message:
+        "Cannot publish: the message is 9 bytes, more than maxQueuedBytes (8)",
+    }, where);
+    // Counted in UTF-8, as it is sent: four characters, twelve bytes.
+    assert.throws(
+      () => hub.publish("t", "\u20ac".repeat(4)),
+      { message: /is 12 bytes/ },
+      where,
+    );
+    assert.throws(() => hub.publish("t", new Uint8Array(9)), RangeError, where);
+    hub.publish("t", "eight by");
+    await settle();
+    assert.equal(subscription.active, true, where);
+    assert.deepEqual(idle.received, ["eight by"], where);
+    await hub.close();
+  }
 });
 
 Deno.test("HUB-05 hub: under the skip policy a full queue skips, counts, and onSkip's send() lands before the next message", async () => {

@@ -45,6 +45,11 @@ export function packEnvelope(
   return bytes;
 }
 
+/** The length of the message a packed envelope carries, in bytes. */
+export function envelopeBodyLength(envelope: Uint8Array): number {
+  return envelope.byteLength - HEADER_BYTES;
+}
+
 /** Reads an engine's payload, or `undefined` when it is not an envelope. */
 export function unpackEnvelope(bytes: Uint8Array): Envelope | undefined {
   if (bytes.byteLength < HEADER_BYTES) return undefined;

@@ -8,6 +8,7 @@
 import type { HubEngine, HubHistory, HubLossReport } from "./engine.ts";
 import {
   createHubId,
+  envelopeBodyLength,
   packEnvelope,
   sameHubId,
   unpackEnvelope,
@@ -252,21 +253,30 @@ export class Hub {
         }`,
       );
     }
-    const size = measureMessage(message);
-    // Delivered, it would fill every queue of the default bound at once and
-    // close (or skip) them all for one publisher's message.
-    if (size > this.#maxQueuedBytes) {
-      throw new RangeError(
-        `${context}: the message is ${size} bytes, more than maxQueuedBytes (${this.#maxQueuedBytes})`,
-      );
-    }
     const except = sender === undefined
       ? 0
       : this.#subscribers.get(sender)?.queue.id ?? 0;
     if (this.#engine === undefined) {
+      const size = measureMessage(message);
+      this.#refuseLongerThanBound(size, context);
       this.#deliver(topic, message, size, except, undefined);
     } else {
-      this.#engine.publish(topic, packEnvelope(message, this.#id, except));
+      // Packing encodes the text already: its body's length is the size.
+      const envelope = packEnvelope(message, this.#id, except);
+      this.#refuseLongerThanBound(envelopeBodyLength(envelope), context);
+      this.#engine.publish(topic, envelope);
+    }
+  }
+
+  /**
+   * A message longer than the hub's bound would fill every queue of that
+   * bound at once and close (or skip) them all, for one publisher's message.
+   */
+  #refuseLongerThanBound(size: number, context: string): void {
+    if (size > this.#maxQueuedBytes) {
+      throw new RangeError(
+        `${context}: the message is ${size} bytes, more than maxQueuedBytes (${this.#maxQueuedBytes})`,
+      );
     }
   }
 
