@@ -27,6 +27,9 @@ import { Hub, type HubEngine, SLOW_SUBSCRIBER_CLOSE_CODE } from "../hub.ts";
 /** The close code a member too slow to keep up is dropped with. */
 export const SLOW_CLIENT_CLOSE_CODE = SLOW_SUBSCRIBER_CLOSE_CODE;
 
+/** What a member hears when it says more than the room takes at once. */
+export const TOO_LONG = "(not sent: longer than the room takes)";
+
 const ROOM = "room";
 const PAGE = new URL("./broadcast_chat/index.html", import.meta.url);
 
@@ -72,10 +75,17 @@ export function startChatServer(options: ChatServerOptions): ChatServer {
     const { readable, writable } = await stream.opened;
     clients++;
     try {
-      hub.subscribe(ROOM, writable);
+      const member = hub.subscribe(ROOM, writable);
       for await (const message of readable) {
         if (typeof message !== "string") continue;
-        hub.publish(ROOM, `${name}: ${message}`, { except: writable });
+        try {
+          hub.publish(ROOM, `${name}: ${message}`, { except: writable });
+        } catch (error) {
+          // Longer than a member's queue holds: refused, and only its
+          // sender hears of it.
+          if (!(error instanceof RangeError)) throw error;
+          member.send(TOO_LONG);
+        }
       }
     } finally {
       clients--;

@@ -3,6 +3,7 @@ import { WebSocketStream } from "../mod.ts";
 import {
   SLOW_CLIENT_CLOSE_CODE,
   startChatServer,
+  TOO_LONG,
 } from "../examples/broadcast_chat.ts";
 import { startEchoServer } from "../examples/echo_server.ts";
 import {
@@ -84,6 +85,38 @@ Deno.test("examples/broadcast_chat.ts fans out to every other member and drops o
     await slow.writeFrame(Opcode.close, close!);
     for (let i = 0; i < 100 && chat.clients > 0; i++) await delay(10);
     assert.equal(chat.clients, 0);
+  } finally {
+    controller.abort();
+    await chat.server.finished;
+  }
+});
+
+Deno.test("examples/broadcast_chat.ts: a message longer than the room takes is refused to its sender alone, who stays", async () => {
+  const controller = new AbortController();
+  const chat = startChatServer({
+    port: 0,
+    signal: controller.signal,
+    maxQueuedBytes: 1024,
+  });
+  const url = `ws://127.0.0.1:${chat.server.addr.port}/?name=talker`;
+  try {
+    const talker = new WebSocketStream(url);
+    const listener = new WebSocketStream(url.replace("talker", "listener"));
+    const [talkerOpen, listenerOpen] = await Promise.all([
+      talker.opened,
+      listener.opened,
+    ]);
+    for (let i = 0; i < 100 && chat.clients < 2; i++) await delay(10);
+    const writer = talkerOpen.writable.getWriter();
+    await writer.write("x".repeat(2048));
+    const { value: notice } = await talkerOpen.readable.getReader().read();
+    assert.equal(notice, TOO_LONG);
+    await writer.write("short");
+    const { value } = await listenerOpen.readable.getReader().read();
+    assert.equal(value, "talker: short");
+    listener.close();
+    talker.close();
+    await Promise.all([listener.closed, talker.closed]);
   } finally {
     controller.abort();
     await chat.server.finished;
