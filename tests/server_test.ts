@@ -757,8 +757,12 @@ Deno.test({
   },
 });
 
-Deno.test("SRV-10 options are checked before anything is upgraded: bad ones throw, never leave a client hanging", () => {
-  const request = new Request("http://127.0.0.1/", {
+/**
+ * A valid WebSocket upgrade request made in memory, not served: enough for
+ * the checks that come before Deno upgrades anything.
+ */
+function upgradeRequest(): Request {
+  return new Request("http://127.0.0.1/", {
     headers: {
       upgrade: "websocket",
       connection: "Upgrade",
@@ -766,6 +770,10 @@ Deno.test("SRV-10 options are checked before anything is upgraded: bad ones thro
       "sec-websocket-version": "13",
     },
   });
+}
+
+Deno.test("SRV-10 options are checked before anything is upgraded: bad ones throw, never leave a client hanging", () => {
+  const request = upgradeRequest();
   const bad: [UpgradeWebSocketStreamOptions, typeof TypeError][] = [
     [{ signal: {} as AbortSignal }, TypeError],
     [{ protocol: 42 as unknown as string }, TypeError],
@@ -973,14 +981,7 @@ Deno.test("SRV-09 Deno.serve: aborting its signal during a handshake ends that s
 });
 
 Deno.test("SRV-15 without Deno.upgradeWebSocket (Node, Bun), an upgrade is a TypeError that names handleUpgrade; other requests still get 426", () => {
-  const upgrade = new Request("http://127.0.0.1/", {
-    headers: {
-      upgrade: "websocket",
-      connection: "Upgrade",
-      "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==",
-      "sec-websocket-version": "13",
-    },
-  });
+  const upgrade = upgradeRequest();
   const own = Object.getOwnPropertyDescriptor(Deno, "upgradeWebSocket")!;
   Object.defineProperty(Deno, "upgradeWebSocket", {
     value: undefined,
