@@ -15,8 +15,12 @@ import { joinChunks } from "./frame.ts";
  */
 const SMALL_FRAGMENT_BYTES = 1024;
 
-/** The size of a block that small fragments are copied into. */
-const BLOCK_BYTES = 16 * 1024;
+/**
+ * The largest block small fragments are copied into. Blocks start at
+ * `SMALL_FRAGMENT_BYTES` and double up to it, so a message of a few short
+ * fragments does not pay for a large block.
+ */
+const MAX_BLOCK_BYTES = 16 * 1024;
 
 /**
  * Collects a message's fragments in order and joins them at its end. Long
@@ -26,6 +30,7 @@ export class FragmentBuffer {
   readonly #chunks: Uint8Array[] = [];
   #block: Uint8Array | undefined;
   #blockBytes = 0;
+  #nextBlockBytes = SMALL_FRAGMENT_BYTES;
   /** Whether a chunk is a view of a block, which must not be handed out. */
   #copied = false;
 
@@ -39,10 +44,15 @@ export class FragmentBuffer {
       return;
     }
     if (
-      this.#block === undefined || this.#blockBytes + length > BLOCK_BYTES
+      this.#block === undefined ||
+      this.#blockBytes + length > this.#block.byteLength
     ) {
       this.#seal();
-      this.#block = new Uint8Array(BLOCK_BYTES);
+      this.#block = new Uint8Array(this.#nextBlockBytes);
+      this.#nextBlockBytes = Math.min(
+        this.#nextBlockBytes * 2,
+        MAX_BLOCK_BYTES,
+      );
     }
     this.#block.set(fragment, this.#blockBytes);
     this.#blockBytes += length;
