@@ -14,6 +14,7 @@ import {
   Hub,
   type HubEngine,
   type HubEngineReceiver,
+  type HubHistory,
   type HubOptions,
   type PublishOptions,
   SLOW_SUBSCRIBER_CLOSE_CODE,
@@ -660,6 +661,45 @@ Deno.test("HUB-12 hub: an engine whose history rejects gives recovered: false, a
   await settle();
   assert.deepEqual(sink.received, ["live"]);
   await hub.close();
+});
+
+Deno.test("HUB-06 hub: while a recovery runs, what send() queues shares the bound with the live messages held", async () => {
+  for (const whenFull of ["skip", "close"] as const) {
+    const history = Promise.withResolvers<HubHistory>();
+    const hub = new Hub({
+      engine: { ...loopbackEngine([]), history: () => history.promise },
+      maxQueuedBytes: 1024,
+      whenFull,
+    });
+    const stalled = recorder();
+    stalled.hold();
+    const subscription = hub.subscribe("t", stalled.writable, {
+      since: "0-0",
+    });
+    hub.publish("t", "a".repeat(400));
+    hub.publish("t", "b".repeat(400));
+    // 800 bytes are held for after the recovery: 400 more would make 1200.
+    assert.equal(subscription.send("c".repeat(400)), false);
+    assert.equal(subscription.send("d".repeat(200)), whenFull === "skip");
+    history.resolve({ recovered: true, messages: [] });
+    await subscription.recovery;
+    if (whenFull === "close") {
+      const reason = await stalled.aborted;
+      assert.equal(
+        (reason as { closeCode: number }).closeCode,
+        SLOW_SUBSCRIBER_CLOSE_CODE,
+      );
+    }
+    stalled.release();
+    await settle();
+    assert.deepEqual(
+      stalled.received,
+      whenFull === "skip"
+        ? ["d".repeat(200), "a".repeat(400), "b".repeat(400)]
+        : [],
+    );
+    await hub.close();
+  }
 });
 
 Deno.test("HUB-03 hub: BroadcastChannelEngine shares topics between hubs on one channel name", async () => {

@@ -85,6 +85,7 @@ export interface Subscription {
    * delivers to it (a greeting, a notice of skipped messages...). Returns
    * whether it was queued: not when the subscription ended, nor when the
    * queue is full (then the policy applies: a `"close"` queue closes).
+   * During a recovery the live messages held back for after it count too.
    */
   send(message: string | Uint8Array): boolean;
   /** Stops delivering this topic to the writable; idempotent. */
@@ -151,7 +152,14 @@ export class HubSubscription implements Subscription {
 
   send(message: string | Uint8Array): boolean {
     if (!this.active) return false;
-    return this.queue.offer(message, measureMessage(message)) === "queued";
+    const size = measureMessage(message);
+    // While recovering, live messages are held outside the queue: what is
+    // sent meanwhile shares the bound with them.
+    if (this.#held !== null && !this.#fitsBesideHeld(size)) {
+      if (this.queue.policy === "close") this.queue.overflow();
+      return false;
+    }
+    return this.queue.offer(message, size) === "queued";
   }
 
   unsubscribe(): void {
@@ -257,13 +265,17 @@ export class HubSubscription implements Subscription {
     size: number,
     offset: string | undefined,
   ): void {
-    // Held messages count against the same bound as queued ones.
-    if (!this.queue.fits(size, this.#heldBytes, this.#held!.length)) {
+    if (!this.#fitsBesideHeld(size)) {
       if (this.queue.policy === "skip") this.#skip();
       else this.queue.overflow();
       return;
     }
     this.#held!.push({ message, offset });
     this.#heldBytes += size;
+  }
+
+  /** Held messages count against the same bound as queued ones. */
+  #fitsBesideHeld(size: number): boolean {
+    return this.queue.fits(size, this.#heldBytes, this.#held!.length);
   }
 }
