@@ -7,6 +7,7 @@
  * @module
  */
 
+import { AbortFanOut } from "./abort_fan_out.ts";
 import { isProtocolToken } from "./handshake_options.ts";
 import { describeValue } from "./describe_error.ts";
 import {
@@ -305,16 +306,8 @@ export function startServerStream(
   return adopt(url, core);
 }
 
-/**
- * The streams each signal closes, by their transports. One listener per
- * signal, not per stream: Deno's `AbortSignal` looks through its listeners
- * at every add and remove, so a server's thousands of connections each
- * listening made every upgrade and every close slower the more were open.
- */
-const shutdowns = new WeakMap<
-  AbortSignal,
-  Map<StreamCore, ShutdownTransport>
->();
+/** The streams each server's signal closes, by their transports. */
+const shutdowns = new AbortFanOut<StreamCore, ShutdownTransport>(shutDown);
 
 function closeOnShutdown(
   core: StreamCore,
@@ -325,18 +318,7 @@ function closeOnShutdown(
     shutDown(shutdown, core);
     return;
   }
-  let streams = shutdowns.get(signal);
-  if (streams === undefined) {
-    const open = streams = new Map<StreamCore, ShutdownTransport>();
-    shutdowns.set(signal, open);
-    signal.addEventListener("abort", () => {
-      shutdowns.delete(signal);
-      open.forEach(shutDown);
-      open.clear();
-    }, { once: true });
-  }
-  streams.set(core, shutdown);
-  const forget = () => streams.delete(core);
+  const forget = shutdowns.add(signal, core, shutdown);
   core.closed.then(forget, forget);
 }
 

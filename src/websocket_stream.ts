@@ -4,6 +4,7 @@
  * @module
  */
 
+import { AbortFanOut } from "./abort_fan_out.ts";
 import { tagInterface } from "./interface_tag.ts";
 import { readCloseInfo, validateCloseInfo } from "./close_code.ts";
 import {
@@ -112,6 +113,11 @@ export interface WebSocketStreamOptions extends StreamOptions {
 }
 
 const CONSTRUCT = "Cannot construct WebSocketStream";
+
+/** The handshakes each signal aborts: a stream is registered until open. */
+const handshakeAborts = new AbortFanOut<StreamCore, AbortSignal>(
+  (signal, core) => core.abortHandshake(signal.reason),
+);
 
 let adopting: { url: string; core: StreamCore } | undefined;
 
@@ -248,9 +254,7 @@ export class WebSocketStream {
     }
     this.#core.startTransport();
     if (signal !== undefined) {
-      const onAbort = () => this.#core.abortHandshake(signal.reason);
-      const forget = () => signal.removeEventListener("abort", onAbort);
-      signal.addEventListener("abort", onAbort, { once: true });
+      const forget = handshakeAborts.add(signal, this.#core, signal);
       this.#core.opened.then(forget, forget);
     }
   }

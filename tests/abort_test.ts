@@ -67,6 +67,34 @@ clientTest(
 );
 
 clientTest(
+  "CTR-17 CTR-18 a signal shared by several streams aborts those still connecting, not those open",
+  async (transport) => {
+    await using server = startWptServer();
+    const controller = new AbortController();
+    const { signal } = controller;
+    const open = transport.connect(`${server.url}/echo`, { signal });
+    const { readable, writable } = await open.opened;
+    const connecting = [1, 2, 3].map(() =>
+      transport.connect(`${server.url}/handshake_sleep?ms=300`, { signal })
+    );
+    const reason = new Error("shared abort");
+    controller.abort(reason);
+    for (const wss of connecting) {
+      await assert.rejects(wss.opened, (error) => error === reason);
+      await assert.rejects(wss.closed, (error) => error === reason);
+    }
+    const writer = writable.getWriter();
+    await writer.write("still open");
+    assert.deepEqual(await readable.getReader().read(), {
+      value: "still open",
+      done: false,
+    });
+    open.close({ closeCode: 1000 });
+    assert.deepEqual(await open.closed, { closeCode: 1000, reason: "" });
+  },
+);
+
+clientTest(
   "CTR-19 close() after an abort does not throw and changes nothing",
   async (transport) => {
     await using server = startWptServer();
