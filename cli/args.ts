@@ -70,6 +70,11 @@ Modes:
                            until interrupted (Ctrl-C closes them cleanly).
 
 Options:
+  -u, --receive-only       Leave stdin unread: print what arrives until the
+                           peer closes, or until interrupted (Ctrl-C closes
+                           with --close-code). With --listen, clients are
+                           piped to stdout one at a time (others refused with
+                           503) until interrupted.
       --binary             Send stdin as binary messages, chunk by chunk, and
                            print every message raw, without newlines.
       --protocol NAME      Subprotocol to offer (client) or accept (server);
@@ -146,6 +151,8 @@ export interface CommonOptions {
   receiveLimit: number | undefined;
   /** Offer (client) or accept (server) permessage-deflate. */
   compress: boolean;
+  /** Leave stdin unread: only print what arrives. */
+  receiveOnly: boolean;
   quiet: boolean;
   verbose: boolean;
 }
@@ -202,6 +209,7 @@ const OPTIONS: Record<string, OptionSpec> = {
   listen: { type: "string" },
   hostname: { type: "string" },
   echo: { type: "boolean" },
+  "receive-only": { type: "boolean", short: "u" },
   quiet: { type: "boolean", short: "q" },
   verbose: { type: "boolean", short: "v" },
   help: { type: "boolean", short: "h" },
@@ -339,6 +347,7 @@ export function parseCommand(args: readonly string[]): Command {
       1000,
     receiveLimit: given.read("receive-limit", readReceiveLimit),
     compress: given.has("compress"),
+    receiveOnly: given.has("receive-only"),
     quiet: given.has("quiet"),
     verbose: given.has("verbose"),
   };
@@ -354,6 +363,14 @@ export function parseCommand(args: readonly string[]): Command {
       ["header", "transport", "connect-timeout"],
       "it is for connecting, not for --listen",
     );
+    if (given.has("echo")) {
+      given.refuse(
+        ["receive-only"],
+        `it cannot be used with ${
+          given.typed("echo")
+        }, which sends back what it receives`,
+      );
+    }
     const pingInterval = given.read("ping-interval", readSeconds);
     return {
       kind: "listen",

@@ -86,7 +86,9 @@ export async function runConnect(
   const end = await runSession(
     stream,
     open,
-    inputMessages(io.stdin, command.binary, progress.sent),
+    command.receiveOnly
+      ? undefined
+      : inputMessages(io.stdin, command.binary, progress.sent),
     io.stdout,
     {
       ...command,

@@ -30,9 +30,9 @@ import {
 type ListenCommand = Extract<Command, { kind: "listen" }>;
 
 /**
- * Serves until stopped by `io.signal`, or, without `--echo`, until all of
- * stdin has been sent or the piped client's connection fails; returns the
- * exit status.
+ * Serves until stopped by `io.signal`, or, without `--echo`, until the
+ * piped client's connection fails or (without `--receive-only`) all of stdin
+ * has been sent; returns the exit status.
  */
 export async function runListen(
   command: ListenCommand,
@@ -47,7 +47,7 @@ export async function runListen(
     io.stderr,
     io.stderrIsTerminal && !command.quiet,
   );
-  const input = command.echo
+  const input = command.echo || command.receiveOnly
     ? undefined
     : new SharedInput(inputMessages(io.stdin, command.binary, progress.sent));
   const upgradeOptions: HandleUpgradeOptions = {
@@ -82,7 +82,7 @@ export async function runListen(
         JSON.stringify(open.protocol)
       }`,
     );
-    if (input === undefined) {
+    if (command.echo) {
       const end = await echo(
         stream,
         open,
@@ -94,11 +94,11 @@ export async function runListen(
       else reporter.info(`${peer}: ${describeEnd(end)}`);
       return;
     }
-    const end = await runSession(stream, open, input.stream(), io.stdout, {
+    const end = await runSession(stream, open, input?.stream(), io.stdout, {
       ...command,
       received: progress.received,
       stop: stopServer.signal,
-      keepUnsent: (message) => input.giveBack(message),
+      keepUnsent: input && ((message) => input.giveBack(message)),
     });
     // What reached stdout is incomplete after a failure: stop, with it.
     if (end.localError !== undefined) failure ??= end.localError;
@@ -133,10 +133,10 @@ export async function runListen(
       return;
     }
     if (stream === undefined) return;
-    if (input !== undefined) busy = true;
+    if (!command.echo) busy = true;
     const done: Promise<void> = serveConnection(stream, peer)
       .catch((error) => {
-        if (input === undefined) {
+        if (command.echo) {
           reporter.info(`${peer}: ${describeError(error)}`);
         } else failure ??= `${peer}: ${describeError(error)}`;
       })
@@ -195,6 +195,8 @@ export async function runListen(
       } when it ends`,
     );
     stopWhenInputEndsIdle();
+  } else if (command.receiveOnly) {
+    reporter.detail("clients go to stdout one at a time, until interrupted");
   }
   if (!stopServer.signal.aborted) {
     await new Promise((resolve) =>

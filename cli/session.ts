@@ -56,7 +56,7 @@ export interface SessionOptions extends CloseChoice {
    * Takes a message of `input` that was read but not sent, for a later
    * connection; without it, such a message is dropped with its connection.
    */
-  keepUnsent?: (message: Message) => void;
+  keepUnsent?: ((message: Message) => void) | undefined;
 }
 
 /**

@@ -703,6 +703,47 @@ Deno.test("CLI --listen with stdin already at its end and no client stops with e
   assert.match(result.stderr, LISTENING);
 });
 
+Deno.test("CLI -u leaves stdin unread: with stdin at its end the client prints what arrives until the server closes", async () => {
+  const { server, seen } = recordingServer((socket) => {
+    // Later than the default --linger, which would have closed by then.
+    setTimeout(() => {
+      socket.send("late");
+      socket.close(1000, "done");
+    }, 1500);
+  });
+  await using _ = server;
+  const result = await runCli(["-u", "-v", server.url], "never sent\n");
+  assert.equal(result.code, 0, result.stderr);
+  assert.equal(result.text, "late\n");
+  assert.match(result.stderr, /^closed: 1000 "done"$/m);
+  assert.deepEqual((await seen).messages, []);
+});
+
+Deno.test("CLI --listen --receive-only with stdin at its end pipes clients to stdout one at a time until interrupted", async () => {
+  await using child = new DenoProcess([
+    ...CLI,
+    "--listen",
+    "0",
+    "--receive-only",
+  ]);
+  await child.closeStdin();
+  const url = await listeningUrl(child);
+  for (const message of ["first", "second"]) {
+    const client = new Probe(url);
+    await client.opened;
+    const turnedAway = new Probe(url);
+    await assert.rejects(turnedAway.opened);
+    client.socket.send(message);
+    await child.waitForStdout(new RegExp(`${message}\\n$`));
+    client.socket.close(1000);
+    assert.equal((await client.closed).code, 1000);
+  }
+  child.kill("SIGINT");
+  const result = await child.finished();
+  assert.equal(result.code, 0, result.stderr);
+  assert.equal(result.text, "first\nsecond\n");
+});
+
 Deno.test("CLI --listen keeps stdin that ended before any client for the next client, and stops once it is sent", async () => {
   await using child = new DenoProcess([...CLI, "--listen", "0", "-v"]);
   await child.write("kept\n");
