@@ -356,6 +356,10 @@ Deno.test("CLI argument errors name the option as typed and the value received",
       'Cannot parse --listen: it takes no URL, received "ws://127.0.0.1:1/"',
     ],
     [
+      ["--listen", "0", "--echo", "-u"],
+      "Cannot parse -u: it cannot be used with --echo, which sends back what it receives",
+    ],
+    [
       ["not a url"],
       'Cannot parse the URL: invalid URL "not a url"',
     ],
