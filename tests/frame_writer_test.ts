@@ -1,9 +1,11 @@
 /**
  * The frame writer over a sink the test controls, without TCP: one Pong per
- * Ping in order, and a bounded Pong backlog while the peer does not read.
+ * Ping in order, a bounded Pong backlog while the peer does not read, and
+ * masked messages intact however the writer reuses its buffers.
  */
 
 import assert from "node:assert/strict";
+import { applyMask, Opcode, parseFrameHeader } from "../src/socket/frame.ts";
 import { FrameWriter, MAX_QUEUED_PONGS } from "../src/socket/frame_writer.ts";
 import { concat } from "./_bytes.ts";
 
@@ -65,4 +67,57 @@ Deno.test("frame writer: a Pong per Ping, in order; a backlog of MAX_QUEUED_PONG
   await waits[full];
   await writer.flushed;
   assert.deepEqual(pongPayloads(concat(sink.written)), pings);
+});
+
+/**
+ * A sink that completes each write a macrotask later, as a socket would, and
+ * checks that nobody touches the bytes of a write before it completes.
+ */
+class CheckingSink {
+  readonly written: Uint8Array[] = [];
+  async write(bytes: Uint8Array): Promise<void> {
+    const copy = bytes.slice();
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    assert.deepEqual(
+      bytes,
+      copy,
+      "the bytes of a write changed before it completed",
+    );
+    this.written.push(copy);
+  }
+}
+
+/** The unmasked payloads of the masked binary frames in `bytes`, in order. */
+function maskedPayloads(bytes: Uint8Array): Uint8Array[] {
+  const payloads: Uint8Array[] = [];
+  for (let at = 0; at < bytes.length;) {
+    const header = parseFrameHeader(bytes, at, bytes.length, "server");
+    assert.ok(header?.fin && header.opcode === Opcode.Binary, `at ${at}`);
+    at += header.headerBytes;
+    const payload = bytes.slice(at, at + header.length);
+    applyMask(payload, 0, payload.length, header.maskKey);
+    payloads.push(payload);
+    at += header.length;
+  }
+  return payloads;
+}
+
+Deno.test("frame writer: a bulk sender's masked frames arrive intact, no buffer touched while being written", async () => {
+  const sink = new CheckingSink();
+  const writer = new FrameWriter(sink, {
+    masked: true,
+    highWaterMark: 1024 * 1024,
+    onWriteFailure: (failure) => assert.fail(failure),
+  });
+  const count = 200;
+  for (let i = 0; i < count; i++) {
+    const room = writer.send(new Uint8Array(64 * 1024).fill(i));
+    if (room !== true) assert.equal(await room, true);
+  }
+  await writer.flushed;
+  const payloads = maskedPayloads(concat(sink.written));
+  assert.equal(payloads.length, count);
+  payloads.forEach((payload, i) =>
+    assert.ok(payload.every((byte) => byte === (i & 0xff)), `message ${i}`)
+  );
 });

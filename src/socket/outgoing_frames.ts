@@ -30,8 +30,13 @@ export class OutgoingFrames {
    * so bulk writers get large writes and chatty ones stay small.
    */
   #capacity = MIN_CAPACITY;
-  /** A written gathering buffer, kept for the next one. */
-  #spare: Uint8Array | undefined;
+  /**
+   * Written gathering buffers, kept for the next ones: a bulk writer then
+   * masks into the same few buffers instead of leaving one for the garbage
+   * collector every few frames. There are never more of them than the
+   * buffers queued at once, and at most one once the queue runs dry.
+   */
+  #spares: Uint8Array[] | undefined;
   /** Bytes queued and not yet released as written. */
   #bytes = 0;
 
@@ -59,15 +64,14 @@ export class OutgoingFrames {
     }
     let gathering = this.#gathering;
     if (gathering === undefined || this.#filled + size > gathering.length) {
+      const capacity = this.#capacity;
       if (gathering !== undefined) {
         this.#seal();
         this.#capacity = Math.min(this.#capacity * 2, MAX_CAPACITY);
       }
       while (this.#capacity < size) this.#capacity *= 2;
-      gathering = this.#spare?.length === this.#capacity
-        ? this.#spare
-        : new Uint8Array(this.#capacity);
-      this.#spare = undefined;
+      if (this.#capacity !== capacity) this.#spares = undefined;
+      gathering = this.#spares?.pop() ?? new Uint8Array(this.#capacity);
       this.#gathering = gathering;
     }
     this.#filled = writeFrame(
@@ -86,14 +90,19 @@ export class OutgoingFrames {
    */
   take(): Uint8Array | undefined {
     if (this.#ready.length === 0) this.#seal();
-    return this.#ready.shift();
+    const run = this.#ready.shift();
+    const spares = this.#spares;
+    if (run === undefined && spares !== undefined && spares.length > 1) {
+      spares.length = 1;
+    }
+    return run;
   }
 
   /** Hands back bytes from {@linkcode take} once written, for reuse. */
   release(written: Uint8Array): void {
     this.#bytes -= written.byteLength;
     if (written.buffer.byteLength === this.#capacity) {
-      this.#spare = new Uint8Array(written.buffer);
+      (this.#spares ??= []).push(new Uint8Array(written.buffer));
     }
   }
 
