@@ -41,9 +41,13 @@ export interface ScenarioUrls {
 }
 
 /** Our module as one script that browsers and Node can import. */
-export async function bundleModule(): Promise<string> {
+export async function bundleModule(entry = "mod.ts"): Promise<string> {
   const { stdout, stderr, success } = await new Deno.Command(Deno.execPath(), {
-    args: ["bundle", "--quiet", new URL("../mod.ts", import.meta.url).pathname],
+    args: [
+      "bundle",
+      "--quiet",
+      new URL(`../${entry}`, import.meta.url).pathname,
+    ],
     env: { NO_COLOR: "1" },
   }).output();
   const decoder = new TextDecoder();

@@ -22,21 +22,23 @@ const REFUSED_CLIENT = new URL(
   "./peers/node_refused_client.mjs",
   import.meta.url,
 );
+const PACED_SERVER = new URL("./peers/node_paced_server.mjs", import.meta.url);
 const node = findPeer("node");
 
 /**
- * Runs `script` in Node with our bundled mod.ts as its first argument, then
- * `args`, and returns what it printed last.
+ * Runs `script` in Node with our bundled `entry` (mod.ts by default) as its
+ * first argument, then `args`, and returns what it printed last.
  */
 async function runWithOurBundle(
   nodeCommand: string,
   script: URL,
   args: string[],
+  entry = "mod.ts",
 ): Promise<unknown> {
   const dir = await Deno.makeTempDir({ prefix: "node_interop_" });
   try {
-    const bundle = join(dir, "mod.mjs");
-    await Deno.writeTextFile(bundle, await bundleModule());
+    const bundle = join(dir, "bundle.mjs");
+    await Deno.writeTextFile(bundle, await bundleModule(entry));
     return await runNodeScript(nodeCommand, script, [bundle, ...args]);
   } finally {
     await Deno.remove(dir, { recursive: true });
@@ -87,5 +89,32 @@ peerTest(
         message: cause,
       },
     });
+  },
+);
+
+peerTest(
+  node,
+  `SRV-01 BP-01 handleUpgrade in Node (${NODE_PACKAGE}, bundled node.ts): a handler that does not read pauses a client sending 64 MiB through TCP, then gets every message in order`,
+  async (nodeCommand) => {
+    const outcome = await runWithOurBundle(
+      nodeCommand,
+      PACED_SERVER,
+      [],
+      "node.ts",
+    ) as {
+      bytesSent: number;
+      bytesReadWhileNotReading: number;
+      answer: string;
+      client: { code: number; wasClean: boolean };
+      server: unknown;
+    };
+    // Unpaused, the server would have read about all of it in that second.
+    assert.ok(
+      outcome.bytesReadWhileNotReading < outcome.bytesSent / 16,
+      `read ${outcome.bytesReadWhileNotReading} of ${outcome.bytesSent} bytes`,
+    );
+    assert.equal(outcome.answer, "received 1024, in order: true");
+    assert.deepEqual(outcome.client, { code: 1000, wasClean: true });
+    assert.deepEqual(outcome.server, { closeCode: 1000, reason: "done" });
   },
 );
