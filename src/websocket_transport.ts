@@ -66,7 +66,7 @@ export class WebSocketTransport implements Transport {
     const socket = this.#socket!;
     this.#events = events;
     socket.binaryType = "arraybuffer";
-    transports.set(socket, this);
+    (socket as RoutedSocket)[TRANSPORT] = this;
     socket.dispatchEvent = dispatchToTransport;
     // Events the runtime is known to dispatch through the socket's own
     // `dispatchEvent` come to the transport from there; for the others the
@@ -212,22 +212,33 @@ export class WebSocketTransport implements Transport {
   }
 }
 
-/** Each started socket's transport, for the events it sees; see below. */
-const transports = new WeakMap<WebSocket, WebSocketTransport>();
+/**
+ * The key of a started socket's transport, for the events it sees; see
+ * below. A property of the socket rather than an entry in a `WeakMap`: V8's
+ * young-generation collections keep every entry of a `WeakMap` alive, so
+ * each ended connection's transport, core and streams would be copied and
+ * moved to the old generation, there to wait for a full collection.
+ */
+const TRANSPORT = Symbol("WebSocketTransport");
+
+/** A socket a transport was started on. */
+interface RoutedSocket extends WebSocket {
+  [TRANSPORT]?: WebSocketTransport;
+}
 
 /**
  * A socket's `dispatchEvent`, handing its events to the transport on the
  * way. Deno and Node dispatch "open", "close" and "error" (Node "message"
  * too) through the socket's own `dispatchEvent`, and only their "error"
- * event says why a connection failed. Taking events here costs one property
- * and one map entry per socket, where a listener costs Deno a record, an
+ * event says why a connection failed. Taking events here costs two
+ * properties per socket, where a listener costs Deno a record, an
  * entry in its listener table and a dispatch through the event path. An
  * event the transport takes here reaches no listener: nobody else listens
  * to a socket the library made. Where a runtime dispatches otherwise, the
  * listeners take the events, and a failure is reported without its cause.
  */
-function dispatchToTransport(this: WebSocket, event: Event): boolean {
-  if (transports.get(this)?.takeDispatched(event)) return true;
+function dispatchToTransport(this: RoutedSocket, event: Event): boolean {
+  if (this[TRANSPORT]?.takeDispatched(event)) return true;
   return EventTarget.prototype.dispatchEvent.call(this, event);
 }
 
