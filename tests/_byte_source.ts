@@ -13,15 +13,29 @@ import type {
 } from "../src/socket/frame_reader.ts";
 import { ProtocolError } from "../src/socket/protocol_error.ts";
 
-/** A source that yields `chunks` one read at a time, then the end. */
+/**
+ * A source that yields `chunks` one read at a time, then the end. With
+ * `handOver`, it also hands over what is left of each chunk, as a copy of
+ * its own, the way a Node socket's adapter does.
+ */
 export class ChunkSource implements ByteSource {
   readonly #chunks: Uint8Array[];
   #offset = 0;
   /** How many reads were asked for, the end included. */
   reads = 0;
+  readChunk?: () => Promise<Uint8Array | null>;
 
-  constructor(chunks: readonly Uint8Array[]) {
+  constructor(chunks: readonly Uint8Array[], handOver = false) {
     this.#chunks = [...chunks];
+    if (handOver) {
+      this.readChunk = () => {
+        this.reads++;
+        const chunk = this.#chunks.shift();
+        const offset = this.#offset;
+        this.#offset = 0;
+        return Promise.resolve(chunk?.slice(offset) ?? null);
+      };
+    }
   }
 
   read(into: Uint8Array): Promise<number | null> {

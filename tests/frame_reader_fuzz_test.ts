@@ -256,7 +256,7 @@ const ending: fc.Arbitrary<Piece> = fc.oneof(
   } satisfies Piece)),
 );
 
-Deno.test(`fuzz: the frame reader ends every stream with the events and close code RFC 6455 gives, in ${RUNS} cases`, async () => {
+Deno.test(`fuzz: the frame reader ends every stream with the events and close code RFC 6455 gives, its chunks copied or handed over, in ${RUNS} cases`, async () => {
   let cases = 0;
   await fc.assert(
     fc.asyncProperty(
@@ -265,7 +265,8 @@ Deno.test(`fuzz: the frame reader ends every stream with the events and close co
       ending,
       fc.array(fc.nat(), { maxLength: 8 }),
       fc.integer({ min: 0, max: 2 ** 32 - 1 }),
-      async (role, pieces, end, cuts, key) => {
+      fc.boolean(),
+      async (role, pieces, end, cuts, key, handOver) => {
         cases++;
         const all = [...pieces, end];
         const stream = concat(
@@ -276,7 +277,7 @@ Deno.test(`fuzz: the frame reader ends every stream with the events and close co
         ]
           .sort((a, b) => a - b);
         const reader = new FrameReader(
-          new ChunkSource(splitAt(stream, bounds)),
+          new ChunkSource(splitAt(stream, bounds), handOver),
           { role, messageLimit: LIMIT },
         );
         // The model does not say what the failure messages read.

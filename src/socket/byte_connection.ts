@@ -17,6 +17,14 @@ export interface ByteConnection {
    */
   read(into: Uint8Array): Promise<number | null>;
   /**
+   * Reads the next bytes as they were received, in an array the caller
+   * keeps and may write to: `null` at the end of the stream. Only where the
+   * bytes already arrive in arrays of their own (a Node socket's chunks),
+   * so that the frame reader takes payloads from them instead of copying
+   * them into its buffer first.
+   */
+  readChunk?(): Promise<Uint8Array | null>;
+  /**
    * Writes all of `bytes`; resolves once the connection took them, so the
    * caller may then reuse the buffer. Rejects when the connection breaks.
    */

@@ -26,7 +26,7 @@ import { type DeflateCodec, InflateError } from "./permessage_deflate_codec.ts";
 import { ProtocolError } from "./protocol_error.ts";
 
 /** What the reader reads from: the reading half of a connection. */
-export type ByteSource = Pick<ByteConnection, "read">;
+export type ByteSource = Pick<ByteConnection, "read" | "readChunk">;
 
 /** What {@linkcode FrameReader.next} found. */
 export type FrameEvent =
@@ -68,6 +68,13 @@ const MAX_READ_BUFFER_BYTES = 256 * 1024;
  * a payload longer than the buffer less this is read into its own array.
  */
 const FILL_MARGIN = 2 * (MAX_HEADER_BYTES + MAX_CONTROL_PAYLOAD);
+/**
+ * A binary payload inside a chunk the source handed over is given out as a
+ * view of it, not copied, when it is at least this share of the chunk's
+ * memory, which the view keeps alive: messages held cost at most this many
+ * times their bytes. Smaller ones are copied, which costs little.
+ */
+const VIEW_SHARE = 4;
 
 const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
@@ -77,9 +84,16 @@ export class FrameReader {
   readonly #role: Role;
   readonly #messageLimit: number;
   // Bytes [#start, #end) of #buffer are read but not yet parsed.
-  #buffer = new Uint8Array(MIN_READ_BUFFER_BYTES);
+  #buffer: Uint8Array = new Uint8Array(MIN_READ_BUFFER_BYTES);
   #start = 0;
   #end = 0;
+  /**
+   * Our own read buffer, which `#buffer` is unless it is a chunk the source
+   * handed over (see {@linkcode ByteConnection.readChunk}). Such a chunk is
+   * never written into but to unmask it, as views of it may have been given
+   * out; what is left of it when more must be read moves here.
+   */
+  #own: Uint8Array = this.#buffer;
   /** The opcode of the message being received, or 0 between messages. */
   #messageOpcode = 0;
   /**
@@ -134,7 +148,7 @@ export class FrameReader {
     this.#messageLimit = options.messageLimit;
     if (head !== undefined && head.byteLength > 0) {
       if (head.byteLength > this.#buffer.length) {
-        this.#buffer = new Uint8Array(head.byteLength);
+        this.#buffer = this.#own = new Uint8Array(head.byteLength);
       }
       this.#buffer.set(head);
       this.#end = head.byteLength;
@@ -175,7 +189,7 @@ export class FrameReader {
       // Not even a frame header yet, as on every idle connection: wait for
       // it in a promise reaction rather than a suspended async function.
       if (header === undefined) {
-        return this.#source.read(this.#room()).then(this.#nextAfterRead);
+        return this.#read().then(this.#nextAfterRead);
       }
       // Inflating takes a promise: compressed messages take the long way.
       if (
@@ -251,7 +265,7 @@ export class FrameReader {
 
   /** Reads the rest of the current read buffer's data, for a hang-up. */
   async drain(): Promise<void> {
-    while (await this.#source.read(this.#buffer) !== null) {
+    while (await this.#source.read(this.#own) !== null) {
       // Nothing may follow a Close frame.
     }
   }
@@ -287,16 +301,21 @@ export class FrameReader {
    * A data frame's `length` bytes of payload from the buffer, unmasked. Text
    * that needs no inflating is decoded before the buffer is read into again,
    * so it is unmasked in place and viewed rather than copied: the copy would
-   * cost more than decoding it.
+   * cost more than decoding it. So is any payload in a chunk the source
+   * handed over, which is not read into again, unless it is binary and
+   * small beside the chunk (see {@linkcode VIEW_SHARE}).
    */
   #takeDataPayload(length: number, maskKey: number): Uint8Array {
-    if (this.#messageOpcode !== Opcode.Text || this.#messageCompressed) {
-      return this.#takeBuffered(length, maskKey);
-    }
+    const buffer = this.#buffer;
+    const viewed = buffer === this.#own
+      ? this.#messageOpcode === Opcode.Text && !this.#messageCompressed
+      : this.#messageOpcode === Opcode.Text || this.#messageCompressed ||
+        length * VIEW_SHARE >= buffer.buffer.byteLength;
+    if (!viewed) return this.#takeBuffered(length, maskKey);
     const start = this.#start;
     this.#start += length;
-    if (maskKey !== 0) applyMask(this.#buffer, start, length, maskKey);
-    return this.#buffer.subarray(start, start + length);
+    if (maskKey !== 0) applyMask(buffer, start, length, maskKey);
+    return buffer.subarray(start, start + length);
   }
 
   /**
@@ -513,11 +532,41 @@ export class FrameReader {
    * an idle connection holds a promise reaction, not a suspended function.
    */
   #fill(): Promise<boolean> {
-    return this.#source.read(this.#room()).then(this.#filled);
+    return this.#read().then(this.#filled);
   }
+
+  /**
+   * Reads more bytes into the buffer: the number read, or `null` at the end
+   * of the connection. Once everything read is parsed, a source that hands
+   * over its chunks is read a chunk at a time, which becomes the buffer.
+   */
+  #read(): Promise<number | null> {
+    const source = this.#source;
+    if (source.readChunk !== undefined && this.#start === this.#end) {
+      return source.readChunk().then(this.#adopt);
+    }
+    return source.read(this.#room());
+  }
+
+  /** The rest of {@linkcode #read} for a chunk: one function for the reader's life. */
+  readonly #adopt = (chunk: Uint8Array | null): number | null => {
+    if (chunk === null) return null;
+    this.#buffer = chunk;
+    this.#start = this.#end = 0;
+    return chunk.byteLength;
+  };
 
   /** Makes room in the buffer for a read: where to read into. */
   #room(): Uint8Array {
+    if (this.#buffer !== this.#own) {
+      // The rest of a handed-over chunk: a header or a control frame cut
+      // short (a data payload cut short is gathered by #gatherPayload), so
+      // it fits our buffer.
+      this.#own.set(this.#buffer.subarray(this.#start, this.#end));
+      this.#end -= this.#start;
+      this.#start = 0;
+      this.#buffer = this.#own;
+    }
     const buffer = this.#buffer;
     if (this.#start === this.#end) {
       this.#start = this.#end = 0;
@@ -537,10 +586,13 @@ export class FrameReader {
     this.heard = true;
     const buffer = this.#buffer;
     this.#end += read;
-    if (this.#end === buffer.length && buffer.length < MAX_READ_BUFFER_BYTES) {
+    if (
+      this.#end === buffer.length && buffer === this.#own &&
+      buffer.length < MAX_READ_BUFFER_BYTES
+    ) {
       // A read that took all the room there was: more is waiting, so read
       // more at a time. Connections that only chat keep a small buffer.
-      this.#buffer = new Uint8Array(buffer.length * 4);
+      this.#buffer = this.#own = new Uint8Array(buffer.length * 4);
       this.#buffer.set(buffer.subarray(this.#start, this.#end));
       this.#end -= this.#start;
       this.#start = 0;
@@ -569,11 +621,19 @@ export class FrameReader {
         if (!await this.#fill()) return null;
       }
     }
-    if (length <= this.#buffer.length - FILL_MARGIN) {
-      while (this.#end - this.#start < length) {
-        if (!await this.#fill()) return null;
-      }
+    if (length <= this.#end - this.#start) {
       return this.#takeDataPayload(length, maskKey);
+    }
+    if (length <= MAX_READ_BUFFER_BYTES - FILL_MARGIN) {
+      if (this.#source.readChunk !== undefined) {
+        return this.#gatherPayload(length, maskKey);
+      }
+      if (length <= this.#buffer.length - FILL_MARGIN) {
+        while (this.#end - this.#start < length) {
+          if (!await this.#fill()) return null;
+        }
+        return this.#takeDataPayload(length, maskKey);
+      }
     }
     // Too long to gather in the buffer: take what it holds of the payload,
     // and read the rest straight into place.
@@ -589,6 +649,36 @@ export class FrameReader {
     }
     if (maskKey !== 0) applyMask(payload, 0, length, maskKey);
     return payload;
+  }
+
+  /**
+   * A payload of `length` bytes that runs on past the chunk being parsed,
+   * from a source that hands over its chunks: gathered in our own buffer,
+   * reading no more than it lacks, so that the chunk it ends in is then
+   * handed over from there on and its payloads need not be copied.
+   */
+  async #gatherPayload(
+    length: number,
+    maskKey: number,
+  ): Promise<Uint8Array | null> {
+    let own = this.#own;
+    const held = this.#buffer.subarray(this.#start, this.#end);
+    if (own.length < length) {
+      let size = own.length;
+      while (size < length) size *= 4;
+      own = this.#own = new Uint8Array(size);
+    }
+    own.set(held);
+    this.#buffer = own;
+    this.#start = 0;
+    this.#end = held.byteLength;
+    while (this.#end < length) {
+      const read = await this.#source.read(own.subarray(this.#end, length));
+      if (read === null) return null;
+      this.heard = true;
+      this.#end += read;
+    }
+    return this.#takeDataPayload(length, maskKey);
   }
 }
 

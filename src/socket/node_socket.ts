@@ -23,10 +23,11 @@ export class NodeSocketConnection implements ByteConnection {
   #ended = false;
   #error: unknown;
   /**
-   * A read waiting for data, and where it goes: filled as the data arrives,
-   * so an idle connection holds no suspended function for it.
+   * A read waiting for data, and where it goes (`undefined` for a whole
+   * chunk): filled as the data arrives, so an idle connection holds no
+   * suspended function for it.
    */
-  #waiter: PromiseWithResolvers<number | null> | undefined;
+  #waiter: PromiseWithResolvers<number | Uint8Array | null> | undefined;
   #waitingInto: Uint8Array | undefined;
 
   /**
@@ -68,9 +69,9 @@ export class NodeSocketConnection implements ByteConnection {
     const waiter = this.#waiter;
     if (waiter === undefined) return;
     if (this.#chunks.length > 0) {
-      const into = this.#waitingInto!;
+      const into = this.#waitingInto;
       this.#forgetWaiter();
-      waiter.resolve(this.#take(into));
+      waiter.resolve(into === undefined ? this.#takeChunk() : this.#take(into));
     } else if (this.#error !== undefined) {
       this.#forgetWaiter();
       waiter.reject(this.#error);
@@ -86,16 +87,44 @@ export class NodeSocketConnection implements ByteConnection {
   }
 
   read(into: Uint8Array): Promise<number | null> {
+    if (this.#waiter === undefined && this.#chunks.length > 0) {
+      return Promise.resolve(this.#take(into));
+    }
+    return this.#wait(into) as Promise<number | null>;
+  }
+
+  /** The chunks as the socket gave them: no copy. */
+  readChunk(): Promise<Uint8Array | null> {
+    if (this.#waiter === undefined && this.#chunks.length > 0) {
+      return Promise.resolve(this.#takeChunk());
+    }
+    return this.#wait(undefined) as Promise<Uint8Array | null>;
+  }
+
+  /** A read into `into`, or of a chunk, once data, the end or an error comes. */
+  #wait(into: Uint8Array | undefined): Promise<number | Uint8Array | null> {
     const waiter = this.#waiter;
     // One read at a time, as the frame reader asks; another waits its turn.
-    if (waiter !== undefined) return waiter.promise.then(() => this.read(into));
-    if (this.#chunks.length > 0) return Promise.resolve(this.#take(into));
+    if (waiter !== undefined) {
+      return waiter.promise.then((): Promise<number | Uint8Array | null> =>
+        into === undefined ? this.readChunk() : this.read(into)
+      );
+    }
     if (this.#error !== undefined) return Promise.reject(this.#error);
     if (this.#ended) return Promise.resolve(null);
     this.#socket.resume();
     this.#waiter = Promise.withResolvers();
     this.#waitingInto = into;
     return this.#waiter.promise;
+  }
+
+  /** The first chunk held, from where reads left it. */
+  #takeChunk(): Uint8Array {
+    const chunk = this.#chunks.shift()!;
+    const taken = this.#offset === 0 ? chunk : chunk.subarray(this.#offset);
+    this.#offset = 0;
+    this.#taken(taken.byteLength);
+    return taken;
   }
 
   /** Moves what is held into `into`, as much as fits. */
@@ -115,9 +144,13 @@ export class NodeSocketConnection implements ByteConnection {
         this.#offset = 0;
       }
     }
-    this.#bytes -= read;
-    if (this.#bytes < READ_AHEAD_BYTES && !this.#ended) this.#socket.resume();
+    this.#taken(read);
     return read;
+  }
+
+  #taken(bytes: number): void {
+    this.#bytes -= bytes;
+    if (this.#bytes < READ_AHEAD_BYTES && !this.#ended) this.#socket.resume();
   }
 
   write(bytes: Uint8Array): Promise<void> {
