@@ -44,8 +44,11 @@ export function refuseHandshakeHeaders(headers: Headers, what: string): void {
 export interface HandshakeRequest {
   /** The request head, ready to write. */
   bytes: Uint8Array;
-  /** The `Sec-WebSocket-Accept` value a genuine answer carries. */
-  expectedAccept: string;
+  /**
+   * The `Sec-WebSocket-Key` sent; {@linkcode acceptFor} gives the answer a
+   * genuine server carries.
+   */
+  key: string;
 }
 
 /**
@@ -73,10 +76,7 @@ export function createHandshakeRequest(
   }
   if (extensions !== "") lines.push(`Sec-WebSocket-Extensions: ${extensions}`);
   for (const [name, value] of headers ?? []) lines.push(`${name}: ${value}`);
-  return {
-    bytes: encoder.encode(`${lines.join("\r\n")}\r\n\r\n`),
-    expectedAccept: acceptFor(key),
-  };
+  return { bytes: encoder.encode(`${lines.join("\r\n")}\r\n\r\n`), key };
 }
 
 /** The `Sec-WebSocket-Accept` value that answers `key`. */

@@ -7,6 +7,7 @@
  */
 
 import {
+  acceptFor,
   checkHandshakeResponse,
   createHandshakeRequest,
   MAX_RESPONSE_HEAD_BYTES,
@@ -60,8 +61,7 @@ export class SocketTransport extends SocketSession {
   override start(events: TransportEvents): void {
     // Deno's WebSocket asks for a missing permission, and throws when it is
     // refused, at construction; so do we, rather than only rejecting later.
-    // (Permissions name IPv6 hosts with their brackets, as URLs do.)
-    const host = `${this.#url.hostname}:${endpointOf(this.#url).port}`;
+    const host = endpointOf(this.#url).permissionHost;
     const descriptor = { name: "net", host } as const;
     if (
       Deno.permissions.querySync(descriptor).state !== "granted" &&
@@ -99,14 +99,17 @@ async function openClient(
       headers,
       compression === undefined ? "" : createDeflateOffer(compression),
     );
-    await connection.write(request.bytes);
+    const written = connection.write(request.bytes);
+    // Worked out while the request travels and the server answers it.
+    const expectedAccept = acceptFor(request.key);
+    await written;
     const reader = new FrameReader(connection, {
       role: "client",
       messageLimit,
     });
     const answer = await reader.readHead(MAX_RESPONSE_HEAD_BYTES);
     const result = typeof answer === "string"
-      ? checkHandshakeResponse(answer, request.expectedAccept)
+      ? checkHandshakeResponse(answer, expectedAccept)
       : answer === null
       ? "the server closed the connection during the handshake"
       : `the server's answer is longer than ${MAX_RESPONSE_HEAD_BYTES} bytes`;
@@ -145,9 +148,15 @@ async function openClient(
  * nothing. `process.getBuiltinModule` came with Deno 2.1.
  */
 function zlibWithinReach(): boolean {
-  const [major = 0, minor = 0] = Deno.version.deno.split(".").map(Number);
-  return major > 2 || (major === 2 && minor >= 1);
+  if (zlibReachable === undefined) {
+    const [major = 0, minor = 0] = Deno.version.deno.split(".").map(Number);
+    zlibReachable = major > 2 || (major === 2 && minor >= 1);
+  }
+  return zlibReachable;
 }
+
+/** {@linkcode zlibWithinReach}'s answer, once asked. */
+let zlibReachable: boolean | undefined;
 
 async function connect(url: URL, signal: AbortSignal): Promise<Deno.Conn> {
   const { hostname, port } = endpointOf(url);
@@ -159,12 +168,35 @@ async function connect(url: URL, signal: AbortSignal): Promise<Deno.Conn> {
   return await Deno.startTls(tcp, { hostname, alpnProtocols: ["http/1.1"] });
 }
 
+/** Where a `ws:` or `wss:` URL connects to. */
+interface Endpoint {
+  /** The URL it was worked out from. */
+  url: URL;
+  hostname: string;
+  port: number;
+  /** The host of the `net` permission it needs. */
+  permissionHost: string;
+}
+
+/**
+ * The endpoint worked out last. Connections to one server share the URL
+ * object (see `parseUrlAgain` in `websocket_stream.ts`), which nothing
+ * changes, so theirs is worked out once.
+ */
+let lastEndpoint: Endpoint | undefined;
+
 /** The host and port to connect to for a `ws:` or `wss:` URL. */
-function endpointOf(url: URL): { hostname: string; port: number } {
+function endpointOf(url: URL): Endpoint {
+  if (lastEndpoint?.url === url) return lastEndpoint;
   const port = url.port === ""
     ? (url.protocol === "wss:" ? 443 : 80)
     : Number(url.port);
-  // IPv6 literals come bracketed in URLs, but not in Deno.connect.
-  const hostname = url.hostname.replace(/^\[(.*)\]$/, "$1");
-  return { hostname, port };
+  return lastEndpoint = {
+    url,
+    // IPv6 literals come bracketed in URLs, but not in Deno.connect.
+    hostname: url.hostname.replace(/^\[(.*)\]$/, "$1"),
+    port,
+    // Permissions name IPv6 hosts with their brackets, as URLs do.
+    permissionHost: `${url.hostname}:${port}`,
+  };
 }
