@@ -209,6 +209,11 @@ export interface RawServerOptions {
   responseHeaders?: string[];
   /** Replaces the whole response head (the request head is passed in). */
   respond?: (request: string) => string;
+  /**
+   * Writes the response head in place of one plain write: to cut it across
+   * TCP segments, or to send frames in the same write as its end.
+   */
+  writeResponse?: (conn: Deno.TcpConn, response: Uint8Array) => Promise<void>;
 }
 
 /** A running raw server. */
@@ -265,7 +270,8 @@ export function startRawServer(
     }
     const response = options.respond?.(head.head) ??
       await acceptResponse(head.head, options.responseHeaders ?? []);
-    await writeAll(conn, encoder.encode(response));
+    const bytes = encoder.encode(response);
+    await (options.writeResponse?.(conn, bytes) ?? writeAll(conn, bytes));
     const connection = new RawConnection(conn, head.head, head.rest);
     try {
       await handler(connection);

@@ -29,7 +29,7 @@ import {
   readTestCertificate,
   runTlsClient,
 } from "./_tls_client.ts";
-import { readUntilClose } from "./_raw_client.ts";
+import { readUntil, readUntilClose } from "./_raw_client.ts";
 import { runDeno } from "./_subprocess.ts";
 import { echoResponse, serve, startWptServer } from "./_wpt_server.ts";
 
@@ -665,6 +665,42 @@ Deno.test("HSK-03 socket transport: a folded header in the answer is unfolded", 
   const { protocol } = await fulfilmentWithin(wss.opened, BOUND_MS, "opened");
   assert.equal(protocol, "chat");
   await fulfilmentWithin(wss.closed, BOUND_MS, "closed");
+});
+
+Deno.test("HSK-03 socket transport: an answer cut across TCP segments, with frames in the segment that ends it, loses nothing", async () => {
+  let pong: Uint8Array | null = null;
+  await using server = startRawServer(async (connection) => {
+    pong = await readUntil(connection, Opcode.pong);
+    await readUntilClose(connection);
+  }, {
+    async writeResponse(conn, response) {
+      // The blank line that ends the head comes later, with the first frames.
+      const cut = response.byteLength - 2;
+      await writeAll(conn, response.subarray(0, cut));
+      await delay(50);
+      await writeAll(
+        conn,
+        concat([
+          response.subarray(cut),
+          encodeFrame(Opcode.text, "first"),
+          encodeFrame(Opcode.ping, "still there?"),
+          encodeFrame(Opcode.binary, new Uint8Array([1, 2, 3])),
+          encodeFrame(Opcode.close, closePayload(1000)),
+        ]),
+      );
+    },
+  });
+  const wss = new WebSocketStream(server.url, SOCKET);
+  const { readable } = await fulfilmentWithin(wss.opened, BOUND_MS, "opened");
+  const received = await fulfilmentWithin(
+    Array.fromAsync(readable),
+    BOUND_MS,
+    "the messages",
+  );
+  assert.deepEqual(received, ["first", new Uint8Array([1, 2, 3])]);
+  assert.deepEqual(await wss.closed, { closeCode: 1000, reason: "" });
+  await server.close();
+  assert.equal(new TextDecoder().decode(pong!), "still there?");
 });
 
 Deno.test("WR-11 socket transport: the peer's Close during a write that never completes is an unclean close with the peer's code", async () => {
