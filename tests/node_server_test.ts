@@ -33,6 +33,7 @@ import {
   readUntilClose,
   writeClientFrame,
 } from "./_raw_client.ts";
+import { clientFrame, PROTOCOL_VIOLATIONS } from "./_protocol_violations.ts";
 import { echo } from "./_stream_server.ts";
 import { assertTlsEcho, readTestCertificate } from "./_tls_client.ts";
 
@@ -162,6 +163,34 @@ Deno.test("PRO-02 node server: an unmasked client frame fails the connection wit
     await rejectionWithin(stream.closed, BOUND_MS, "closed"),
   );
 });
+
+for (const { what, bytes, closeCode, message } of PROTOCOL_VIOLATIONS) {
+  Deno.test(`PRO-02 node server: ${what} fails the connection: the client is told ${closeCode}, then TCP ends`, async () => {
+    await using server = await startNodeStreamServer();
+    using handshake = await rawHandshake(server.port);
+    const stream = await server.accept();
+    const { readable } = await stream.opened;
+    await writeAll(handshake.connection.conn, bytes(clientFrame));
+    const close = await fulfilmentWithin(
+      readUntilClose(handshake.connection),
+      BOUND_MS,
+      "the server's Close",
+    );
+    assert.equal(close?.code, closeCode);
+    assert.equal(
+      await fulfilmentWithin(
+        handshake.connection.readFrame(),
+        BOUND_MS,
+        "the end of TCP",
+      ),
+      null,
+      "nothing follows the Close, and TCP ends",
+    );
+    const error = await rejectionWithin(stream.closed, BOUND_MS, "closed");
+    webSocketError(1006, { message })(error);
+    await assert.rejects(readable.getReader().read(), (e) => e === error);
+  });
+}
 
 Deno.test("SRV-08 node server: frames that arrive with the request head are read first", async () => {
   await using server = await startNodeStreamServer();

@@ -30,6 +30,11 @@ import {
   runTlsClient,
 } from "./_tls_client.ts";
 import { readUntil, readUntilClose } from "./_raw_client.ts";
+import {
+  PROTOCOL_VIOLATIONS,
+  type ProtocolViolation,
+  serverFrame,
+} from "./_protocol_violations.ts";
 import { runDeno } from "./_subprocess.ts";
 import { echoResponse, serve, startWptServer } from "./_wpt_server.ts";
 
@@ -259,88 +264,25 @@ Deno.test("CLD-09 socket transport: closeTimeout drops a peer that never answers
 });
 
 /** Frames a server must not send, what the client answers, and why. */
-const PROTOCOL_ERRORS: [string, Uint8Array, number, RegExp][] = [
-  [
-    "a masked frame",
-    encodeFrame(Opcode.text, "x", { mask: new Uint8Array([1, 2, 3, 4]) }),
-    1002,
-    /masked frame/,
-  ],
-  ["reserved opcode 3", encodeFrame(3, "x"), 1002, /reserved opcode 3/],
-  [
-    "a reserved bit",
-    (() => {
-      const frame = encodeFrame(Opcode.text, "x");
-      frame[0]! |= 0x40;
-      return frame;
-    })(),
-    1002,
-    /reserved bits/,
-  ],
-  [
-    "a continuation outside a message",
-    encodeFrame(Opcode.continuation, "x"),
-    1002,
-    /continuation frame outside a message/,
-  ],
-  [
-    "a new message inside a fragmented one",
-    concat([
-      encodeFrame(Opcode.text, "x", { fin: false }),
-      encodeFrame(Opcode.text, "y"),
-    ]),
-    1002,
-    /before finishing the previous one/,
-  ],
-  [
-    "a fragmented ping",
-    encodeFrame(Opcode.ping, "x", { fin: false }),
-    1002,
-    /fragmented control frame/,
-  ],
-  [
-    "a ping of 126 bytes",
-    encodeFrame(Opcode.ping, new Uint8Array(126)),
-    1002,
-    /control frame of 126 bytes/,
-  ],
-  [
-    "invalid UTF-8 in a text message",
-    encodeFrame(Opcode.text, new Uint8Array([0x61, 0xff])),
-    1007,
-    /not valid UTF-8/,
-  ],
-  [
-    "a Close frame of 1 byte",
-    encodeFrame(Opcode.close, new Uint8Array([3])),
-    1002,
-    /Close frame of 1 byte/,
-  ],
-  ...[1004, 1005, 2999, 5000].map((
-    code,
-  ): [string, Uint8Array, number, RegExp] => [
-    `close code ${code} on the wire`,
-    encodeFrame(Opcode.close, closePayload(code)),
-    1002,
-    new RegExp(`close code ${code}`),
-  ]),
-  [
-    "a close reason that is not UTF-8",
-    encodeFrame(
-      Opcode.close,
-      concat([closePayload(1000), new Uint8Array([0xc3])]),
-    ),
-    1007,
-    /close reason that is not valid UTF-8/,
-  ],
+const PROTOCOL_ERRORS: readonly ProtocolViolation[] = [
+  {
+    what: "a masked frame",
+    bytes: () =>
+      encodeFrame(Opcode.text, "x", { mask: new Uint8Array([1, 2, 3, 4]) }),
+    closeCode: 1002,
+    message: /masked frame/,
+  },
+  ...PROTOCOL_VIOLATIONS,
 ];
 
-for (const [what, frame, expectedCode, message] of PROTOCOL_ERRORS) {
-  Deno.test(`PRO-02 socket transport: ${what} fails the connection with 1006, and the peer is told ${expectedCode}`, async () => {
+for (const { what, bytes, closeCode, message } of PROTOCOL_ERRORS) {
+  Deno.test(`PRO-02 socket transport: ${what} fails the connection with 1006, and the peer is told ${closeCode}, then TCP ends`, async () => {
     let peerClose: PeerClose | undefined;
+    let endedAfterClose = false;
     await using server = startRawServer(async (connection) => {
-      await writeAll(connection.conn, frame);
+      await writeAll(connection.conn, bytes(serverFrame));
       peerClose = await readUntilClose(connection);
+      endedAfterClose = await connection.readFrame() === null;
     });
     const wss = new WebSocketStream(server.url, SOCKET);
     const { readable } = await fulfilmentWithin(wss.opened, BOUND_MS, "opened");
@@ -348,7 +290,8 @@ for (const [what, frame, expectedCode, message] of PROTOCOL_ERRORS) {
     webSocketError(1006, { message })(error);
     await assert.rejects(readable.getReader().read(), (e) => e === error);
     await server.close();
-    assert.equal(peerClose?.code, expectedCode);
+    assert.equal(peerClose?.code, closeCode);
+    assert.ok(endedAfterClose, "nothing follows the Close, and TCP ends");
   });
 }
 
