@@ -17,11 +17,12 @@ export interface ByteConnection {
    */
   read(into: Uint8Array): Promise<number | null>;
   /**
-   * Reads the next bytes as they were received, in an array the caller
-   * keeps and may write to: `null` at the end of the stream. Only where the
-   * bytes already arrive in arrays of their own (a Node socket's chunks),
-   * so that the frame reader takes payloads from them instead of copying
-   * them into its buffer first.
+   * Reads the next bytes as they were received, in an array whose
+   * `ArrayBuffer` is then the caller's alone (to keep, write to or
+   * transfer): `null` at the end of the stream. Only where the bytes already
+   * arrive in arrays of their own (a Node socket's chunks), so that the
+   * frame reader takes payloads from them instead of copying them into its
+   * buffer first.
    */
   readChunk?(): Promise<Uint8Array | null>;
   /**

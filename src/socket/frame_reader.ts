@@ -94,6 +94,8 @@ export class FrameReader {
    * out; what is left of it when more must be read moves here.
    */
   #own: Uint8Array = this.#buffer;
+  /** A view of the handed-over chunk that `#buffer` is was given out. */
+  #chunkViewed = false;
   /** The opcode of the message being received, or 0 between messages. */
   #messageOpcode = 0;
   /**
@@ -312,6 +314,10 @@ export class FrameReader {
       : this.#messageOpcode === Opcode.Text || this.#messageCompressed ||
         length * VIEW_SHARE >= buffer.buffer.byteLength;
     if (!viewed) return this.#takeBuffered(length, maskKey);
+    // Text is decoded at once; anything else keeps the view.
+    if (buffer !== this.#own && this.#messageOpcode !== Opcode.Text) {
+      this.#chunkViewed = true;
+    }
     const start = this.#start;
     this.#start += length;
     if (maskKey !== 0) applyMask(buffer, start, length, maskKey);
@@ -553,6 +559,7 @@ export class FrameReader {
     if (chunk === null) return null;
     this.#buffer = chunk;
     this.#start = this.#end = 0;
+    this.#chunkViewed = false;
     return chunk.byteLength;
   };
 
@@ -653,14 +660,31 @@ export class FrameReader {
 
   /**
    * A payload of `length` bytes that runs on past the chunk being parsed,
-   * from a source that hands over its chunks: gathered in our own buffer,
-   * reading no more than it lacks, so that the chunk it ends in is then
-   * handed over from there on and its payloads need not be copied.
+   * from a source that hands over its chunks, reading no more than it lacks,
+   * so that the chunk it ends in is then handed over from there on and its
+   * payloads need not be copied. The chunk grows to hold it when nothing of
+   * it was given out and the payload would be viewed in it: its bytes stay
+   * where they are. Else the payload is gathered in our own buffer.
    */
-  async #gatherPayload(
+  #gatherPayload(
     length: number,
     maskKey: number,
   ): Promise<Uint8Array | null> {
+    const chunk = this.#buffer;
+    const at = chunk.byteOffset + this.#start;
+    if (
+      chunk !== this.#own && !this.#chunkViewed &&
+      at + length <= length * VIEW_SHARE
+    ) {
+      const held = this.#end - this.#start;
+      // The source gives each chunk's ArrayBuffer to us alone.
+      this.#buffer = new Uint8Array(
+        (chunk.buffer as ArrayBuffer).transfer(at + length),
+      );
+      this.#start = at;
+      this.#end = at + held;
+      return this.#readRest(at + length, length, maskKey);
+    }
     let own = this.#own;
     const held = this.#buffer.subarray(this.#start, this.#end);
     if (own.length < length) {
@@ -672,8 +696,21 @@ export class FrameReader {
     this.#buffer = own;
     this.#start = 0;
     this.#end = held.byteLength;
-    while (this.#end < length) {
-      const read = await this.#source.read(own.subarray(this.#end, length));
+    return this.#readRest(length, length, maskKey);
+  }
+
+  /**
+   * Reads into the buffer up to `end`, then takes the payload of `length`
+   * bytes that ends there.
+   */
+  async #readRest(
+    end: number,
+    length: number,
+    maskKey: number,
+  ): Promise<Uint8Array | null> {
+    const buffer = this.#buffer;
+    while (this.#end < end) {
+      const read = await this.#source.read(buffer.subarray(this.#end, end));
       if (read === null) return null;
       this.heard = true;
       this.#end += read;

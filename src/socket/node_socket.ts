@@ -59,7 +59,13 @@ export class NodeSocketConnection implements ByteConnection {
   }
 
   #push(chunk: Uint8Array): void {
-    this.#chunks.push(chunk);
+    // A chunk that shares its memory with others is copied, so that what
+    // readChunk() hands over is the reader's alone; a socket's are not.
+    this.#chunks.push(
+      chunk.byteOffset === 0 && chunk.byteLength === chunk.buffer.byteLength
+        ? chunk
+        : chunk.slice(),
+    );
     this.#bytes += chunk.byteLength;
     this.#wake();
   }
