@@ -7,6 +7,7 @@
 import { AbortFanOut } from "./abort_fan_out.ts";
 import { tagInterface } from "./interface_tag.ts";
 import { readCloseInfo, validateCloseInfo } from "./close_code.ts";
+import { LazyTransport } from "./lazy_transport.ts";
 import {
   parseWebSocketUrl,
   serverStreamUrl,
@@ -27,11 +28,13 @@ import {
   type WebSocketOpenInfo,
 } from "./stream_core.ts";
 import { refuseHandshakeHeaders } from "./socket/client_handshake.ts";
-import { SocketTransport } from "./socket/client_transport.ts";
+import type { SocketTransportOptions } from "./socket/client_transport.ts";
+import { requireNetAccess } from "./socket/net_access.ts";
 import {
   type CompressionOptions,
   readCompressionOption,
 } from "./socket/permessage_deflate_negotiation.ts";
+import type { Transport } from "./transport.ts";
 import type { WebSocketCloseInfo } from "./websocket_error.ts";
 import { WebSocketTransport } from "./websocket_transport.ts";
 
@@ -228,7 +231,7 @@ export class WebSocketStream {
     }
     this.#url = parsed.href;
     const transport = useSocket
-      ? new SocketTransport({
+      ? socketTransport({
         url: parsed,
         protocols,
         headers,
@@ -411,6 +414,27 @@ interface DenoWebSocketConstructor {
     url: string,
     options: { protocols: readonly string[]; headers: Headers },
   ): WebSocket;
+}
+
+/** The socket transport's module, once a connection has loaded it. */
+let socketModule: typeof import("./socket/client_transport.ts") | undefined;
+
+/**
+ * The socket transport for a connection: its modules are loaded by the first
+ * connection that uses it, not by every process that imports this one.
+ */
+function socketTransport(options: SocketTransportOptions): Transport {
+  if (socketModule !== undefined) {
+    return new socketModule.SocketTransport(options);
+  }
+  return new LazyTransport(
+    async () => {
+      socketModule ??= await import("./socket/client_transport.ts");
+      return new socketModule.SocketTransport(options);
+    },
+    true,
+    () => requireNetAccess(options.url),
+  );
 }
 
 /**

@@ -14,6 +14,7 @@ import {
 } from "./client_handshake.ts";
 import { DenoConnection } from "./deno_conn.ts";
 import { FrameReader } from "./frame_reader.ts";
+import { endpointOf, requireNetAccess } from "./net_access.ts";
 import { DeflateCodec } from "./permessage_deflate_codec.ts";
 import {
   acceptDeflateResponse,
@@ -59,18 +60,8 @@ export class SocketTransport extends SocketSession {
   }
 
   override start(events: TransportEvents): void {
-    // Deno's WebSocket asks for a missing permission, and throws when it is
-    // refused, at construction; so do we, rather than only rejecting later.
-    const host = endpointOf(this.#url).permissionHost;
-    const descriptor = { name: "net", host } as const;
-    if (
-      Deno.permissions.querySync(descriptor).state !== "granted" &&
-      Deno.permissions.requestSync(descriptor).state !== "granted"
-    ) {
-      throw new Deno.errors.NotCapable(
-        `Requires net access to "${host}", run again with the --allow-net flag`,
-      );
-    }
+    // As Deno's WebSocket does, at construction rather than only later.
+    requireNetAccess(this.#url);
     super.start(events);
   }
 }
@@ -166,37 +157,4 @@ async function connect(url: URL, signal: AbortSignal): Promise<Deno.Conn> {
   tcp.setNoDelay(true);
   if (url.protocol !== "wss:") return tcp;
   return await Deno.startTls(tcp, { hostname, alpnProtocols: ["http/1.1"] });
-}
-
-/** Where a `ws:` or `wss:` URL connects to. */
-interface Endpoint {
-  /** The URL it was worked out from. */
-  url: URL;
-  hostname: string;
-  port: number;
-  /** The host of the `net` permission it needs. */
-  permissionHost: string;
-}
-
-/**
- * The endpoint worked out last. Connections to one server share the URL
- * object (see `parseUrlAgain` in `websocket_stream.ts`), which nothing
- * changes, so theirs is worked out once.
- */
-let lastEndpoint: Endpoint | undefined;
-
-/** The host and port to connect to for a `ws:` or `wss:` URL. */
-function endpointOf(url: URL): Endpoint {
-  if (lastEndpoint?.url === url) return lastEndpoint;
-  const port = url.port === ""
-    ? (url.protocol === "wss:" ? 443 : 80)
-    : Number(url.port);
-  return lastEndpoint = {
-    url,
-    // IPv6 literals come bracketed in URLs, but not in Deno.connect.
-    hostname: url.hostname.replace(/^\[(.*)\]$/, "$1"),
-    port,
-    // Permissions name IPv6 hosts with their brackets, as URLs do.
-    permissionHost: `${url.hostname}:${port}`,
-  };
 }
