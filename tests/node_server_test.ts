@@ -11,7 +11,7 @@ import { createServer, type IncomingMessage } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import { type Duplex, PassThrough } from "node:stream";
 import { WebSocketStream } from "../mod.ts";
-import { handleUpgrade } from "../node.ts";
+import { handleUpgrade, type HandleUpgradeOptions } from "../node.ts";
 import {
   BOUND_MS,
   fulfilmentWithin,
@@ -558,22 +558,18 @@ Deno.test("node server: a late handleUpgrade on a socket whose client already le
 });
 
 /**
- * Deno 2.9.6's `node:tls` keeps reading from TCP while a TLS socket is paused
- * and holds what arrives outside the JS heap, so on `node:https` pausing
- * cannot slow a client down: there the receive limit bounds what waits for
- * the handler, as on `Deno.serve`.
+ * A `node:https` server that hands its upgrades to `handleUpgrade` with
+ * `options`, and a raw TLS client whose upgrade request it took: the
+ * stream, and the client's connection to write frames on and read from.
  */
-Deno.test("BP-01 node server: on node:https a handler that does not read ends a client that sends past receiveLimit with overflowCloseCode, as Deno's node:tls cannot pause", async () => {
+async function httpsUpgrade(options: HandleUpgradeOptions) {
   const tls = new URL("./fixtures/tls/", import.meta.url);
   const server = createHttpsServer(await readTestCertificate());
   const streams = Promise.withResolvers<WebSocketStream>();
   const sockets: Duplex[] = [];
-  const receiveLimit = 4 * MiB;
   server.on("upgrade", (request, socket: Duplex, head) => {
     sockets.push(socket);
-    streams.resolve(
-      handleUpgrade(request, socket, head, { idleTimeout: 0, receiveLimit })!,
-    );
+    streams.resolve(handleUpgrade(request, socket, head, options)!);
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as { port: number };
@@ -582,65 +578,78 @@ Deno.test("BP-01 node server: on node:https a handler that does not read ends a 
     port,
     caCerts: [await Deno.readTextFile(new URL("ca.pem", tls))],
   });
+  const close = async () => {
+    conn.close();
+    for (const socket of sockets) socket.destroy();
+    await new Promise((resolve) => server.close(resolve));
+  };
   try {
-    const writeAll = async (bytes: Uint8Array) => {
-      for (let at = 0; at < bytes.byteLength;) {
-        at += await conn.write(bytes.subarray(at));
-      }
-    };
     await writeAll(
+      conn,
       new TextEncoder().encode(
         "GET / HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
       ),
     );
     const stream = await fulfilmentWithin(streams.promise, BOUND_MS, "stream");
-    const { readable } = await stream.opened;
-    // Far more than the limit: without a bound the server would hold it all.
-    const frame = encodeFrame(Opcode.binary, new Uint8Array(MiB), {
-      mask: MASK,
-    });
-    const sending = (async () => {
-      for (let sent = 0; sent < 64; sent++) await writeAll(frame);
-    })().catch(() => {/* the server may hang up while we write */});
-    // The client is told why: a Close with 4009 (after the 101 answer),
-    // which it answers.
-    const close = [0x88, 30, 0x0f, 0xa9];
-    const reading = (async () => {
-      const received: Uint8Array[] = [];
-      const buffer = new Uint8Array(64 * 1024);
-      for (;;) {
-        const n = await conn.read(buffer).catch(() => null);
-        if (n === null) return false;
-        received.push(buffer.slice(0, n));
-        const bytes = concat(received);
-        if (bytes.some((_, at) => close.every((b, i) => bytes[at + i] === b))) {
-          await writeAll(encodeClientFrame(Opcode.close)).catch(() => {});
-          return true;
-        }
-      }
-    })();
-    await rejectionWithin(stream.closed, BOUND_MS, "closed").then(
-      webSocketError(4009),
-    );
-    assert.ok(
-      await fulfilmentWithin(reading, BOUND_MS, "the client's reads"),
-      "the client got no Close frame with 4009",
-    );
-    await sending;
-    // What arrived within the limit is still read, then the error.
-    const reader = readable.getReader();
-    let read = 0;
-    await assert.rejects(async () => {
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) return;
-        read += (value as Uint8Array).byteLength;
-      }
-    }, webSocketError(4009));
-    assert.ok(read <= receiveLimit + MiB, `${read} bytes were read`);
-  } finally {
-    conn.close();
-    for (const socket of sockets) socket.destroy();
-    await new Promise((resolve) => server.close(resolve));
+    return { conn, stream, [Symbol.asyncDispose]: close };
+  } catch (error) {
+    await close();
+    throw error;
   }
+}
+
+/**
+ * Deno 2.9.6's `node:tls` keeps reading from TCP while a TLS socket is paused
+ * and holds what arrives outside the JS heap, so on `node:https` pausing
+ * cannot slow a client down: there the receive limit bounds what waits for
+ * the handler, as on `Deno.serve`.
+ */
+Deno.test("BP-01 node server: on node:https a handler that does not read ends a client that sends past receiveLimit with overflowCloseCode, as Deno's node:tls cannot pause", async () => {
+  const receiveLimit = 4 * MiB;
+  await using client = await httpsUpgrade({ idleTimeout: 0, receiveLimit });
+  const { conn, stream } = client;
+  const { readable } = await stream.opened;
+  // Far more than the limit: without a bound the server would hold it all.
+  const frame = encodeFrame(Opcode.binary, new Uint8Array(MiB), {
+    mask: MASK,
+  });
+  const sending = (async () => {
+    for (let sent = 0; sent < 64; sent++) await writeAll(conn, frame);
+  })().catch(() => {/* the server may hang up while we write */});
+  // The client is told why: a Close with 4009 (after the 101 answer),
+  // which it answers.
+  const close = [0x88, 30, 0x0f, 0xa9];
+  const reading = (async () => {
+    const received: Uint8Array[] = [];
+    const buffer = new Uint8Array(64 * 1024);
+    for (;;) {
+      const n = await conn.read(buffer).catch(() => null);
+      if (n === null) return false;
+      received.push(buffer.slice(0, n));
+      const bytes = concat(received);
+      if (bytes.some((_, at) => close.every((b, i) => bytes[at + i] === b))) {
+        await writeAll(conn, encodeClientFrame(Opcode.close)).catch(() => {});
+        return true;
+      }
+    }
+  })();
+  await rejectionWithin(stream.closed, BOUND_MS, "closed").then(
+    webSocketError(4009),
+  );
+  assert.ok(
+    await fulfilmentWithin(reading, BOUND_MS, "the client's reads"),
+    "the client got no Close frame with 4009",
+  );
+  await sending;
+  // What arrived within the limit is still read, then the error.
+  const reader = readable.getReader();
+  let read = 0;
+  await assert.rejects(async () => {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return;
+      read += (value as Uint8Array).byteLength;
+    }
+  }, webSocketError(4009));
+  assert.ok(read <= receiveLimit + MiB, `${read} bytes were read`);
 });
