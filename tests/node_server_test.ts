@@ -653,3 +653,19 @@ Deno.test("BP-01 node server: on node:https a handler that does not read ends a 
   }, webSocketError(4009));
   assert.ok(read <= receiveLimit + MiB, `${read} bytes were read`);
 });
+
+Deno.test("PRO-06 node server: on node:https a client that sends Pings faster than it reads the Pongs is failed, not held in memory", async () => {
+  await using client = await httpsUpgrade({ idleTimeout: 0 });
+  const { conn, stream } = client;
+  await stream.opened;
+  // Pings the client never reads the Pongs of: far more than TCP holds.
+  const ping = encodeClientFrame(Opcode.ping, new Uint8Array(125));
+  const pings = concat(Array.from({ length: 8192 }, () => ping));
+  const sending = (async () => {
+    for (let sent = 0; sent < 32; sent++) await writeAll(conn, pings);
+  })().catch(() => {/* the server hangs up while we write */});
+  webSocketError(1006, { message: /Pings faster than it read the Pongs/ })(
+    await rejectionWithin(stream.closed, BOUND_MS, "closed"),
+  );
+  await sending;
+});

@@ -15,6 +15,7 @@ import { describeError } from "../describe_error.ts";
 import type { Message } from "../message.ts";
 import type { Transport, TransportEvents } from "../transport.ts";
 import type { ByteConnection } from "./byte_connection.ts";
+import { peerName } from "./frame.ts";
 import type { FrameEvent, FrameReader } from "./frame_reader.ts";
 import { FrameWriter } from "./frame_writer.ts";
 import type { DeflateCodec } from "./permessage_deflate_codec.ts";
@@ -226,8 +227,21 @@ export class SocketSession implements Transport {
       case "overflow":
         events.onOverflow();
         return undefined;
-      case "ping":
-        return writer.pong(event.payload)?.then(readOn);
+      case "ping": {
+        const room = writer.pong(event.payload);
+        if (room === undefined || this.#settings.pausable) {
+          return room?.then(readOn);
+        }
+        // A connection that cannot pause reads on from TCP while we wait:
+        // waiting for the Pongs to leave would only hold the Pings behind
+        // them in memory instead.
+        throw new ProtocolError(
+          1008,
+          `${
+            peerName(this.#settings.role)
+          } sent Pings faster than it read the Pongs`,
+        );
+      }
       case "pong":
         return undefined;
       case "close":
