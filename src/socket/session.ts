@@ -205,8 +205,18 @@ export class SocketSession implements Transport {
     error: ProtocolError,
   ): Promise<Outcome> {
     writer.close(error.closeCode, "");
-    await within(writer.flushed, CLOSING_GRACE_MS);
+    await this.#lastFramesLeft(writer);
     return abnormal(error.message);
+  }
+
+  /**
+   * Waits for our last frames to leave, within the closing grace. A
+   * connection that cannot pause reads on from TCP meanwhile: what arrives
+   * is read and dropped rather than held until we hang up.
+   */
+  async #lastFramesLeft(writer: FrameWriter): Promise<void> {
+    if (!this.#settings.pausable) this.#reader!.drain().catch(() => {});
+    await within(writer.flushed, CLOSING_GRACE_MS);
   }
 
   /**
@@ -261,7 +271,7 @@ export class SocketSession implements Transport {
     // it is dropped, and the close is not clean (as the web's tests ask).
     const unsent = !writer.closeSent && writer.hasUnsentData;
     writer.close(closeCode === 1005 ? undefined : closeCode, reason, true);
-    await within(writer.flushed, CLOSING_GRACE_MS);
+    await this.#lastFramesLeft(writer);
     if (unsent) {
       return [
         closeCode,
