@@ -545,6 +545,42 @@ Deno.test("PRO-04 socket transport: ten Pings back to back get ten Pongs, in ord
   assert.deepEqual(pongs, sent);
 });
 
+Deno.test("PRO-06 socket transport: a server that pings faster than it reads the Pongs is read no further until they leave, and every Ping is answered", async () => {
+  // Far more Pings, and Pongs, than TCP holds both ways.
+  const count = 200_000;
+  let stalled: boolean | undefined;
+  let pongs = 0;
+  await using server = startRawServer(async (connection) => {
+    const ping = encodeFrame(Opcode.ping, new Uint8Array(125));
+    const writing = writeAll(
+      connection.conn,
+      concat(Array.from({ length: count }, () => ping)),
+    );
+    stalled = await Promise.race([
+      writing.then(() => false),
+      delay(500).then(() => true),
+    ]);
+    while (pongs < count) {
+      const frame = await connection.readFrame();
+      if (frame === null) break;
+      if (frame.opcode === Opcode.pong) pongs++;
+    }
+    await writing;
+    await connection.sendClose(1000);
+    await readUntilClose(connection);
+  });
+  const wss = new WebSocketStream(server.url, SOCKET);
+  await fulfilmentWithin(wss.opened, BOUND_MS, "opened");
+  await fulfilmentWithin(wss.closed, 4 * BOUND_MS, "closed");
+  await server.close();
+  assert.equal(
+    stalled,
+    true,
+    "the Pings were all taken without their Pongs read",
+  );
+  assert.equal(pongs, count);
+});
+
 Deno.test("PRO-03 socket transport: after the closing handshake the client waits for the server to close TCP", async () => {
   let clientHungUpFirst: boolean | undefined;
   await using server = startRawServer(async (connection) => {
