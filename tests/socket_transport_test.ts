@@ -83,6 +83,21 @@ Deno.test("socket transport: a client whose server declines compression never re
   assert.equal(text, "process reached 0 times\n");
 });
 
+Deno.test("CTR-20 socket transport: on Deno 2.0, which offers no compression, a server that accepts permessage-deflate fails the handshake", async () => {
+  const { code, text, stderr } = await runDeno([
+    "run",
+    "--allow-net=127.0.0.1",
+    "--allow-read",
+    new URL("./fixtures/old_deno_extension_answer.ts", import.meta.url)
+      .pathname,
+  ]);
+  assert.equal(code, 0, stderr);
+  assert.match(
+    text,
+    /^opened rejected: .*extensions "permessage-deflate", which were not offered\n$/,
+  );
+});
+
 Deno.test("HSK-01 CTR-12 CTR-20 socket transport: the handshake carries the path, query, host, offered protocols and extra headers", async () => {
   let request = "";
   await using server = startRawServer(async (connection) => {

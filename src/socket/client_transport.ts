@@ -104,8 +104,10 @@ async function openClient(
       : answer === null
       ? "the server closed the connection during the handshake"
       : `the server's answer is longer than ${MAX_RESPONSE_HEAD_BYTES} bytes`;
-    const agreed = typeof result === "string" || compression === undefined
+    const agreed = typeof result === "string"
       ? undefined
+      : compression === undefined
+      ? refuseExtensions(result.extensions)
       : acceptDeflateResponse(result.extensions, compression);
     if (typeof result === "string" || typeof agreed === "string") {
       connection.close();
@@ -129,6 +131,19 @@ async function openClient(
   } finally {
     signal.removeEventListener("abort", hangUp);
   }
+}
+
+/**
+ * Why an answer to a request that offered no extension fails: any extension
+ * it accepts (RFC 6455, section 4.1), even when `compression` was asked for
+ * but zlib is out of reach.
+ */
+function refuseExtensions(extensions: string): string | undefined {
+  return extensions === ""
+    ? undefined
+    : `the server accepted extensions ${
+      JSON.stringify(extensions)
+    }, which were not offered`;
 }
 
 /**
