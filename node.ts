@@ -5,8 +5,8 @@
  * that reads slowly pauses the socket, so the client's writes wait instead of
  * the server's memory filling up: the backpressure `Deno.serve`'s
  * WebSocket cannot give. Runs on Deno 2.8 or later and on Node (tested on
- * Node 22). On `node:https`, Deno's `node:tls` reads on from TCP while
- * paused, so there the receive limit bounds a client instead (see
+ * Node 22). On `node:https` in Deno, whose `node:tls` reads on from TCP
+ * while paused, the receive limit bounds a client instead (see
  * {@linkcode handleUpgrade}).
  *
  * A separate entry from `mod.ts`, which stays free of `node:` imports so that

@@ -101,7 +101,8 @@ const MIN_DENO = [2, 8] as const;
  * client sends outside the JS heap without bound. There, as on
  * `Deno.serve`, messages are read as they arrive and `receiveLimit` bounds
  * what waits for the handler: a client that sends further ahead is closed
- * with `overflowCloseCode`. Where clients may send faster than handlers
+ * with `overflowCloseCode`, and one that sends Pings faster than it reads
+ * the Pongs is failed with 1008. Where clients may send faster than handlers
  * read, terminate TLS in front of a `node:http` server to have them paced.
  *
  * @example A server with ordinary routes and WebSockets on one port
