@@ -108,7 +108,8 @@ export interface WebSocketStreamOptions extends StreamOptions {
    * compression; an object tunes the offer. A received message
    * counts its inflated size against `receiveLimit`, checked while it
    * inflates. The default transport cannot be told: browsers compress on
-   * their own, Deno's `WebSocket` never does, and this option is ignored.
+   * their own, Deno's `WebSocket` never does, and this option is only
+   * checked (a wrong value throws all the same).
    *
    * @default {true} offered with `transport: "socket"`
    */
