@@ -24,9 +24,11 @@ const TURN_THRESHOLD_MS = 3;
  * moves to its backing-off sleeps (the shortest are still turns, the rest
  * timers): turns spent on a socket that does not drain take a core from
  * everything else, a local peer included, which on a busy machine slowed the
- * very transfer they waited for.
+ * very transfer they waited for. Deno's buffer falls between turns by a frame
+ * or all at once, so a socket that drains shows it within a turn or two;
+ * spinning longer only waits for a peer that is not reading.
  */
-const STALL_MS = 0.5;
+const STALL_MS = 0.1;
 /** The longest a stalled socket goes unchecked. */
 const MAX_SLEEP_MS = 25;
 
