@@ -46,15 +46,16 @@ export class LazyTransport implements Transport {
     load().then((transport) => {
       if (this.#terminated) return;
       this.#transport = transport;
-      transport.start(events);
+      // It checks again, and what it checks may have changed meanwhile (a
+      // permission revoked): its throw must end the connection, not go
+      // unobserved in this promise.
+      try {
+        transport.start(events);
+      } catch (error) {
+        fail(events, "start", error);
+      }
     }, (error) => {
-      if (this.#terminated) return;
-      events.onClose(
-        null,
-        "",
-        `Cannot load the transport: ${describeError(error)}`,
-        false,
-      );
+      if (!this.#terminated) fail(events, "load", error);
     });
   }
 
@@ -74,4 +75,18 @@ export class LazyTransport implements Transport {
     this.#terminated = true;
     this.#transport?.terminate();
   }
+}
+
+/** Reports that the transport could not be loaded or started. */
+function fail(
+  events: TransportEvents,
+  what: "load" | "start",
+  error: unknown,
+): void {
+  events.onClose(
+    null,
+    "",
+    `Cannot ${what} the transport: ${describeError(error)}`,
+    false,
+  );
 }

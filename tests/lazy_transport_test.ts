@@ -84,3 +84,24 @@ Deno.test("lazy transport: the check throws from start() at once, before loading
   assert.throws(() => lazy.start(recordingEvents([])), TypeError);
   assert.equal(loads, 0);
 });
+
+Deno.test("lazy transport: a loaded transport whose start() throws closes abnormally, saying why", async () => {
+  const closes: unknown[][] = [];
+  const lazy = new LazyTransport(
+    () =>
+      Promise.resolve({
+        ...recordingTransport([]),
+        start: () => {
+          // As SocketTransport does when net access was revoked meanwhile.
+          throw new Deno.errors.NotCapable("Requires net access");
+        },
+      }),
+    true,
+    () => {},
+  );
+  lazy.start(recordingEvents(closes));
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  assert.deepEqual(closes, [
+    [null, "", "Cannot start the transport: Requires net access", false],
+  ]);
+});
