@@ -102,7 +102,8 @@ export interface WebSocketStreamOptions extends StreamOptions {
   transport?: "websocket" | "socket";
   /**
    * Compression with permessage-deflate (RFC 7692) for `transport:
-   * "socket"`, offered by default as browsers do: messages travel
+   * "socket"`, offered by default as browsers do (on Deno 2.1 or later;
+   * older ones offer nothing, lacking a way to `node:zlib`): messages travel
    * compressed (as `threshold` and `level` say) when the server agrees,
    * and `opened` reports the agreement in `extensions`. `false` offers no
    * compression; an object tunes the offer. A received message
