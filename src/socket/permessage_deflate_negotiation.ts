@@ -77,7 +77,8 @@ export interface CompressionOptions {
    * zlib's compression level for what this end sends, 0 (none) to 9
    * (smallest, slowest). The default trades a little size for speed: on
    * JSON chat messages zlib's own default, 6, took about twice the CPU for
-   * about 5% fewer bytes (see `bench/README.md`).
+   * about 5% fewer bytes (see the
+   * [benchmarks](https://github.com/streams-dev/websocket/blob/main/bench/README.md#compression)).
    *
    * @default {4}
    */
