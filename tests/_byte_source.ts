@@ -15,8 +15,8 @@ import { ProtocolError } from "../src/socket/protocol_error.ts";
 
 /**
  * A source that yields `chunks` one read at a time, then the end. With
- * `handOver`, it also hands over what is left of each chunk, as a copy of
- * its own, the way a Node socket's adapter does.
+ * `handOver`, it also hands over what is left of each chunk, in a copy of
+ * the whole chunk of its own, the way a Node socket's adapter does.
  */
 export class ChunkSource implements ByteSource {
   readonly #chunks: Uint8Array[];
@@ -33,7 +33,9 @@ export class ChunkSource implements ByteSource {
         const chunk = this.#chunks.shift();
         const offset = this.#offset;
         this.#offset = 0;
-        return Promise.resolve(chunk?.slice(offset) ?? null);
+        // The rest of a chunk that reads took from stays a view of it, as
+        // the Node adapter hands it over: the reader must count its offset.
+        return Promise.resolve(chunk?.slice().subarray(offset) ?? null);
       };
     }
   }
