@@ -137,12 +137,14 @@ export let adopt: (url: string, core: StreamCore) => WebSocketStream;
 /**
  * A WebSocket connection as a pair of web streams, with promises for its
  * opening and closing: the standard `WebSocketStream` API, built on the
- * runtime's `WebSocket`.
+ * runtime's `WebSocket` by default, or on `Deno.connect` with
+ * `transport: "socket"`.
  *
  * Writes resolve only while the socket has room (see `writeHighWaterMark`).
  * Received messages wait in a queue bounded by `receiveLimit`; a reader that
  * falls further behind gets a {@linkcode WebSocketError} after the messages
- * that arrived in time, and the peer gets `overflowCloseCode`.
+ * that arrived in time, and the peer gets `overflowCloseCode`. With
+ * `transport: "socket"` a slow reader instead pauses the peer through TCP.
  *
  * @example Sending and receiving
  * ```ts
