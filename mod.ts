@@ -2,7 +2,9 @@
  * The web's `WebSocketStream` API on stable Deno, in browsers without it and
  * in any runtime with a global `WebSocket`: a WebSocket connection as a
  * `ReadableStream` and a `WritableStream`, with send backpressure and a
- * bounded receive queue.
+ * bounded receive queue. On Deno, `transport: "socket"` paces a slow reader
+ * through TCP instead, and {@linkcode upgradeWebSocketStream} gives a
+ * `Deno.serve` handler the same streams for the server role.
  *
  * @example A client
  * ```ts
