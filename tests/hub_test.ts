@@ -411,6 +411,24 @@ Deno.test("HUB-09 hub: close() releases every writable, is idempotent, and later
   );
 });
 
+Deno.test("HUB-16 BroadcastChannelEngine without a global BroadcastChannel: a TypeError that says what is missing", () => {
+  const descriptor = Object.getOwnPropertyDescriptor(
+    globalThis,
+    "BroadcastChannel",
+  )!;
+  // As in Deno before 2.6 without --unstable-broadcast-channel.
+  delete (globalThis as { BroadcastChannel?: unknown }).BroadcastChannel;
+  try {
+    assert.throws(() => new BroadcastChannelEngine(), {
+      name: "TypeError",
+      message:
+        "Cannot construct BroadcastChannelEngine: this runtime has no BroadcastChannel (Deno before 2.6 needs --unstable-broadcast-channel)",
+    });
+  } finally {
+    Object.defineProperty(globalThis, "BroadcastChannel", descriptor);
+  }
+});
+
 Deno.test("HUB-09 hub: bad input gets TypeError, RangeError or InvalidStateError with what was wrong", async () => {
   assert.throws(() => new Hub({ maxQueuedBytes: 0 }), RangeError);
   assert.throws(() => new Hub({ maxQueuedBytes: NaN }), {

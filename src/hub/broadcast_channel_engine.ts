@@ -35,7 +35,8 @@ interface ChannelMessage {
  * An engine over a `BroadcastChannel`: every hub on the same channel name in
  * this process, whichever worker it lives in, gets every message. On Deno
  * the channel does not reach other processes or machines: use the Redis
- * engine for those. Nothing is lost while both ends live, so it reports no
+ * engine for those; and it needs Deno 2.6 or later, or
+ * `--unstable-broadcast-channel` before. Nothing is lost while both ends live, so it reports no
  * losses. Nor is anything bounded between workers: the channel has no
  * backpressure, so a worker whose event loop falls behind the others'
  * publishing holds their messages in its event queue until it catches up.
@@ -67,8 +68,9 @@ export class BroadcastChannelEngine implements HubEngine {
    * await engine.close();
    * ```
    *
-   * @throws {TypeError} When `options` is not an object or `name` not a
-   *   string.
+   * @throws {TypeError} When `options` is not an object, `name` not a
+   *   string, or the runtime has no `BroadcastChannel` (Deno before 2.6
+   *   has it only with `--unstable-broadcast-channel`).
    */
   constructor(options: BroadcastChannelEngineOptions = {}) {
     const { name = "@streams/websocket/hub" } = readOptionsObject(
@@ -80,6 +82,13 @@ export class BroadcastChannelEngine implements HubEngine {
         `${CONSTRUCT}: options.name must be a string, received ${
           describeValue(name)
         }`,
+      );
+    }
+    // Deno before 2.6 has it only behind a flag: say so here rather than
+    // with a ReferenceError when a hub opens the engine.
+    if (typeof globalThis.BroadcastChannel !== "function") {
+      throw new TypeError(
+        `${CONSTRUCT}: this runtime has no BroadcastChannel (Deno before 2.6 needs --unstable-broadcast-channel)`,
       );
     }
     this.#name = name;
