@@ -280,8 +280,16 @@ Deno.test(`fuzz: the frame reader ends every stream with the events and close co
           new ChunkSource(splitAt(stream, bounds), handOver),
           { role, messageLimit: LIMIT },
         );
+        const read = await readEvents(reader);
+        // Each binary message owns all of its memory, as on every transport.
+        for (const event of read) {
+          if (event.type === "message" && typeof event.message !== "string") {
+            assert.equal(event.message.byteOffset, 0);
+            assert.equal(event.message.buffer.byteLength, event.message.length);
+          }
+        }
         // The model does not say what the failure messages read.
-        const events = (await readEvents(reader)).map((event): Expected =>
+        const events = read.map((event): Expected =>
           event.type === "error"
             ? { type: "error", closeCode: event.closeCode }
             : event.type === "end"

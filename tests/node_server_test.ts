@@ -669,3 +669,36 @@ Deno.test("PRO-06 node server: on node:https a client that sends Pings faster th
   );
   await sending;
 });
+
+Deno.test("RD-03 node server: binary messages that share TCP reads keep their bytes, each in memory of its own", async () => {
+  await using server = await startNodeStreamServer();
+  using handshake = await rawHandshake(server.port);
+  const stream = await server.accept();
+  const { readable } = await stream.opened;
+  // Short and long messages and a Ping, in one write: reads cut them
+  // anywhere, and a long one takes up the read a short one came in.
+  const sizes = [1000, 100_000, 20_000, 20_000, 5, 70_000, 30_000, 300];
+  const messages = sizes.map((size, m) =>
+    new Uint8Array(size).map((_, i) => (i * 31 + m) & 0xff)
+  );
+  const frames = messages.map((message) =>
+    encodeClientFrame(Opcode.binary, message)
+  );
+  frames.splice(2, 0, encodeClientFrame(Opcode.ping, "still here"));
+  await writeAll(handshake.connection.conn, concat(frames));
+  const reader = readable.getReader();
+  const received: Uint8Array[] = [];
+  for (const _ of messages) {
+    received.push((await reader.read()).value as Uint8Array);
+  }
+  // Compared only once all are read: taking a later one must not have
+  // moved or reused the memory of one already given out.
+  assert.deepEqual(received, messages);
+  for (const message of received) {
+    assert.equal(message.byteOffset, 0);
+    assert.equal(message.buffer.byteLength, message.byteLength);
+  }
+  const pong = await readUntil(handshake.connection, Opcode.pong);
+  assert.equal(new TextDecoder().decode(pong!), "still here");
+  stream.close();
+});

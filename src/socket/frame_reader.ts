@@ -68,13 +68,6 @@ const MAX_READ_BUFFER_BYTES = 256 * 1024;
  * a payload longer than the buffer less this is read into its own array.
  */
 const FILL_MARGIN = 2 * (MAX_HEADER_BYTES + MAX_CONTROL_PAYLOAD);
-/**
- * A binary payload inside a chunk the source handed over is given out as a
- * view of it, not copied, when it is at least this share of the chunk's
- * memory, which the view keeps alive: messages held cost at most this many
- * times their bytes. Smaller ones are copied, which costs little.
- */
-const VIEW_SHARE = 4;
 
 const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
@@ -90,12 +83,10 @@ export class FrameReader {
   /**
    * Our own read buffer, which `#buffer` is unless it is a chunk the source
    * handed over (see {@linkcode ByteConnection.readChunk}). Such a chunk is
-   * never written into but to unmask it, as views of it may have been given
-   * out; what is left of it when more must be read moves here.
+   * parsed where it is, never read into, and may become a payload's own
+   * array; what is left of it when more must be read moves here.
    */
   #own: Uint8Array = this.#buffer;
-  /** A view of the handed-over chunk that `#buffer` is was given out. */
-  #chunkViewed = false;
   /** The opcode of the message being received, or 0 between messages. */
   #messageOpcode = 0;
   /**
@@ -303,20 +294,22 @@ export class FrameReader {
    * A data frame's `length` bytes of payload from the buffer, unmasked. Text
    * that needs no inflating is decoded before the buffer is read into again,
    * so it is unmasked in place and viewed rather than copied: the copy would
-   * cost more than decoding it. So is any payload in a chunk the source
-   * handed over, which is not read into again, unless it is binary and
-   * small beside the chunk (see {@linkcode VIEW_SHARE}).
+   * cost more than decoding it. A binary message gets an array of its own,
+   * all of it, as from every transport: a handed-over chunk itself when the
+   * payload is the rest of it.
    */
   #takeDataPayload(length: number, maskKey: number): Uint8Array {
     const buffer = this.#buffer;
-    const viewed = buffer === this.#own
-      ? this.#messageOpcode === Opcode.Text && !this.#messageCompressed
-      : this.#messageOpcode === Opcode.Text || this.#messageCompressed ||
-        length * VIEW_SHARE >= buffer.buffer.byteLength;
-    if (!viewed) return this.#takeBuffered(length, maskKey);
-    // Text is decoded at once; anything else keeps the view.
-    if (buffer !== this.#own && this.#messageOpcode !== Opcode.Text) {
-      this.#chunkViewed = true;
+    if (this.#messageOpcode !== Opcode.Text || this.#messageCompressed) {
+      if (
+        buffer === this.#own || this.#messageCompressed ||
+        this.#start + length < this.#end
+      ) {
+        return this.#takeBuffered(length, maskKey);
+      }
+      const payload = this.#claimChunk(length, length);
+      if (maskKey !== 0) applyMask(payload, 0, length, maskKey);
+      return payload;
     }
     const start = this.#start;
     this.#start += length;
@@ -559,7 +552,6 @@ export class FrameReader {
     if (chunk === null) return null;
     this.#buffer = chunk;
     this.#start = this.#end = 0;
-    this.#chunkViewed = false;
     return chunk.byteLength;
   };
 
@@ -661,29 +653,20 @@ export class FrameReader {
   /**
    * A payload of `length` bytes that runs on past the chunk being parsed,
    * from a source that hands over its chunks, reading no more than it lacks,
-   * so that the chunk it ends in is then handed over from there on and its
-   * payloads need not be copied. The chunk grows to hold it when nothing of
-   * it was given out and the payload would be viewed in it: its bytes stay
-   * where they are. Else the payload is gathered in our own buffer.
+   * so that the chunk it ends in is then handed over from there on. A chunk
+   * it starts in becomes its own array (see {@linkcode #claimChunk}); in our
+   * own buffer it is gathered there.
    */
   #gatherPayload(
     length: number,
     maskKey: number,
   ): Promise<Uint8Array | null> {
-    const chunk = this.#buffer;
-    const at = chunk.byteOffset + this.#start;
-    if (
-      chunk !== this.#own && !this.#chunkViewed &&
-      at + length <= length * VIEW_SHARE
-    ) {
+    if (this.#buffer !== this.#own) {
       const held = this.#end - this.#start;
-      // The source gives each chunk's ArrayBuffer to us alone.
-      this.#buffer = new Uint8Array(
-        (chunk.buffer as ArrayBuffer).transfer(at + length),
-      );
-      this.#start = at;
-      this.#end = at + held;
-      return this.#readRest(at + length, length, maskKey);
+      const payload = this.#claimChunk(held, length);
+      this.#buffer = payload;
+      this.#end = held;
+      return this.#readRest(length, length, maskKey);
     }
     let own = this.#own;
     const held = this.#buffer.subarray(this.#start, this.#end);
@@ -697,6 +680,23 @@ export class FrameReader {
     this.#start = 0;
     this.#end = held.byteLength;
     return this.#readRest(length, length, maskKey);
+  }
+
+  /**
+   * Makes the handed-over chunk a payload's own array, of `length` bytes:
+   * the `held` bytes of it at `#start` move to the front of its memory,
+   * which is resized to fit, without a new allocation where the allocator
+   * can resize in place. The chunk is then all taken.
+   */
+  #claimChunk(held: number, length: number): Uint8Array {
+    const chunk = this.#buffer;
+    // The source gives each chunk's ArrayBuffer to us alone.
+    const memory = chunk.buffer as ArrayBuffer;
+    const at = chunk.byteOffset + this.#start;
+    if (at > 0) new Uint8Array(memory).copyWithin(0, at, at + held);
+    this.#buffer = this.#own;
+    this.#start = this.#end = 0;
+    return new Uint8Array(memory.transfer(length));
   }
 
   /**

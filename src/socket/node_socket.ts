@@ -59,12 +59,13 @@ export class NodeSocketConnection implements ByteConnection {
   }
 
   #push(chunk: Uint8Array): void {
-    // A chunk that shares its memory with others is copied, so that what
-    // readChunk() hands over is the reader's alone; a socket's are not.
+    // Held as a plain Uint8Array, whose slice() copies (a Buffer's is a
+    // view); a chunk that shares its memory with others is copied, so that
+    // what readChunk() hands over is the reader's alone (a socket's do not).
     this.#chunks.push(
       chunk.byteOffset === 0 && chunk.byteLength === chunk.buffer.byteLength
-        ? chunk
-        : chunk.slice(),
+        ? new Uint8Array(chunk.buffer, 0, chunk.byteLength)
+        : new Uint8Array(chunk),
     );
     this.#bytes += chunk.byteLength;
     this.#wake();
