@@ -58,18 +58,21 @@ Deno.test("lazy transport: terminated while loading, it never starts the transpo
   assert.deepEqual(closes, []);
 });
 
-Deno.test("lazy transport: a load that fails closes abnormally, saying why", async () => {
+/** The closes a lazy transport over `load` reports once started. */
+async function closesAfterStart(
+  load: () => Promise<Transport>,
+): Promise<unknown[][]> {
   const closes: unknown[][] = [];
-  const lazy = new LazyTransport(
-    () => Promise.reject(new Error("no such module")),
-    true,
-    () => {},
-  );
-  lazy.start(recordingEvents(closes));
+  new LazyTransport(load, true, () => {}).start(recordingEvents(closes));
   await new Promise((resolve) => setTimeout(resolve, 0));
-  assert.deepEqual(closes, [
-    [null, "", "Cannot load the transport: no such module", false],
-  ]);
+  return closes;
+}
+
+Deno.test("lazy transport: a load that fails closes abnormally, saying why", async () => {
+  assert.deepEqual(
+    await closesAfterStart(() => Promise.reject(new Error("no such module"))),
+    [[null, "", "Cannot load the transport: no such module", false]],
+  );
 });
 
 Deno.test("lazy transport: the check throws from start() at once, before loading", () => {
@@ -86,22 +89,15 @@ Deno.test("lazy transport: the check throws from start() at once, before loading
 });
 
 Deno.test("lazy transport: a loaded transport whose start() throws closes abnormally, saying why", async () => {
-  const closes: unknown[][] = [];
-  const lazy = new LazyTransport(
-    () =>
-      Promise.resolve({
-        ...recordingTransport([]),
-        start: () => {
-          // As SocketTransport does when net access was revoked meanwhile.
-          throw new Deno.errors.NotCapable("Requires net access");
-        },
-      }),
-    true,
-    () => {},
+  const failing: Transport = {
+    ...recordingTransport([]),
+    start: () => {
+      // As SocketTransport does when net access was revoked meanwhile.
+      throw new Deno.errors.NotCapable("Requires net access");
+    },
+  };
+  assert.deepEqual(
+    await closesAfterStart(() => Promise.resolve(failing)),
+    [[null, "", "Cannot start the transport: Requires net access", false]],
   );
-  lazy.start(recordingEvents(closes));
-  await new Promise((resolve) => setTimeout(resolve, 0));
-  assert.deepEqual(closes, [
-    [null, "", "Cannot start the transport: Requires net access", false],
-  ]);
 });
