@@ -10,7 +10,8 @@
 /**
  * What to do for each entry of a signal when it aborts, with its entries kept
  * by signal: `onAbort(value, key)` runs once per entry still registered, in
- * the order they were added.
+ * the order they were added. It must not throw: the entries after one that
+ * threw would be skipped.
  */
 export class AbortFanOut<K, V> {
   readonly #entries = new WeakMap<AbortSignal, Map<K, V>>();

@@ -36,8 +36,8 @@ interface ChannelMessage {
  * this process, whichever worker it lives in, gets every message. On Deno
  * the channel does not reach other processes or machines: use the Redis
  * engine for those; and it needs Deno 2.6 or later, or
- * `--unstable-broadcast-channel` before. Nothing is lost while both ends live, so it reports no
- * losses. Nor is anything bounded between workers: the channel has no
+ * `--unstable-broadcast-channel` before. Nothing is lost while both ends
+ * live, so it reports no losses. Nor is anything bounded between workers: the channel has no
  * backpressure, so a worker whose event loop falls behind the others'
  * publishing holds their messages in its event queue until it catches up.
  * (Each subscriber's own queue stays bounded, as in every hub.)

@@ -94,7 +94,9 @@ const MIN_DENO = [2, 8] as const;
  * client down through TCP. The request is checked as
  * `upgradeWebSocketStream` checks it, with the same options: a request that
  * must not be upgraded gets its `400`, `403` or `426` answer written to the
- * socket, which is then ended, and `undefined` is returned.
+ * socket, which is then ended, and `undefined` is returned. From then on the
+ * socket and the chunks it emits are the stream's: it unmasks them in place
+ * and may keep their memory, so nothing else should read or hold them.
  *
  * On `node:https` in Deno the socket is not paused: Deno's `node:tls` (2.9)
  * reads on from TCP while its socket is paused, and would hold what the
