@@ -5,6 +5,8 @@
  * @module
  */
 
+import { describeError } from "../src/internal.ts";
+
 /**
  * The standard streams and the stop signal the tool runs with.
  *
@@ -38,6 +40,14 @@ export interface CliIo {
 }
 
 const encoder = new TextEncoder();
+
+/** Why reading stdin or writing stdout failed, as the tool reports it. */
+export function ioFailure(
+  what: "read stdin" | "write to stdout",
+  error: unknown,
+): string {
+  return `Cannot ${what}: ${describeError(error)}`;
+}
 
 /** The process's standard streams, and `signal` to stop. */
 export function denoIo(signal: AbortSignal): CliIo {

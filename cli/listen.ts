@@ -13,7 +13,7 @@ import type { Duplex } from "node:stream";
 import { handleUpgrade, type HandleUpgradeOptions } from "../node.ts";
 import type { WebSocketOpenInfo, WebSocketStream } from "../mod.ts";
 import { type Command, ExitStatus } from "./args.ts";
-import { type CliIo, Reporter } from "./io.ts";
+import { type CliIo, ioFailure, Reporter } from "./io.ts";
 import { describeError } from "../src/internal.ts";
 import { type Counter, countMessages, ProgressLine } from "./progress.ts";
 import { SharedInput } from "./shared_input.ts";
@@ -70,7 +70,7 @@ export async function runListen(
       if (ended) stop();
       else reporter.detail("stdin has input waiting for the next client");
     }, (error) => {
-      failure ??= `stdin: ${describeError(error)}`;
+      failure ??= ioFailure("read stdin", error);
       stop();
     });
   };

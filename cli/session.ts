@@ -10,6 +10,7 @@ import { WebSocketError } from "../mod.ts";
 import { type Counter, countMessages } from "./progress.ts";
 import type { Message } from "../src/internal.ts";
 import { linesToMessages, messageToBytes } from "./framing.ts";
+import { ioFailure } from "./io.ts";
 import { describeError } from "../src/internal.ts";
 
 /** The close code and reason the user chose for the closes the tool starts. */
@@ -113,14 +114,14 @@ export async function runSession(
     // A closed connection errors the writable with a DOMException; anything
     // else came from stdin.
     if (!(error instanceof DOMException)) {
-      localError ??= `stdin: ${describeError(error)}`;
+      localError ??= ioFailure("read stdin", error);
     }
     close();
   });
 
   const writer = output.getWriter();
   const onOutputError = (error: unknown) => {
-    localError ??= `stdout: ${describeError(error)}`;
+    localError ??= ioFailure("write to stdout", error);
     close();
   };
   let lastWrite: Promise<void> = Promise.resolve();

@@ -1014,3 +1014,38 @@ Deno.test("CLI main() runs in-process on the streams it is given", async () => {
   assert.equal(new TextDecoder().decode(concat(chunks)), "echo: ping\n");
   assert.deepEqual((await seen).messages, ["ping"]);
 });
+
+Deno.test("CLI a failure of stdin or stdout reads Cannot <do what>: <why>, exit 1", async () => {
+  const { server } = recordingServer((socket) => socket.send("hello"));
+  await using _ = server;
+  const run = async (
+    io: Pick<Parameters<typeof main>[1], "stdin" | "stdout">,
+  ) => {
+    let stderr = "";
+    const status = await main([server.url, "--linger", "0.3"], {
+      ...io,
+      stderr: (text) => stderr += text,
+      stderrIsTerminal: false,
+    });
+    return { status, stderr };
+  };
+  const badStdin = await run({
+    stdin: ReadableStream.from([new Uint8Array([0xff, 0x0a])]),
+    stdout: new WritableStream(),
+  });
+  assert.equal(badStdin.status, 1, badStdin.stderr);
+  assert.match(
+    badStdin.stderr,
+    /^Cannot read stdin: not UTF-8 text; use --binary for data that is not lines$/m,
+  );
+  const badStdout = await run({
+    stdin: new ReadableStream(),
+    stdout: new WritableStream({
+      write() {
+        throw new Error("disk full");
+      },
+    }),
+  });
+  assert.equal(badStdout.status, 1, badStdout.stderr);
+  assert.match(badStdout.stderr, /^Cannot write to stdout: disk full$/m);
+});
