@@ -42,13 +42,28 @@ interface ChannelMessage {
  * publishing holds their messages in its event queue until it catches up.
  * (Each subscriber's own queue stays bounded, as in every hub.)
  *
+ * An open channel keeps its worker running: `deno serve` stops on Ctrl-C
+ * only once every worker's hub is closed, so close it on `SIGINT`.
+ *
  * @example Sharing a room between the workers of `deno serve --parallel`
  * ```ts
+ * import { upgradeWebSocketStream } from "@streams/websocket";
  * import { BroadcastChannelEngine, Hub } from "@streams/websocket/hub";
  *
  * const hub = new Hub({ engine: new BroadcastChannelEngine() });
- * hub.publish("room", "seen by every worker's subscribers");
- * await hub.close();
+ * // Without this, Ctrl-C leaves `deno serve` waiting on the open channel.
+ * Deno.addSignalListener("SIGINT", () => hub.close());
+ *
+ * export default {
+ *   fetch(request: Request): Response {
+ *     const { response, stream } = upgradeWebSocketStream(request);
+ *     stream?.opened.then(async ({ readable, writable }) => {
+ *       hub.subscribe("room", writable);
+ *       for await (const message of readable) hub.publish("room", message);
+ *     }).catch(() => {});
+ *     return response;
+ *   },
+ * } satisfies Deno.ServeDefaultExport;
  * ```
  */
 export class BroadcastChannelEngine implements HubEngine {

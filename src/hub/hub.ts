@@ -89,7 +89,8 @@ export class Hub {
    * import { BroadcastChannelEngine, Hub } from "@streams/websocket/hub";
    *
    * const hub = new Hub({ engine: new BroadcastChannelEngine() });
-   * await hub.close();
+   * // The open channel would keep `deno serve` running after Ctrl-C.
+   * Deno.addSignalListener("SIGINT", () => hub.close());
    * ```
    *
    * @throws {TypeError} When an option has the wrong type.
