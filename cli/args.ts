@@ -95,7 +95,8 @@ Options:
                            has not completed after SEC seconds, with exit
                            status 3; 0 waits as long as TCP does (default 30).
       --close-code CODE    Close code to send when closing (default 1000).
-      --close-reason TEXT  Close reason to send when closing (default none).
+      --close-reason TEXT  Close reason to send when closing (default none);
+                           a failure of stdin or stdout sends its own.
       --linger SEC         After stdin ends, keep printing what arrives until
                            SEC seconds pass without a message, then close;
                            0 closes at once (default 1). Messages that arrive

@@ -92,6 +92,7 @@ export async function runConnect(
     io.stdout,
     {
       ...command,
+      failureCloseCode: command.closeCode,
       received: progress.received,
       stop: io.signal,
     },

@@ -96,6 +96,7 @@ export async function runListen(
     }
     const end = await runSession(stream, open, input?.stream(), io.stdout, {
       ...command,
+      failureCloseCode: 1011,
       received: progress.received,
       stop: stopServer.signal,
       keepUnsent: input && ((message) => input.giveBack(message)),

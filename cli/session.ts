@@ -47,6 +47,11 @@ export interface SessionOptions extends CloseChoice {
    * closing, in ms: messages that arrive after our Close are dropped.
    */
   lingerMs: number;
+  /**
+   * The close code sent, with the reason `Cannot <do what>`, when stdin or
+   * stdout fails: 1011 for a server; a client may send no such code.
+   */
+  failureCloseCode: number;
   /** Print messages raw instead of one text message per line. */
   binary: boolean;
   /** Counts the messages written to `output`. */
@@ -94,6 +99,19 @@ export async function runSession(
   };
   let inputEnded = false;
   let localError: string | undefined;
+  // The reason (and, where the role may send it, the code) tells the peer
+  // that what it sent may not have reached stdout.
+  const failLocally = (
+    what: "read stdin" | "write to stdout",
+    error: unknown,
+  ) => {
+    localError ??= ioFailure(what, error);
+    closing = true;
+    stream.close({
+      closeCode: options.failureCloseCode,
+      reason: `Cannot ${what}`,
+    });
+  };
   let lingerTimer: ReturnType<typeof setTimeout> | undefined;
   const closeWhenQuiet = () => {
     clearTimeout(lingerTimer);
@@ -113,17 +131,13 @@ export async function runSession(
   }, (error) => {
     // A closed connection errors the writable with a DOMException; anything
     // else came from stdin.
-    if (!(error instanceof DOMException)) {
-      localError ??= ioFailure("read stdin", error);
-    }
-    close();
+    if (error instanceof DOMException) close();
+    else failLocally("read stdin", error);
   });
 
   const writer = output.getWriter();
-  const onOutputError = (error: unknown) => {
-    localError ??= ioFailure("write to stdout", error);
-    close();
-  };
+  const onOutputError = (error: unknown) =>
+    failLocally("write to stdout", error);
   let lastWrite: Promise<void> = Promise.resolve();
   const download = open.readable.pipeTo(
     new WritableStream<Message>({

@@ -1049,3 +1049,57 @@ Deno.test("CLI a failure of stdin or stdout reads Cannot <do what>: <why>, exit 
   assert.equal(badStdout.status, 1, badStdout.stderr);
   assert.match(badStdout.stderr, /^Cannot write to stdout: disk full$/m);
 });
+
+Deno.test("CLI a failure of stdin or stdout tells the peer in the close: 1011 from a server", async () => {
+  const failingStdout = () =>
+    new WritableStream<Uint8Array>({
+      write() {
+        throw new Error("disk full");
+      },
+    });
+  const connect = async (
+    io: Pick<Parameters<typeof main>[1], "stdin" | "stdout">,
+  ) => {
+    const { server, seen } = recordingServer((socket) => socket.send("hi"));
+    await using _ = server;
+    const status = await main([server.url, "--close-code", "4000"], {
+      ...io,
+      stderr: () => {},
+      stderrIsTerminal: false,
+    });
+    assert.equal(status, 1);
+    return await (await seen).closed;
+  };
+  // The peer must not take the close for the end of a complete exchange;
+  // a client may not send 1011, so it keeps its code.
+  assert.deepEqual(
+    await connect({
+      stdin: ReadableStream.from([new Uint8Array([0xff, 0x0a])]),
+      stdout: new WritableStream(),
+    }),
+    { code: 4000, reason: "Cannot read stdin" },
+  );
+  assert.deepEqual(
+    await connect({ stdin: new ReadableStream(), stdout: failingStdout() }),
+    { code: 4000, reason: "Cannot write to stdout" },
+  );
+
+  const listening = Promise.withResolvers<string>();
+  const served = main(["--listen", "0", "-u"], {
+    stdin: new ReadableStream(),
+    stdout: failingStdout(),
+    stderr: (text) => {
+      const port = text.match(LISTENING)?.[1];
+      if (port !== undefined) listening.resolve(`ws://127.0.0.1:${port}/`);
+    },
+    stderrIsTerminal: false,
+  });
+  const probe = new Probe(await listening.promise);
+  await probe.opened;
+  probe.socket.send("hi");
+  assert.deepEqual(await probe.closed, {
+    code: 1011,
+    reason: "Cannot write to stdout",
+  });
+  assert.equal(await served, 1);
+});
