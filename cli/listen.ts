@@ -120,8 +120,9 @@ export async function runListen(
     };
     if (stopServer.signal.aborted) return refuse("Shutting down");
     if (busy) {
+      const piped = command.receiveOnly ? "stdout" : "stdin and stdout";
       return refuse(
-        "Busy: this server pipes one client at a time to stdin and stdout",
+        `Busy: this server pipes one client at a time to ${piped}`,
       );
     }
     let stream;

@@ -746,6 +746,11 @@ Deno.test("CLI --listen --receive-only with stdin at its end pipes clients to st
   const result = await child.finished();
   assert.equal(result.code, 0, result.stderr);
   assert.equal(result.text, "first\nsecond\n");
+  // Stdin is left unread: the refusal must not say it is piped.
+  assert.match(
+    result.stderr,
+    /: refused with 503: Busy: this server pipes one client at a time to stdout\n/,
+  );
 });
 
 Deno.test("CLI --listen keeps stdin that ended before any client for the next client, and stops once it is sent", async () => {
