@@ -101,6 +101,7 @@ Options:
                            SEC seconds pass without a message, then close;
                            0 closes at once (default 1). Messages that arrive
                            after our Close are dropped, as the standard says.
+                           Not with -u.
       --ping-interval SEC  Server only: every SEC seconds, ping a client that
                            has been silent since the last check and drop one
                            that did not answer the ping before (so after two
@@ -327,6 +328,15 @@ export function parseCommand(args: readonly string[]): Command {
       `Cannot parse ${given.typed("quiet")}: it cannot be used with ${
         given.typed("verbose")
       }`,
+    );
+  }
+  if (given.has("receive-only")) {
+    // --linger times the close after the end of stdin.
+    given.refuse(
+      ["linger"],
+      `it cannot be used with ${
+        given.typed("receive-only")
+      }, which leaves stdin unread`,
     );
   }
   const listening = given.has("listen");

@@ -360,6 +360,10 @@ Deno.test("CLI argument errors name the option as typed and the value received",
       "Cannot parse -u: it cannot be used with --echo, which sends back what it receives",
     ],
     [
+      ["-u", "--linger", "2", "ws://127.0.0.1:1/"],
+      "Cannot parse --linger: it cannot be used with -u, which leaves stdin unread",
+    ],
+    [
       ["not a url"],
       'Cannot parse the URL: invalid URL "not a url"',
     ],
