@@ -5,7 +5,9 @@
  * that reads slowly pauses the socket, so the client's writes wait instead of
  * the server's memory filling up: the backpressure `Deno.serve`'s
  * WebSocket cannot give. Runs on Deno 2.8 or later and on Node 22 or later
- * (Node 20 lacks `Promise.withResolvers`). On `node:https` in Deno, whose
+ * (Node 20 lacks `Promise.withResolvers`); Node loads no `jsr:` specifiers,
+ * so add the package there with `npx jsr add @streams/websocket` and import
+ * `@streams/websocket/node`. On `node:https` in Deno, whose
  * `node:tls` reads on from TCP while paused, the receive limit bounds a
  * client instead (see {@linkcode handleUpgrade}).
  *
