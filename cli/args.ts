@@ -60,12 +60,12 @@ Modes:
                            message; each message received is printed. The
                            end of stdin closes the connection (see --linger).
   --listen PORT            Serve on PORT (0 picks a free one; the address is
-                           printed on stderr). One client at a time is piped
-                           to stdout and fed from stdin, others meanwhile
-                           refused with 503; once all of stdin is sent, its
-                           end closes that client and stops the server (at
-                           once when stdin is empty). Input that no client
-                           has taken waits for the next client.
+                           printed on stderr, even with -q). One client at a
+                           time is piped to stdout and fed from stdin, others
+                           meanwhile refused with 503; once all of stdin is
+                           sent, its end closes that client and stops the
+                           server (at once when stdin is empty). Input that
+                           no client has taken waits for the next client.
   --listen PORT --echo     Serve as an echo server for any number of clients,
                            until interrupted (Ctrl-C closes them cleanly).
 
@@ -116,7 +116,7 @@ Options:
       --hostname HOST      Address to listen on, such as 0.0.0.0, ::1 or
                            [::1] (default 127.0.0.1).
   -q, --quiet              Print nothing on stderr but the reason for a
-                           failure.
+                           failure (and the address --listen 0 picked).
   -v, --verbose            Print the headers added to the handshake, the
                            subprotocol, and each close code and reason on
                            stderr (without it, a client shows only a close

@@ -90,6 +90,11 @@ export class Reporter {
     this.#write(`${line}\n`);
   }
 
+  /** What cannot be learnt otherwise, such as a port the system picked. */
+  essential(line: string): void {
+    this.#write(`${line}\n`);
+  }
+
   /** Status worth knowing, such as the address listened on. */
   info(line: string): void {
     if (!this.#quiet) this.#write(`${line}\n`);

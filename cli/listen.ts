@@ -189,7 +189,9 @@ export async function runListen(
     return ExitStatus.unclean;
   }
   const { address, port } = server.address() as AddressInfo;
-  reporter.info(`listening on ws://${hostAndPort(address, port)}/`);
+  const listening = `listening on ws://${hostAndPort(address, port)}/`;
+  if (command.port === 0) reporter.essential(listening);
+  else reporter.info(listening);
   if (input !== undefined) {
     reporter.detail(
       `stdin goes to one client at a time; closing with ${

@@ -1112,3 +1112,31 @@ Deno.test("CLI a failure of stdin or stdout tells the peer in the close: 1011 fr
   });
   assert.equal(await served, 1);
 });
+
+Deno.test("CLI --listen 0 -q still prints the address, the only way to learn the port", async () => {
+  const listening = Promise.withResolvers<string>();
+  let stderr = "";
+  const stop = new AbortController();
+  const served = main(["--listen", "0", "-q", "-u"], {
+    stdin: new ReadableStream(),
+    stdout: new WritableStream(),
+    stderr: (text) => {
+      stderr += text;
+      const port = stderr.match(LISTENING)?.[1];
+      if (port !== undefined) listening.resolve(`ws://127.0.0.1:${port}/`);
+    },
+    stderrIsTerminal: false,
+    signal: stop.signal,
+  });
+  // Without the line there is nothing to connect to: stop rather than hang.
+  const giveUp = setTimeout(() => stop.abort(), 10_000);
+  const stopped = served.then(() => listening.reject(new Error(stderr)));
+  const url = await listening.promise.finally(() => clearTimeout(giveUp));
+  const probe = new Probe(url);
+  await probe.opened;
+  stop.abort();
+  assert.equal((await probe.closed).code, 1000);
+  assert.equal(await served, 0);
+  await stopped;
+  assert.match(stderr, /^listening on ws:\/\/127\.0\.0\.1:\d+\/\n$/);
+});
