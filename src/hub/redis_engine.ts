@@ -188,7 +188,9 @@ export class RedisEngine implements HubEngine {
   /**
    * Resolves once both connections are up for the first time. Messages
    * published before are dropped and reported like those published while
-   * disconnected. Never rejects: it waits through reconnection attempts.
+   * disconnected. Never rejects: it waits through reconnection attempts,
+   * silently, so an unreachable `url` keeps it pending; bound the wait
+   * where a startup must fail, e.g. with `AbortSignal.timeout()`.
    */
   readonly ready: Promise<void>;
   readonly #prefix: string;
