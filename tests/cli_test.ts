@@ -130,6 +130,35 @@ async function listeningUrl(child: DenoProcess): Promise<string> {
   return `ws://127.0.0.1:${port}/`;
 }
 
+/**
+ * The tool serving `--listen 0` in this process on the given stdin and
+ * stdout: its exit status, the URL it listens on (rejected, with what it
+ * printed, if it returns first), what it printed on stderr, and the
+ * controller whose abort stops it.
+ */
+function listenInProcess(
+  args: string[],
+  io: Pick<Parameters<typeof main>[1], "stdin" | "stdout">,
+) {
+  let stderr = "";
+  const listening = Promise.withResolvers<string>();
+  const stop = new AbortController();
+  const status = main(["--listen", "0", ...args], {
+    ...io,
+    stderr: (text) => {
+      stderr += text;
+      const port = LISTENING.exec(stderr)?.[1];
+      if (port !== undefined) listening.resolve(`ws://127.0.0.1:${port}/`);
+    },
+    stderrIsTerminal: false,
+    signal: stop.signal,
+  });
+  const returned = () =>
+    listening.reject(new Error(`main returned before listening: ${stderr}`));
+  status.then(returned, returned);
+  return { status, url: listening.promise, stop, stderr: () => stderr };
+}
+
 Deno.test("CLI connect sends stdin lines as text messages, prints received messages, and closes with --close-code and --close-reason", async () => {
   const { server, seen } = recordingServer((socket) => {
     socket.send("welcome");
@@ -418,34 +447,18 @@ Deno.test("CLI a missing network permission exits 1 with Deno's error, not a usa
 });
 
 Deno.test("CLI --listen closes its client with a server-only --close-code such as 1001 when stopped (in-process)", async () => {
-  let stderr = "";
-  const listening = Promise.withResolvers<string>();
-  const stop = new AbortController();
-  const running = main(["--listen", "0", "--echo", "--close-code", "1001"], {
+  const server = listenInProcess(["--echo", "--close-code", "1001"], {
     stdin: new ReadableStream({ start: (c) => c.close() }),
     stdout: new WritableStream(),
-    stderr: (text) => {
-      stderr += text;
-      const port = LISTENING.exec(stderr)?.[1];
-      if (port !== undefined) listening.resolve(`ws://127.0.0.1:${port}/`);
-    },
-    stderrIsTerminal: false,
-    signal: stop.signal,
   });
   try {
-    const url = await Promise.race([
-      listening.promise,
-      running.then((status) => {
-        throw new Error(`main returned ${status} before listening: ${stderr}`);
-      }),
-    ]);
-    const client = new Probe(url);
+    const client = new Probe(await server.url);
     await client.opened;
-    stop.abort();
+    server.stop.abort();
     assert.equal((await client.closed).code, 1001);
   } finally {
-    stop.abort();
-    assert.equal(await running, 0, stderr);
+    server.stop.abort();
+    assert.equal(await server.status, 0, server.stderr());
   }
 });
 
@@ -1093,50 +1106,35 @@ Deno.test("CLI a failure of stdin or stdout tells the peer in the close: 1011 fr
     { code: 4000, reason: "Cannot write to stdout" },
   );
 
-  const listening = Promise.withResolvers<string>();
-  const served = main(["--listen", "0", "-u"], {
+  const server = listenInProcess(["-u"], {
     stdin: new ReadableStream(),
     stdout: failingStdout(),
-    stderr: (text) => {
-      const port = text.match(LISTENING)?.[1];
-      if (port !== undefined) listening.resolve(`ws://127.0.0.1:${port}/`);
-    },
-    stderrIsTerminal: false,
   });
-  const probe = new Probe(await listening.promise);
+  const probe = new Probe(await server.url);
   await probe.opened;
   probe.socket.send("hi");
   assert.deepEqual(await probe.closed, {
     code: 1011,
     reason: "Cannot write to stdout",
   });
-  assert.equal(await served, 1);
+  assert.equal(await server.status, 1);
 });
 
 Deno.test("CLI --listen 0 -q still prints the address, the only way to learn the port", async () => {
-  const listening = Promise.withResolvers<string>();
-  let stderr = "";
-  const stop = new AbortController();
-  const served = main(["--listen", "0", "-q", "-u"], {
+  const server = listenInProcess(["-q", "-u"], {
     stdin: new ReadableStream(),
     stdout: new WritableStream(),
-    stderr: (text) => {
-      stderr += text;
-      const port = stderr.match(LISTENING)?.[1];
-      if (port !== undefined) listening.resolve(`ws://127.0.0.1:${port}/`);
-    },
-    stderrIsTerminal: false,
-    signal: stop.signal,
   });
   // Without the line there is nothing to connect to: stop rather than hang.
-  const giveUp = setTimeout(() => stop.abort(), 10_000);
-  const stopped = served.then(() => listening.reject(new Error(stderr)));
-  const url = await listening.promise.finally(() => clearTimeout(giveUp));
+  const giveUp = setTimeout(() => server.stop.abort(), 10_000);
+  const url = await server.url.finally(() => clearTimeout(giveUp));
   const probe = new Probe(url);
   await probe.opened;
-  stop.abort();
+  server.stop.abort();
   assert.equal((await probe.closed).code, 1000);
-  assert.equal(await served, 0);
-  await stopped;
-  assert.match(stderr, /^listening on ws:\/\/127\.0\.0\.1:\d+\/\n$/);
+  assert.equal(await server.status, 0);
+  assert.match(
+    server.stderr(),
+    /^listening on ws:\/\/127\.0\.0\.1:\d+\/\n$/,
+  );
 });
