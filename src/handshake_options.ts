@@ -1,6 +1,6 @@
 /**
  * Synchronous checks of the constructor's URL and protocol list, in the order
- * the standard gives them.
+ * the standard gives them, and of the extensions a server's answer accepts.
  *
  * @module
  */
@@ -126,4 +126,16 @@ export function validateProtocols(list: readonly string[]): void {
     }
     seen.add(key);
   }
+}
+
+/**
+ * Why an answer to a request that offered no extension fails: any extension
+ * it accepts (RFC 6455, section 4.1).
+ */
+export function refuseExtensions(extensions: string): string | undefined {
+  return extensions === ""
+    ? undefined
+    : `the server accepted extensions ${
+      JSON.stringify(extensions)
+    }, which were not offered`;
 }

@@ -10,6 +10,7 @@ import { readCloseInfo, validateCloseInfo } from "./close_code.ts";
 import { LazyTransport } from "./lazy_transport.ts";
 import {
   parseWebSocketUrl,
+  refuseExtensions,
   serverStreamUrl,
   toProtocolList,
   validateProtocols,
@@ -252,8 +253,8 @@ export class WebSocketStream {
       );
     this.#core = new StreamCore(
       transport,
-      // What the socket transport offered, it has checked already.
-      coreSettings(settings, protocols, useSocket && compression !== undefined),
+      // The socket transport checks the extensions against what it offered.
+      coreSettings(settings, protocols, useSocket),
     );
     if (signal?.aborted) {
       this.#core.abortHandshake(signal.reason);
@@ -403,10 +404,7 @@ function checkServerChoice(
       ? "the server selected no subprotocol from the ones offered"
       : `the server selected subprotocol "${protocol}", which was not offered`;
   }
-  if (extensions !== "" && isDeno()) {
-    return `the server accepted extensions "${extensions}", which were not offered`;
-  }
-  return undefined;
+  return isDeno() ? refuseExtensions(extensions) : undefined;
 }
 
 function isDeno(): boolean {

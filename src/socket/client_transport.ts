@@ -12,6 +12,7 @@ import {
   createHandshakeRequest,
   MAX_RESPONSE_HEAD_BYTES,
 } from "./client_handshake.ts";
+import { refuseExtensions } from "../handshake_options.ts";
 import { DenoConnection } from "./deno_conn.ts";
 import { FrameReader } from "./frame_reader.ts";
 import { endpointOf, requireNetAccess } from "./net_access.ts";
@@ -131,19 +132,6 @@ async function openClient(
   } finally {
     signal.removeEventListener("abort", hangUp);
   }
-}
-
-/**
- * Why an answer to a request that offered no extension fails: any extension
- * it accepts (RFC 6455, section 4.1), even when `compression` was asked for
- * but zlib is out of reach.
- */
-function refuseExtensions(extensions: string): string | undefined {
-  return extensions === ""
-    ? undefined
-    : `the server accepted extensions ${
-      JSON.stringify(extensions)
-    }, which were not offered`;
 }
 
 /**
